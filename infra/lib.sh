@@ -1,0 +1,101 @@
+# Shared shell helpers for infra/*.sh: settings, logging, waiting and clear failures.
+# Sourced, never run. Every setting comes from versions.env and stack.env, overridable from
+# the environment (a value already exported wins).
+
+INFRA_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_DIR="$(dirname "$INFRA_DIR")"
+
+_load_env_file() {  # KEY=VALUE lines; an exported variable of the same name wins
+  local line key
+  while IFS= read -r line || [ -n "$line" ]; do
+    [[ "$line" =~ ^[[:space:]]*(#|$) ]] && continue
+    key="${line%%=*}"
+    if [ -z "${!key+x}" ]; then eval "export $line"; fi
+  done < "$1"
+}
+_load_env_file "$INFRA_DIR/versions.env"
+_load_env_file "$INFRA_DIR/stack.env"
+
+export LAKEHOUSE_HOME="${LAKEHOUSE_HOME:-$REPO_DIR/.lakehouse}"
+export VENV_DIR="${VENV_DIR:-$REPO_DIR/.venv}"
+export JARS_DIR="$LAKEHOUSE_HOME/jars"
+export LOG_DIR="$LAKEHOUSE_HOME/logs"
+export RUN_DIR="$LAKEHOUSE_HOME/run"
+export CONF_DIR="$LAKEHOUSE_HOME/conf"
+export DATA_DIR="$LAKEHOUSE_HOME/data"
+export WAREHOUSE_DIR="${WAREHOUSE_DIR:-$LAKEHOUSE_HOME/warehouse}"
+export SPARK_CONF_DIR="$CONF_DIR/spark"
+export SPARK_HOME="${SPARK_HOME:-$("$VENV_DIR/bin/python" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))' 2>/dev/null)}"
+export AIRFLOW_HOME="$LAKEHOUSE_HOME/airflow"
+export PATH="$VENV_DIR/bin:$PATH"
+mkdir -p "$LOG_DIR" "$RUN_DIR" "$CONF_DIR" "$DATA_DIR"
+
+say()  { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+die()  { printf '[%s] ERROR: %s\n' "$(date +%H:%M:%S)" "$*" >&2; exit 1; }
+
+# render TEMPLATE OUT: fill ${VAR} from the environment; an unset variable is an error.
+render() {
+  mkdir -p "$(dirname "$2")"
+  python3 - "$1" "$2" <<'PY'
+import os, string, sys
+src, out = sys.argv[1:3]
+try:
+    text = string.Template(open(src).read()).substitute(os.environ)
+except KeyError as e:
+    sys.exit(f"render {src}: variable {e} is not set")
+open(out, "w").write(text)
+PY
+}
+
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+# port_free NAME PORT: refuse to start NAME on a port another process holds.
+port_free() {
+  if port_open 127.0.0.1 "$2"; then
+    die "$1: port $2 on 127.0.0.1 is already in use by another process ($(ss -ltnpH "sport = :$2" 2>/dev/null | grep -o 'users:.*' | head -1)). Stop it, or set the port in the environment (see infra/stack.env)."
+  fi
+}
+
+pid_alive() { local f="$RUN_DIR/$1.pid"; [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; }
+
+# wait_until NAME LOG SECONDS CMD...: poll CMD until it succeeds, or fail naming the log.
+wait_until() {
+  local name="$1" log="$2" secs="$3"; shift 3
+  local start=$SECONDS
+  while ! "$@" >/dev/null 2>&1; do
+    if [ -f "$RUN_DIR/$name.pid" ] && ! pid_alive "$name"; then
+      tail -n 20 "$log" >&2 2>/dev/null
+      die "$name exited during start-up. Its log: $log"
+    fi
+    if (( SECONDS - start >= secs )); then
+      tail -n 20 "$log" >&2 2>/dev/null
+      die "$name did not come up within ${secs}s. Its log: $log"
+    fi
+    sleep 1
+  done
+}
+
+# launch NAME LOG CMD...: start CMD in its own session, detached, pid in $RUN_DIR/NAME.pid.
+launch() {
+  local name="$1" log="$2"; shift 2
+  : > "$log"
+  setsid "$@" >>"$log" 2>&1 < /dev/null &
+  echo $! > "$RUN_DIR/$name.pid"
+}
+
+# stop_pid NAME [SIGNAL]: signal the process group, wait, then kill what is left.
+stop_pid() {
+  local name="$1" sig="${2:-TERM}" f="$RUN_DIR/$1.pid" pid i
+  [ -f "$f" ] || return 0
+  pid="$(cat "$f")"
+  if kill -0 "$pid" 2>/dev/null; then
+    kill "-$sig" -- "-$pid" 2>/dev/null || kill "-$sig" "$pid" 2>/dev/null
+    for i in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+    kill -9 -- "-$pid" 2>/dev/null || true
+  fi
+  rm -f "$f"
+}
+
+require_jars() {
+  [ -f "$JARS_DIR/.complete" ] || die "JVM jars are missing under $JARS_DIR. Run: infra/fetch_jars.sh"
+}

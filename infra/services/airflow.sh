@@ -1,0 +1,55 @@
+# Airflow 3: api-server (UI and REST), scheduler (LocalExecutor) and dag-processor, each its
+# own process, metadata in PostgreSQL. Sourced by stack.sh.
+
+AIRFLOW_URL="http://$LAKEHOUSE_BIND_HOST:$AIRFLOW_PORT"
+
+airflow_env() {  # export Airflow's settings into this shell
+  mkdir -p "$AIRFLOW_HOME"
+  [ -f "$AIRFLOW_HOME/.jwt_secret" ] || head -c 24 /dev/urandom | base64 > "$AIRFLOW_HOME/.jwt_secret"
+  export AIRFLOW_JWT_SECRET="$(cat "$AIRFLOW_HOME/.jwt_secret")" REPO_DIR
+  render "$INFRA_DIR/airflow/airflow.env" "$CONF_DIR/airflow.env"
+  set -a; source "$CONF_DIR/airflow.env"; set +a
+  # The simple auth manager reads the login from this file.
+  printf '{"%s": "%s"}\n' "$AIRFLOW_ADMIN_USER" "$AIRFLOW_ADMIN_PASSWORD" > "$AIRFLOW_HOME/passwords.json"
+}
+
+airflow_ready() { curl -sf "$AIRFLOW_URL/api/v2/monitor/health" | grep -q '"metadatabase"'; }
+
+start_airflow() {
+  airflow_env
+  render_spark_conf
+  local t=$SECONDS part
+  if ! pid_alive airflow-api-server; then
+    port_free airflow-api-server "$AIRFLOW_PORT"
+    airflow db migrate > "$LOG_DIR/airflow-db-migrate.log" 2>&1 \
+      || die "airflow: db migrate failed. Log: $LOG_DIR/airflow-db-migrate.log"
+  fi
+  for part in api-server scheduler dag-processor; do
+    if pid_alive "airflow-$part"; then continue; fi
+    local args=()
+    # With LocalExecutor the logs are local files: no log server to expose.
+    [ "$part" = scheduler ] && args=(--skip-serve-logs)
+    launch "airflow-$part" "$LOG_DIR/airflow-$part.log" airflow "$part" "${args[@]}"
+  done
+  wait_until airflow-api-server "$LOG_DIR/airflow-api-server.log" 120 airflow_ready
+  wait_until airflow-scheduler "$LOG_DIR/airflow-scheduler.log" 60 airflow_component_healthy scheduler
+  say "airflow: up, UI $AIRFLOW_URL (login $AIRFLOW_ADMIN_USER / $AIRFLOW_ADMIN_PASSWORD) in $((SECONDS - t))s (logs $LOG_DIR/airflow-*.log)"
+}
+
+airflow_component_healthy() {
+  curl -sf "$AIRFLOW_URL/api/v2/monitor/health" | "$VENV_DIR/bin/python" -c "
+import json, sys
+sys.exit(0 if json.load(sys.stdin)['$1']['status'] == 'healthy' else 1)"
+}
+
+stop_airflow() {
+  local part
+  # SIGINT lets each part stop its own children (SIGTERM left them running).
+  for part in dag-processor scheduler api-server; do stop_pid "airflow-$part" INT; done
+}
+
+status_airflow() {
+  if pid_alive airflow-api-server && airflow_ready; then
+    echo "up   $AIRFLOW_URL   $(curl -sf "$AIRFLOW_URL/api/v2/monitor/health" | tr -d '\n' | cut -c1-160)"
+  else echo "down            logs $LOG_DIR/airflow-*.log"; fi
+}

@@ -1,0 +1,57 @@
+# Kafka Connect (distributed, one worker) with the Debezium PostgreSQL connector, and the
+# connectors registered from infra/connect/connectors/*.json. Sourced by stack.sh.
+
+CONNECT_LOG="$LOG_DIR/connect.log"
+CONNECT_URL="http://$LAKEHOUSE_BIND_HOST:$CONNECT_PORT"
+
+connect_ready() {  # the worker answers and has loaded the Debezium plugin
+  curl -sf "$CONNECT_URL/connector-plugins" | grep -q PostgresConnector
+}
+
+start_connect() {
+  require_jars
+  if pid_alive connect; then say "connect: already running on $CONNECT_URL"
+  else
+    port_free connect "$CONNECT_PORT"
+    local conf="$CONF_DIR/connect/connect-distributed.properties" t=$SECONDS
+    render "$INFRA_DIR/connect/connect-distributed.properties" "$conf"
+    launch connect "$CONNECT_LOG" java $CONNECT_HEAP_OPTS -Dlog4j2.configurationFile="$INFRA_DIR/kafka/log4j2.properties" \
+      -cp "$JARS_DIR/kafka/*" org.apache.kafka.connect.cli.ConnectDistributed "$conf"
+    wait_until connect "$CONNECT_LOG" 120 connect_ready
+    say "connect: up on $CONNECT_URL in $((SECONDS - t))s (log $CONNECT_LOG)"
+  fi
+  register_connectors
+}
+
+# PUT /connectors/<name>/config creates or updates: safe to run again.
+register_connectors() {
+  local f name body code
+  for f in "$INFRA_DIR"/connect/connectors/*.json; do
+    name="$(basename "$f" .json)"
+    body="$CONF_DIR/connect/$name.json"
+    render "$f" "$body"
+    code="$(curl -s -o "$LOG_DIR/connect-register.$name.json" -w '%{http_code}' -X PUT \
+      -H 'Content-Type: application/json' --data @"$body" "$CONNECT_URL/connectors/$name/config")"
+    case "$code" in
+      200|201) ;;
+      *) die "connect: registering connector $name failed (HTTP $code): $(cat "$LOG_DIR/connect-register.$name.json"). Log: $CONNECT_LOG" ;;
+    esac
+    wait_until connect "$CONNECT_LOG" 60 connector_running "$name"
+    say "connect: connector $name running (config $f)"
+  done
+}
+
+connector_running() {
+  curl -sf "$CONNECT_URL/connectors/$1/status" | "$VENV_DIR/bin/python" -c '
+import json, sys
+s = json.load(sys.stdin)
+ok = s["connector"]["state"] == "RUNNING" and s["tasks"] and all(t["state"] == "RUNNING" for t in s["tasks"])
+sys.exit(0 if ok else 1)'
+}
+
+stop_connect() { stop_pid connect TERM; }
+status_connect() {
+  if pid_alive connect && connect_ready; then
+    echo "up   $CONNECT_URL   connectors: $(curl -sf "$CONNECT_URL/connectors" | tr -d '[]"')   log $CONNECT_LOG"
+  else echo "down            log $CONNECT_LOG"; fi
+}

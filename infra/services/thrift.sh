@@ -1,0 +1,33 @@
+# Spark Thrift Server (HiveServer2 protocol) with Delta and the shared metastore: the SQL
+# endpoint for dbt, analysts and BI tools. Sourced by stack.sh.
+
+THRIFT_LOG="$LOG_DIR/thrift.log"
+THRIFT_URL="jdbc:hive2://$LAKEHOUSE_BIND_HOST:$THRIFT_PORT/default"
+
+thrift_ready() {  # a real query over the HiveServer2 protocol
+  "$VENV_DIR/bin/python" - <<PY
+from pyhive import hive
+cur = hive.connect(host="$LAKEHOUSE_BIND_HOST", port=$THRIFT_PORT, username="lakehouse").cursor()
+cur.execute("select 1")
+assert cur.fetchall() == [(1,)]
+PY
+}
+
+start_thrift() {
+  render_spark_conf
+  if pid_alive thrift; then say "thrift: already running, $THRIFT_URL"; return 0; fi
+  port_free thrift "$THRIFT_PORT"
+  local t=$SECONDS
+  # The pyspark wheel has no sbin/start-thriftserver.sh; this is what it would run.
+  HIVE_SERVER2_THRIFT_BIND_HOST="$LAKEHOUSE_BIND_HOST" launch thrift "$THRIFT_LOG" \
+    "$SPARK_HOME/bin/spark-submit" --master "$SPARK_MASTER" --driver-memory "$THRIFT_DRIVER_MEMORY" \
+    --name lakehouse-thrift-server \
+    --class org.apache.spark.sql.hive.thriftserver.HiveThriftServer2 \
+    --hiveconf hive.server2.thrift.port="$THRIFT_PORT" \
+    --hiveconf hive.server2.thrift.bind.host="$LAKEHOUSE_BIND_HOST" spark-internal
+  wait_until thrift "$THRIFT_LOG" 120 thrift_ready
+  say "thrift: up, $THRIFT_URL in $((SECONDS - t))s (log $THRIFT_LOG)"
+}
+
+stop_thrift() { stop_pid thrift TERM; }
+status_thrift() { pid_alive thrift && thrift_ready && echo "up   $THRIFT_URL   log $THRIFT_LOG" || echo "down            log $THRIFT_LOG"; }

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Start, stop or show the local stack: infra/stack.sh start|stop|status|restart [service ...]
+# Services: postgres kafka connect thrift airflow (default: all, started in that order).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+for f in "$INFRA_DIR"/services/*.sh; do source "$f"; done
+
+ALL=(postgres kafka connect thrift airflow)
+cmd="${1:-status}"; shift || true
+services=("$@"); [ ${#services[@]} -gt 0 ] || services=("${ALL[@]}")
+for s in "${services[@]}"; do
+  [[ " ${ALL[*]} " == *" $s "* ]] || die "unknown service '$s' (one of: ${ALL[*]})"
+done
+reverse() { local i; for ((i=${#services[@]}-1; i>=0; i--)); do echo "${services[i]}"; done; }
+
+case "$cmd" in
+  start)
+    for s in "${services[@]}"; do
+      # Connectors need the source tables to exist before Debezium builds its publication.
+      [ "$s" = connect ] && "$VENV_DIR/bin/python" -m schemas.apply_ddl
+      "start_$s"
+    done
+    say "stack: ${services[*]} up; logs in $LOG_DIR" ;;
+  stop)
+    for s in $(reverse); do "stop_$s"; say "$s: stopped"; done ;;
+  restart)
+    "$0" stop "${services[@]}"; "$0" start "${services[@]}" ;;
+  status)
+    for s in "${services[@]}"; do printf '%-9s %s\n' "$s" "$("status_$s" 2>/dev/null || true)"; done ;;
+  *) die "usage: infra/stack.sh start|stop|status|restart [service ...]" ;;
+esac

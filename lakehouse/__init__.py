@@ -1,0 +1,1 @@
+"""Shared plumbing of the telecom lakehouse: settings and small helpers used by every layer."""

@@ -1,0 +1,124 @@
+"""Source data contracts: one YAML file per entity under ``schemas/contracts/<source>/``.
+
+A contract declares an entity's columns (type, nullability, PII, allowed values), its key and
+its quality rules. Postgres DDL, Spark schemas, dbt sources and GX suites are derived from it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+CONTRACTS_DIR = Path(__file__).parent / "contracts"
+
+# Contract types are SQL types; these are the ones the derivations know how to map.
+_TYPE_RE = re.compile(r"^(bigint|int|smallint|boolean|double|date|timestamp|timestamptz|text|varchar\(\d+\)|decimal\(\d+,\s*\d+\))$")
+
+
+class ContractError(ValueError):
+    """A contract file that cannot be used, with the file and the reason."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    rule: str
+    dimension: str
+    severity: str
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    nullable: bool = True
+    pii: bool = False
+    description: str = ""
+    allowed: tuple[str, ...] | None = None
+    rules: tuple[Rule, ...] = ()
+
+    @property
+    def base_type(self) -> str:
+        return self.type.split("(")[0]
+
+
+@dataclass(frozen=True)
+class Contract:
+    name: str
+    source: str
+    primary_key: tuple[str, ...]
+    columns: tuple[Column, ...]
+    description: str = ""
+    owner: str = ""
+    path: Path | None = field(default=None, compare=False)
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.source}.{self.name}"
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.qualified_name} has no column {name!r}")
+
+
+def parse_contract(doc: dict, path: Path | None = None) -> Contract:
+    where = str(path or doc.get("name", "<contract>"))
+    try:
+        columns = tuple(
+            Column(
+                name=c["name"],
+                type=str(c["type"]).lower(),
+                nullable=bool(c.get("nullable", True)),
+                pii=bool(c.get("pii", False)),
+                description=c.get("description", ""),
+                allowed=tuple(c["allowed"]) if c.get("allowed") else None,
+                rules=tuple(Rule(**r) for r in c.get("rules", ())),
+            )
+            for c in doc["columns"]
+        )
+        contract = Contract(
+            name=doc["name"],
+            source=doc["source"],
+            primary_key=tuple(doc["primary_key"]),
+            columns=columns,
+            description=doc.get("description", ""),
+            owner=doc.get("owner", ""),
+            path=path,
+        )
+    except (KeyError, TypeError) as e:
+        raise ContractError(f"{where}: missing or malformed field {e}") from e
+    for c in columns:
+        if not _TYPE_RE.match(c.type):
+            raise ContractError(f"{where}: column {c.name!r} has unsupported type {c.type!r}")
+    names = contract.column_names
+    if len(set(names)) != len(names):
+        raise ContractError(f"{where}: duplicate column names")
+    for k in contract.primary_key:
+        if k not in names:
+            raise ContractError(f"{where}: primary key column {k!r} is not a column")
+        if contract.column(k).nullable:
+            raise ContractError(f"{where}: primary key column {k!r} must be nullable: false")
+    return contract
+
+
+@lru_cache(maxsize=None)
+def load_contracts(source: str | None = None) -> tuple[Contract, ...]:
+    """All contracts (of one source system when given), sorted by qualified name."""
+    paths = sorted(CONTRACTS_DIR.glob(f"{source or '*'}/*.yaml"))
+    return tuple(parse_contract(yaml.safe_load(p.read_text()), p) for p in paths)
+
+
+def get_contract(qualified_name: str) -> Contract:
+    for c in load_contracts():
+        if c.qualified_name == qualified_name:
+            return c
+    raise KeyError(f"no contract named {qualified_name!r} under {CONTRACTS_DIR}")
