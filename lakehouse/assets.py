@@ -1,0 +1,6 @@
+"""Airflow Assets of the lakehouse, declared once and shared by producers and consumers."""
+
+from airflow.sdk import Asset
+
+BRONZE_CRM_CUSTOMERS = Asset("lakehouse://bronze/crm_customers_changes")
+GOLD_DIM_USER = Asset("lakehouse://gold/dim_user")

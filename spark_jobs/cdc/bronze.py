@@ -1,0 +1,132 @@
+"""Bronze change-log tables: one Delta table per source table, plus one dead-letter table.
+
+Each row is one Debezium change event with its Kafka coordinates. The Kafka offsets are stored
+in the same Delta commit as the rows, so the consumer recovers its position from the tables
+themselves: a crash before the commit re-reads the batch, a crash after it skips the batch.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from schemas.contracts import Contract
+from schemas.spark import spark_schema
+from spark_jobs.cdc.envelope import ChangeRow
+
+BRONZE_DB = "bronze"
+DEAD_LETTER_TABLE = f"{BRONZE_DB}.cdc_dead_letters"
+
+
+def topic_for(contract: Contract) -> str:
+    """Debezium's topic name: <topic.prefix>.<schema>.<table>; the prefix is the database."""
+    return f"{contract.source}.public.{contract.name}"
+
+
+def change_table_for(contract: Contract) -> str:
+    return f"{BRONZE_DB}.{contract.source}_{contract.name}_changes"
+
+
+def change_log_schema(contract: Contract) -> T.StructType:
+    image = spark_schema(contract)
+    return T.StructType(
+        [
+            T.StructField("key", T.StringType(), False),
+            T.StructField("op", T.StringType(), False),
+            T.StructField("before", image, True),
+            T.StructField("after", image, True),
+            T.StructField("source_ts", T.TimestampType(), False),
+            T.StructField("tx_id", T.LongType(), True),
+            T.StructField("lsn", T.LongType(), True),
+            T.StructField("commit_lsn", T.LongType(), True),
+            T.StructField("is_snapshot", T.BooleanType(), False),
+            T.StructField("kafka_topic", T.StringType(), False),
+            T.StructField("kafka_partition", T.IntegerType(), False),
+            T.StructField("kafka_offset", T.LongType(), False),
+            T.StructField("ingested_at", T.TimestampType(), False),
+        ]
+    )
+
+
+DEAD_LETTER_SCHEMA = T.StructType(
+    [
+        T.StructField("kafka_topic", T.StringType(), False),
+        T.StructField("kafka_partition", T.IntegerType(), False),
+        T.StructField("kafka_offset", T.LongType(), False),
+        T.StructField("raw_key", T.BinaryType(), True),
+        T.StructField("raw_value", T.BinaryType(), True),
+        T.StructField("error", T.StringType(), False),
+        T.StructField("ingested_at", T.TimestampType(), False),
+    ]
+)
+
+
+def ensure_tables(spark: SparkSession, contracts: list[Contract]) -> None:
+    spark.sql(f"create database if not exists {BRONZE_DB}")
+    wanted = [(change_table_for(c), change_log_schema(c)) for c in contracts]
+    wanted.append((DEAD_LETTER_TABLE, DEAD_LETTER_SCHEMA))
+    for name, schema in wanted:
+        if not spark.catalog.tableExists(name):
+            spark.createDataFrame([], schema).write.format("delta").saveAsTable(name)
+
+
+def change_rows_frame(
+    spark: SparkSession,
+    contract: Contract,
+    records: list[tuple[ChangeRow, int, int]],
+    topic: str,
+    ingested_at: datetime,
+) -> DataFrame:
+    """(change, partition, offset) triples to a DataFrame in the change-log schema."""
+    rows = [
+        (
+            ch.key, ch.op, ch.before, ch.after, ch.source_ts, ch.tx_id, ch.lsn, ch.commit_lsn,
+            ch.snapshot, topic, partition, offset, ingested_at,
+        )
+        for ch, partition, offset in records
+    ]
+    return spark.createDataFrame(rows, change_log_schema(contract))
+
+
+def append(df: DataFrame, table: str) -> None:
+    df.write.format("delta").mode("append").saveAsTable(table)
+
+
+def merge_dead_letters(spark: SparkSession, rows: list[tuple]) -> None:
+    """Dead letters are merged on their Kafka coordinates, so re-reading a batch after a crash
+    never records a poison message twice. They are written before the batch's change rows."""
+    if not rows:
+        return
+    spark.createDataFrame(rows, DEAD_LETTER_SCHEMA).createOrReplaceTempView("_dead_letter_batch")
+    spark.sql(
+        f"""merge into {DEAD_LETTER_TABLE} t using _dead_letter_batch s
+        on t.kafka_topic = s.kafka_topic and t.kafka_partition = s.kafka_partition
+           and t.kafka_offset = s.kafka_offset
+        when not matched then insert *"""
+    )
+
+
+def committed_offsets(spark: SparkSession, tables: list[str]) -> dict[tuple[str, int], int]:
+    """The next offset to read per (topic, partition), from what the change tables hold.
+
+    Only change tables count: their rows and offsets commit together. The dead-letter table
+    does not, since a batch's dead letters commit before its change rows."""
+    next_offsets: dict[tuple[str, int], int] = {}
+    for table in tables:
+        rows = (
+            spark.table(table)
+            .groupBy("kafka_topic", "kafka_partition")
+            .agg(F.max("kafka_offset").alias("last"))
+            .collect()
+        )
+        for r in rows:
+            tp = (r.kafka_topic, r.kafka_partition)
+            next_offsets[tp] = max(next_offsets.get(tp, 0), r.last + 1)
+    return next_offsets
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)

@@ -1,0 +1,28 @@
+"""The SparkSession of a job: Delta, the shared Postgres-backed metastore, the local warehouse.
+
+Everything comes from the one ``spark-defaults.conf`` / ``hive-site.xml`` that
+``infra/stack.sh`` renders into ``$SPARK_CONF_DIR``, so a job, the Thrift server and dbt all see
+the same catalog. On a cluster, point SPARK_CONF_DIR at that cluster's configuration.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pyspark.sql import SparkSession
+
+from lakehouse.settings import get_settings
+
+
+class SparkConfigMissing(RuntimeError):
+    pass
+
+
+def get_spark(app_name: str) -> SparkSession:
+    conf_dir = os.environ.setdefault("SPARK_CONF_DIR", str(get_settings().spark_conf_dir))
+    if not os.path.exists(os.path.join(conf_dir, "spark-defaults.conf")):
+        raise SparkConfigMissing(
+            f"no spark-defaults.conf in {conf_dir}: render it with `infra/stack.sh start` "
+            "(it also starts the metastore's PostgreSQL)"
+        )
+    return SparkSession.builder.appName(app_name).enableHiveSupport().getOrCreate()
