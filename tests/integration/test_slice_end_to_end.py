@@ -1,0 +1,75 @@
+"""Rows inserted, updated and deleted in the CRM database come out of gold, through Airflow."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, datetime
+
+import psycopg2
+import pytest
+from psycopg2.extras import execute_values
+
+from lakehouse.airflow_client import AirflowClient
+from lakehouse.settings import get_settings
+from lakehouse.sql import thrift_query
+from spark_jobs.cdc.fence import end_offsets, wait_for_transaction
+
+pytestmark = pytest.mark.integration
+TOPIC = "crm.public.customers"
+BASE_ID = 10_000_000 + int(time.time()) % 1_000_000 * 10  # keys no other run has used
+
+
+def _in_crm(sql: str, params=None, rows=None) -> int:
+    with psycopg2.connect(get_settings().pg_dsn("crm")) as conn, conn.cursor() as cur:
+        if rows is not None:
+            execute_values(cur, sql, rows)
+        else:
+            cur.execute(sql, params)
+        cur.execute("select txid_current()")
+        return cur.fetchone()[0]
+
+
+def _run_slice() -> None:
+    client = AirflowClient.from_settings()
+    client.wait_for_dag("lakehouse_slice")
+    run_id = client.trigger("lakehouse_slice")
+    state = client.wait_for_run("lakehouse_slice", run_id, timeout_s=600, progress=lambda _: None)
+    assert state == "success", client.task_states("lakehouse_slice", run_id)
+
+
+def _gold(ids) -> dict[int, tuple]:
+    rows = thrift_query(
+        "select customer_id, phone_raw, full_name, gender, birth_date, city from gold.dim_user "
+        f"where customer_id in ({', '.join(map(str, ids))})"
+    )
+    return {r[0]: tuple(r) for r in rows}
+
+
+def test_inserts_then_updates_and_deletes_reach_gold():
+    ts = datetime(2026, 11, 25, 8, 0, 0)
+    inserted = [
+        (BASE_ID + 1, "+86 138 1234 5678", "王芳", "F", date(1996, 3, 14), "杭州", ts, ts),
+        (BASE_ID + 2, "139-8765-4321", "张伟", "M", date(1988, 7, 2), "成都", ts, ts),
+        (BASE_ID + 3, "13700001111", "刘洋", "M", date(2001, 12, 30), "深圳", ts, ts),
+    ]
+    ids = [r[0] for r in inserted]
+    start = end_offsets(TOPIC)
+    tx = _in_crm("insert into customers values %s", rows=inserted)
+    wait_for_transaction(TOPIC, tx, len(inserted), start)
+    _run_slice()
+    # thrift returns dates as strings
+    assert _gold(ids) == {r[0]: (r[0], r[1], r[2], r[3], r[4].isoformat(), r[5]) for r in inserted}
+
+    start = end_offsets(TOPIC)
+    with psycopg2.connect(get_settings().pg_dsn("crm")) as conn, conn.cursor() as cur:
+        cur.execute("update customers set city = '上海', updated_at = now() where customer_id = %s", (ids[0],))
+        cur.execute("update customers set city = '北京' where customer_id = %s", (ids[0],))
+        cur.execute("delete from customers where customer_id = %s", (ids[1],))
+        cur.execute("select txid_current()")
+        tx = cur.fetchone()[0]
+    wait_for_transaction(TOPIC, tx, 3, start)
+    _run_slice()
+    gold = _gold(ids)
+    assert set(gold) == {ids[0], ids[2]}, "the deleted customer must leave gold"
+    assert gold[ids[0]][5] == "北京", "the last update of the transaction wins"
+    assert gold[ids[2]][5] == "深圳"

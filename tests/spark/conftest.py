@@ -1,0 +1,44 @@
+"""One SparkSession for all Spark tests: local, Delta, in-memory catalog, tables under tmp."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from pyspark.sql import SparkSession
+
+from lakehouse.settings import get_settings, jvm_version
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory):
+    jars = get_settings().jars_dir / "spark"
+    delta = [
+        jars / f"{jvm_version('DELTA_SPARK_ARTIFACT')}-{jvm_version('DELTA_VERSION')}.jar",
+        jars / f"delta-storage-{jvm_version('DELTA_VERSION')}.jar",
+    ]
+    missing = [str(j) for j in delta if not j.exists()]
+    if missing:
+        pytest.fail(f"Delta jars missing ({missing}); run infra/fetch_jars.sh")
+    # Not the stack's configuration: these tests need no metastore or services.
+    empty_conf = tmp_path_factory.mktemp("spark-conf")
+    os.environ["SPARK_CONF_DIR"] = str(empty_conf)
+    classpath = ":".join(str(j) for j in delta)
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("lakehouse-tests")
+        .config("spark.driver.extraClassPath", classpath)
+        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+        .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+        .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("warehouse")))
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.databricks.delta.snapshotPartitions", "2")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.driver.host", "127.0.0.1")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()

@@ -1,0 +1,69 @@
+import json
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+import pytest
+
+from schemas.contracts import get_contract
+from spark_jobs.cdc.envelope import PoisonMessage, parse_change
+
+CUSTOMERS = get_contract("crm.customers")
+PRODUCTS = get_contract("bss.products")
+ROW = {
+    "customer_id": 7, "phone": "+86 138 0000 0001", "full_name": "Li Wei", "gender": "M",
+    "birth_date": 7425, "city": "Beijing", "created_at": 1795655794456616, "updated_at": 1795655794456616,
+}
+
+
+def envelope(op, before=None, after=None, **source):
+    src = {"ts_ms": 1795655794458, "txId": 807, "lsn": 43127248, "sequence": '["43126000","43127248"]'}
+    src.update(source)
+    return json.dumps({"op": op, "before": before, "after": after, "source": src}).encode()
+
+
+def test_insert_is_typed_by_the_contract():
+    ch = parse_change(b'{"customer_id":7}', envelope("c", after=ROW), CUSTOMERS)
+    assert ch.op == "c" and ch.before is None and not ch.snapshot
+    assert ch.after["birth_date"] == date(1990, 5, 1)
+    assert ch.after["created_at"] == datetime(2026, 11, 26, 1, 16, 34, 456616, tzinfo=timezone.utc)
+    assert (ch.tx_id, ch.lsn, ch.commit_lsn) == (807, 43127248, 43126000)
+    assert ch.key == '{"customer_id":7}'
+
+
+def test_delete_keeps_the_before_image_and_snapshot_reads_are_flagged():
+    d = parse_change(b"k", envelope("d", before=ROW), CUSTOMERS)
+    assert d.op == "d" and d.after is None and d.before["customer_id"] == 7
+    r = parse_change(b"k", envelope("r", after=ROW, snapshot="true"), CUSTOMERS)
+    assert r.snapshot
+
+
+def test_tombstone_is_none():
+    assert parse_change(b"k", None, CUSTOMERS) is None
+
+
+def test_decimal_arrives_as_string_and_stays_exact():
+    row = {"product_id": 1, "product_code": "P1", "product_name": "5G 50GB", "category": "data_pack",
+           "price": "29.90", "created_at": 0, "updated_at": 0}
+    assert parse_change(b"k", envelope("c", after=row), PRODUCTS).after["price"] == Decimal("29.90")
+
+
+def test_null_commit_lsn_of_the_first_transaction_is_kept_as_null():
+    ch = parse_change(b"k", envelope("c", after=ROW, sequence='[null,"43127248"]'), CUSTOMERS)
+    assert ch.commit_lsn is None and ch.lsn == 43127248
+
+
+@pytest.mark.parametrize(
+    "value, reason",
+    [
+        (b"not json", "value is not JSON"),
+        (json.dumps({"op": "x"}).encode(), "not a Debezium change envelope"),
+        (envelope("c", after=None), "without an after image"),
+        (envelope("d", before=None), "delete without a before image"),
+        (envelope("c", after={**ROW, "customer_id": "seven"}), "column 'customer_id'"),
+        (envelope("c", after={k: v for k, v in ROW.items() if k != "full_name"}), "lacks required columns"),
+        (envelope("c", after=ROW, ts_ms=None), "source block unreadable"),
+    ],
+)
+def test_poison_messages_are_refused_with_the_reason(value, reason):
+    with pytest.raises(PoisonMessage, match=reason):
+        parse_change(b"k", value, CUSTOMERS)
