@@ -21,7 +21,9 @@ start_kafka() {
   local conf="$CONF_DIR/kafka/server.properties" t=$SECONDS
   render "$INFRA_DIR/kafka/server.properties" "$conf"
   if [ ! -f "$DATA_DIR/kafka/meta.properties" ]; then
-    local cluster_id; cluster_id="$(kafka_java kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)"
+    local cluster_id
+    cluster_id="$(kafka_java kafka.tools.StorageTool random-uuid 2>"$KAFKA_LOG" | tail -1)" \
+      || die "kafka: the Kafka tools do not run (java $KAFKA_HEAP_OPTS). Log: $KAFKA_LOG"
     kafka_java kafka.tools.StorageTool format --standalone -t "$cluster_id" -c "$conf" >"$KAFKA_LOG" 2>&1 \
       || die "kafka: formatting the KRaft log directory failed. Log: $KAFKA_LOG"
   fi
