@@ -96,6 +96,17 @@ stop_pid() {
   rm -f "$f"
 }
 
+# service_rss_kb NAME: resident memory of a service's processes (its session and children).
+service_rss_kb() {
+  local f pid kb=0
+  for f in "$RUN_DIR/$1.pid" "$RUN_DIR/$1"-*.pid; do
+    [ -f "$f" ] || continue
+    pid="$(cat "$f")"
+    kb=$((kb + $(ps -o rss= -s "$pid" --ppid "$pid" 2>/dev/null | awk '{s+=$1} END {print s+0}')))
+  done
+  echo "$kb"
+}
+
 require_jars() {
   [ -f "$JARS_DIR/.complete" ] || die "JVM jars are missing under $JARS_DIR. Run: infra/fetch_jars.sh"
 }

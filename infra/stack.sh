@@ -26,6 +26,11 @@ case "$cmd" in
   restart)
     "$0" stop "${services[@]}"; "$0" start "${services[@]}" ;;
   status)
-    for s in "${services[@]}"; do printf '%-9s %s\n' "$s" "$("status_$s" 2>/dev/null || true)"; done ;;
+    total=0
+    for s in "${services[@]}"; do
+      kb="$(service_rss_kb "$s")"; total=$((total + kb))
+      printf '%-9s %6s MiB  %s\n' "$s" "$((kb / 1024))" "$("status_$s" 2>/dev/null || true)"
+    done
+    printf '%-9s %6s MiB  resident memory of the running stack\n' total "$((total / 1024))" ;;
   *) die "usage: infra/stack.sh start|stop|status|restart [service ...]" ;;
 esac
