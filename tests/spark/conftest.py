@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 import pytest
@@ -42,3 +43,7 @@ def spark(tmp_path_factory):
     )
     yield session
     session.stop()
+
+
+# py4j logs its connection close at interpreter exit, after pytest has closed the streams.
+logging.getLogger("py4j").setLevel(logging.WARNING)
