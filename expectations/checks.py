@@ -60,6 +60,7 @@ def completeness_expectations(contract_name: str, column_map: dict[str, str]) ->
                 exps.append(
                     gx.expectations.ExpectColumnValuesToNotBeNull(
                         column=column_map[col.name],
+                        mostly=rule.threshold,
                         meta={"rule": rule.rule, "dimension": rule.dimension, "severity": rule.severity,
                               "contract": contract.qualified_name},
                     )

@@ -1,9 +1,10 @@
-"""The main job: CRM rows -> Debezium -> Kafka -> bronze -> dbt silver/gold -> GX -> SQL.
+"""The main job: generated sources -> Debezium -> Kafka -> bronze -> dbt -> GX -> SQL.
 
-``python -m lakehouse.run_slice [--customers N]``: upserts N sample customers into the CRM
-database, waits until Debezium has published that transaction, runs the ``lakehouse_slice``
-DAG through Airflow's REST API, then reads the gold rows back through the Thrift server.
-Safe to rerun: the upsert touches the same keys and every step downstream is idempotent.
+``python -m lakehouse.run_slice [--scale SF]``: generates the operator's source data at a small
+scale (CRM and BSS into PostgreSQL, network KPIs and app logs into the landing zone), waits until
+Debezium has published the CRM customers' changes, runs the ``lakehouse_slice`` DAG through
+Airflow's REST API, then checks that gold holds every CRM customer, through the Thrift server.
+Safe to rerun: the generator syncs only what changed and every step downstream is idempotent.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import sys
 import time
 
 import psycopg2
-from psycopg2.extras import execute_values
 
 from lakehouse.airflow_client import AirflowClient
-from lakehouse.sample_customers import COLUMNS, sample_customers
+from lakehouse.generator.cli import default_landing, generate
+from lakehouse.generator.config import GeneratorConfig, GeneratorError
 from lakehouse.settings import get_settings
 from lakehouse.sql import thrift_query
 from spark_jobs.cdc.fence import end_offsets, wait_for_transaction
@@ -25,29 +26,25 @@ DAG_ID = "lakehouse_slice"
 TOPIC = "crm.public.customers"
 
 
-def upsert_customers(rows: list[tuple]) -> int:
-    """Insert or update the rows in one transaction; return its transaction id."""
-    cols = ", ".join(COLUMNS)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS[1:])
+def crm_customer_count() -> int:
     with psycopg2.connect(get_settings().pg_dsn("crm")) as conn, conn.cursor() as cur:
-        execute_values(
-            cur,
-            f"insert into customers ({cols}) values %s on conflict (customer_id) do update set {updates}",
-            rows,
-        )
-        cur.execute("select txid_current()")
+        cur.execute("select count(*) from customers")
         return cur.fetchone()[0]
 
 
-def run(n_customers: int) -> int:
+def run(scale: float, seed: int) -> int:
     s = get_settings()
     t0 = time.monotonic()
-    rows = sample_customers(n_customers)
+    cfg = GeneratorConfig(scale=scale, seed=seed)
     start = end_offsets(TOPIC)
-    tx_id = upsert_customers(rows)
-    print(f"[1/4] crm: upserted {len(rows)} customers in transaction {tx_id}")
-    wait_for_transaction(TOPIC, tx_id, len(rows), start)
-    print(f"[2/4] debezium: transaction {tx_id} is in Kafka topic {TOPIC}")
+    manifest = generate(cfg, default_landing(), load_db=True)
+    load = manifest.loads["crm.customers"]
+    changed = load["upserted"] + load["deleted"]
+    print(f"[1/4] generator: {sum(manifest.rows.values()):,} rows at scale {scale} "
+          f"({changed} CRM customer changes; landing zone {default_landing()})")
+    if changed:
+        wait_for_transaction(TOPIC, load["tx_id"], changed, start)
+    print(f"[2/4] debezium: the CRM changes are in Kafka topic {TOPIC}")
     client = AirflowClient.from_settings()
     client.wait_for_dag(DAG_ID)
     run_id = client.trigger(DAG_ID)
@@ -57,31 +54,36 @@ def run(n_customers: int) -> int:
         print(f"ERROR: {DAG_ID} run {run_id} ended {state}; task states: {client.task_states(DAG_ID, run_id)}. "
               f"Task logs: {s.log_dir / 'airflow'} or the Airflow UI", file=sys.stderr)
         return 1
-    ids = ", ".join(str(r[0]) for r in rows)
-    found = thrift_query(f"select count(*) from gold.dim_user where customer_id in ({ids})")[0][0]
-    total = thrift_query("select count(*) from gold.dim_user")[0][0]
-    print(f"[4/4] thrift: {found} of {len(rows)} upserted customers are in gold.dim_user ({total} rows in all)")
+    expected = crm_customer_count()
+    gold = thrift_query("select count(*) from gold.dim_user")[0][0]
+    print(f"[4/4] thrift: gold.dim_user has {gold:,} users for {expected:,} CRM customers")
     print(
         "\nSummary\n"
         f"  time              {time.monotonic() - t0:.0f}s\n"
+        f"  source rows       " + ", ".join(f"{k} {v:,}" for k, v in sorted(manifest.rows.items())) + "\n"
+        f"  defects planted   " + ", ".join(f"{k} {v['count']:,}" for k, v in sorted(manifest.defects.items())) + "\n"
         f"  DAG run           {DAG_ID} {run_id}: {state}\n"
         f"  Airflow UI        {s.airflow_url}  (login {s.airflow_admin_user} / {s.airflow_admin_password})\n"
         f"  SQL endpoint      {s.thrift_jdbc_url}  e.g. beeline -u {s.thrift_jdbc_url} -e 'select * from gold.dim_user limit 5'\n"
         f"  quality report    {s.reports_dir / 'data_docs' / 'index.html'}\n"
+        f"  landing zone      {default_landing()} (manifest _manifest.json)\n"
         f"  warehouse         {s.warehouse_dir}\n"
         f"  service logs      {s.log_dir}\n"
         "  stop everything   make stop"
     )
-    return 0 if found == len(rows) else 1
+    return 0 if gold == expected else 1
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--customers", type=int, default=20, help="sample customers to upsert (default 20)")
+    parser.add_argument("--scale", type=float, default=0.002, help="generator scale factor (default 0.002: 200 customers)")
+    parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
-    if args.customers < 1:
-        parser.error("--customers must be at least 1")
-    return run(args.customers)
+    try:
+        GeneratorConfig(scale=args.scale, seed=args.seed)
+    except GeneratorError as e:
+        parser.error(str(e))
+    return run(args.scale, args.seed)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ class Rule:
     rule: str
     dimension: str
     severity: str
+    threshold: float = 1.0  # the pass rate below which the rule fails (1.0: every row must pass)
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class Column:
     pii: bool = False
     description: str = ""
     allowed: tuple[str, ...] | None = None
+    pattern: str | None = None
     rules: tuple[Rule, ...] = ()
 
     @property
@@ -53,7 +55,13 @@ class Contract:
     columns: tuple[Column, ...]
     description: str = ""
     owner: str = ""
+    format: str | None = None  # None: a database table captured by CDC; else the landed file format
+    mappings: dict[str, dict[str, str]] = field(default_factory=dict, compare=False, hash=False)
     path: Path | None = field(default=None, compare=False)
+
+    @property
+    def is_database_table(self) -> bool:
+        return self.format is None
 
     @property
     def qualified_name(self) -> str:
@@ -80,7 +88,8 @@ def parse_contract(doc: dict, path: Path | None = None) -> Contract:
                 nullable=bool(c.get("nullable", True)),
                 pii=bool(c.get("pii", False)),
                 description=c.get("description", ""),
-                allowed=tuple(c["allowed"]) if c.get("allowed") else None,
+                allowed=tuple(str(v) for v in c["allowed"]) if c.get("allowed") else None,
+                pattern=c.get("pattern"),
                 rules=tuple(Rule(**r) for r in c.get("rules", ())),
             )
             for c in doc["columns"]
@@ -92,6 +101,8 @@ def parse_contract(doc: dict, path: Path | None = None) -> Contract:
             columns=columns,
             description=doc.get("description", ""),
             owner=doc.get("owner", ""),
+            format=doc.get("format"),
+            mappings={k: {str(a): str(b) for a, b in v.items()} for k, v in (doc.get("mappings") or {}).items()},
             path=path,
         )
     except (KeyError, TypeError) as e:
@@ -99,7 +110,18 @@ def parse_contract(doc: dict, path: Path | None = None) -> Contract:
     for c in columns:
         if not _TYPE_RE.match(c.type):
             raise ContractError(f"{where}: column {c.name!r} has unsupported type {c.type!r}")
+    if contract.format not in (None, "csv", "jsonl.gz"):
+        raise ContractError(f"{where}: unknown format {contract.format!r} (csv, jsonl.gz, or none for a database table)")
+    for c in columns:
+        if c.pattern:
+            try:
+                re.compile(c.pattern)
+            except re.error as e:
+                raise ContractError(f"{where}: column {c.name!r} pattern does not compile: {e}") from e
     names = contract.column_names
+    for col in contract.mappings:
+        if col not in names:
+            raise ContractError(f"{where}: mapping for unknown column {col!r}")
     if len(set(names)) != len(names):
         raise ContractError(f"{where}: duplicate column names")
     for k in contract.primary_key:

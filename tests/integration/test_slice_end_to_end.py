@@ -48,9 +48,9 @@ def _gold(ids) -> dict[int, tuple]:
 def test_inserts_then_updates_and_deletes_reach_gold():
     ts = datetime(2026, 11, 25, 8, 0, 0)
     inserted = [
-        (BASE_ID + 1, "+86 138 1234 5678", "王芳", "F", date(1996, 3, 14), "杭州", ts, ts),
-        (BASE_ID + 2, "139-8765-4321", "张伟", "M", date(1988, 7, 2), "成都", ts, ts),
-        (BASE_ID + 3, "13700001111", "刘洋", "M", date(2001, 12, 30), "深圳", ts, ts),
+        (BASE_ID + 1, "+86 138 1234 5678", "王芳", "F", date(1996, 3, 14), "杭州", "app", ts, ts),
+        (BASE_ID + 2, "139-8765-4321", "张伟", "M", date(1988, 7, 2), "成都", "store", ts, ts),
+        (BASE_ID + 3, "13700001111", "刘洋", "M", date(2001, 12, 30), "深圳", "wechat", ts, ts),
     ]
     ids = [r[0] for r in inserted]
     start = end_offsets(TOPIC)
@@ -59,6 +59,9 @@ def test_inserts_then_updates_and_deletes_reach_gold():
     _run_slice()
     # thrift returns dates as strings
     assert _gold(ids) == {r[0]: (r[0], r[1], r[2], r[3], r[4].isoformat(), r[5]) for r in inserted}
+    assert {r[0]: r[1] for r in thrift_query(
+        f"select customer_id, user_id from gold.dim_user where customer_id in ({', '.join(map(str, ids))})")} == {
+        ids[0]: "+8613812345678", ids[1]: "+8613987654321", ids[2]: "+8613700001111"}, "phones unified to E.164"
 
     start = end_offsets(TOPIC)
     with psycopg2.connect(get_settings().pg_dsn("crm")) as conn, conn.cursor() as cur:

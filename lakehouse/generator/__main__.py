@@ -1,0 +1,5 @@
+import sys
+
+from lakehouse.generator.cli import main
+
+sys.exit(main())

@@ -1,0 +1,178 @@
+"""Write the file feeds into the landing zone the way the source platforms export them:
+network KPIs as one CSV per day, app logs as one gzip JSON-lines file per day. File-level
+defects (late, duplicated, swapped and broken lines; an extra CSV column; a truncated and an
+empty gzip file) are planted here and recorded in the manifest."""
+
+from __future__ import annotations
+
+import gzip
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from lakehouse.generator.common import phone_variants, stream
+from lakehouse.generator.config import GeneratorConfig
+from lakehouse.generator.manifest import Manifest
+
+KEYS_CAP = 250_000  # beyond this a defect's key list is left out of the manifest (counts stay)
+
+
+def _day_tag(cfg: GeneratorConfig, day: int) -> str:
+    return (cfg.start + timedelta(days=day)).strftime("%Y%m%d")
+
+
+def write_csv(table: pa.Table, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cols = {}
+    for name in table.column_names:
+        col = table.column(name)
+        cols[name] = pc.strftime(col, format="%Y-%m-%d %H:%M:%S") if pa.types.is_timestamp(col.type) else col
+    pacsv.write_csv(pa.table(cols), path)
+
+
+def write_cells(cfg: GeneratorConfig, cells: pa.Table, root: Path, m: Manifest) -> None:
+    rel = f"network/cells/cells_{_day_tag(cfg, 0)}.csv"
+    write_csv(cells, root / rel)
+    m.files[rel] = {"feed": "network.cells", "rows": cells.num_rows}
+
+
+def write_kpi_day(cfg: GeneratorConfig, kpis: pa.Table, day: int, root: Path, m: Manifest) -> None:
+    rel = f"network/cell_kpis/cell_kpis_{_day_tag(cfg, day)}.csv"
+    extra_days = set(range(1, 1 + cfg.defects.csv_extra_column_files))  # day 0 stays clean
+    if day in extra_days:
+        # An NMS upgrade that day added a column the contract does not know.
+        kpis = kpis.append_column("vendor_note", pa.array(["nms-v2.1"] * kpis.num_rows))
+        m.defects.setdefault("csv_extra_column", {"table": "network.cell_kpis", "key": "file", "keys": [],
+                                                  "count": 0, "column": "vendor_note", "rows": 0})
+        d = m.defects["csv_extra_column"]
+        d["keys"].append(rel); d["count"] += 1; d["rows"] += kpis.num_rows
+    write_csv(kpis, root / rel)
+    m.files[rel] = {"feed": "network.cell_kpis", "rows": kpis.num_rows, "day": _day_tag(cfg, day)}
+
+
+def _json_lines(ev: dict[str, np.ndarray], idx: np.ndarray) -> list[str]:
+    at = np.datetime_as_string((ev["event_at_us"][idx] + 8 * 3_600_000_000).astype("datetime64[us]"), unit="ms")
+    out = []
+    for eid, ph, dev, kind, t, ver, ch, b, d in zip(
+        ev["event_id"][idx].tolist(), ev["user_phone"][idx].tolist(), ev["device_id"][idx].tolist(),
+        ev["event_type"][idx].tolist(), at.tolist(), ev["app_version"][idx].tolist(),
+        ev["channel"][idx].tolist(), ev["bytes"][idx].tolist(), ev["duration_s"][idx].tolist(),
+    ):
+        out.append(
+            f'{{"event_id":"{eid}","user_phone":"{ph}","device_id":"{dev}","event_type":"{kind}",'
+            f'"event_at":"{t}+08:00","app_version":"{ver}","channel":"{ch}",'
+            f'"bytes":{"null" if b < 0 else b},"duration_s":{"null" if d < 0 else d}}}'
+        )
+    return out
+
+
+def _record(m: Manifest, name: str, table: str, key: str, keys: list, **extra) -> None:
+    entry = {"table": table, "key": key, "count": len(keys), **extra}
+    if len(keys) <= KEYS_CAP:
+        entry["keys"] = keys
+    m.defects[name] = entry
+
+
+def write_app_events(cfg: GeneratorConfig, ev: dict[str, np.ndarray], root: Path, m: Manifest, progress=None) -> None:
+    rng = stream(cfg.seed, "app-files")
+    rates = cfg.defects
+    total = len(ev["event_id"])
+    m.rows["app.events"] = total
+
+    # Row-level defects on disjoint events.
+    free = np.ones(total, dtype=bool)
+
+    def take(rate, ok=None):
+        cand = np.flatnonzero(free & (ok if ok is not None else True))
+        k = min(len(cand), int(round(rate * total)))
+        picked = np.sort(rng.choice(cand, size=k, replace=False)) if k else np.array([], dtype=np.int64)
+        free[picked] = False
+        return picked
+
+    variants = take(rates.phone_format_variants)
+    ev["user_phone"] = ev["user_phone"].copy()
+    ev["user_phone"][variants] = phone_variants(rng, ev["user_phone"][variants].astype(str))
+    _record(m, "app_phone_format_variants", "app.events", "event_id", ev["event_id"][variants].tolist())
+    dups = take(rates.duplicate_events)
+    late = take(rates.late_events, ok=ev["day"] < cfg.days - 1)
+    broken = take(rates.malformed_json_lines)
+    file_day = ev["day"].copy()
+    file_day[late] = np.minimum(cfg.days - 1, ev["day"][late] + rng.choice([1, 2], len(late), p=[0.7, 0.3]))
+    _record(m, "duplicate_events", "app.events", "event_id", ev["event_id"][dups].tolist())
+    _record(m, "late_events", "app.events", "event_id", ev["event_id"][late].tolist())
+    broken_ids = set(broken.tolist())
+
+    # The retransmission chunk of the last day that arrives truncated, and an empty re-send.
+    last = cfg.days - 1
+    retry: np.ndarray = np.array([], dtype=np.int64)
+    if rates.truncated_gzip_files:
+        cand = np.flatnonzero((file_day == last) & free)
+        retry = cand[: max(1, len(cand) // 20)]
+        free[retry] = False
+
+    ooo_total, malformed_lines = 0, []
+    for day in range(cfg.days):
+        in_day = np.flatnonzero(file_day == day)
+        in_day = np.setdiff1d(in_day, retry, assume_unique=True)
+        # Copies of duplicated events and the late arrivals go in at random places.
+        dup_here = dups[file_day[dups] == day]
+        order = np.concatenate([in_day, dup_here])
+        positions = np.argsort(np.concatenate([
+            np.where(np.isin(in_day, late), rng.random(len(in_day)), np.linspace(0, 1, len(in_day), endpoint=False)),
+            rng.random(len(dup_here)),
+        ]), kind="stable")
+        order = order[positions]
+        # Out-of-order: swap a share of neighbouring lines.
+        k = int(round(rates.out_of_order_events * len(order)))
+        if k and len(order) > 2:
+            at = rng.choice(len(order) - 1, size=k, replace=False)
+            for i in at.tolist():
+                order[i], order[i + 1] = order[i + 1], order[i]
+        lines = _json_lines(ev, order)
+        rel = f"app/events/events_{_day_tag(cfg, day)}.jsonl.gz"
+        valid_times = []
+        for pos, e in enumerate(order.tolist()):
+            if e in broken_ids:
+                lines[pos] = lines[pos][: len(lines[pos]) // 2]  # cut mid-record
+                malformed_lines.append([rel, pos + 1, ev["event_id"][e]])
+            else:
+                valid_times.append(ev["event_at_us"][e])
+        vt = np.array(valid_times)
+        ooo_total += int((vt[1:] < vt[:-1]).sum()) if len(vt) > 1 else 0
+        _write_gz(root / rel, lines)
+        m.files[rel] = {"feed": "app.events", "rows": len(lines), "day": _day_tag(cfg, day)}
+        if progress:
+            progress(1)
+
+    # Broken, duplicated, late and retried events are disjoint sets, so each count is exact.
+    _record(m, "malformed_json_lines", "app.events", "file_line", malformed_lines)
+    _record(m, "out_of_order_events", "app.events", "none", [], definition=(
+        "valid JSON lines whose event_at is earlier than the valid line just before them in the same file"))
+    m.defects["out_of_order_events"]["count"] = ooo_total
+
+    if rates.truncated_gzip_files:
+        rel = f"app/events/events_{_day_tag(cfg, last)}_retry.jsonl.gz"
+        path = root / rel
+        _write_gz(path, _json_lines(ev, retry))
+        data = path.read_bytes()
+        path.write_bytes(data[: max(20, int(len(data) * 0.6))])
+        m.files[rel] = {"feed": "app.events", "rows": len(retry), "day": _day_tag(cfg, last), "truncated": True}
+        _record(m, "truncated_gzip", "app.events", "file", [rel], events_lost=len(retry),
+                event_ids=ev["event_id"][retry].tolist() if len(retry) <= KEYS_CAP else None)
+    if rates.empty_files:
+        rel = f"app/events/events_{_day_tag(cfg, 0)}_resend.jsonl.gz"
+        _write_gz(root / rel, [])
+        m.files[rel] = {"feed": "app.events", "rows": 0, "day": _day_tag(cfg, 0), "empty": True}
+        _record(m, "empty_files", "app.events", "file", [rel])
+
+
+def _write_gz(path: Path, lines: list[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # mtime=0: the same seed gives byte-identical files.
+    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1, mtime=0) as f:
+        if lines:
+            f.write(("\n".join(lines) + "\n").encode("utf-8"))

@@ -1,0 +1,64 @@
+"""Cell inventory and 15-minute cell KPIs: a diurnal load curve per cell, busy cells that run
+hot for an hour or two before a fault (alarms, dropped calls)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from lakehouse.generator.catalogue import REGIONS
+from lakehouse.generator.common import epoch_us, stream, to_datetime64
+from lakehouse.generator.config import GeneratorConfig
+
+PERIOD_US = 15 * 60 * 1_000_000
+PERIODS_PER_DAY = 96
+
+
+def cells(cfg: GeneratorConfig) -> pa.Table:
+    rng = stream(cfg.seed, "cells")
+    n = cfg.n_cells
+    rat = np.where(rng.random(n) < 0.4, "5G", "4G")
+    return pa.table({
+        "cell_id": np.char.add("C", np.char.zfill(np.arange(1, n + 1).astype(str), 6)),
+        "site_id": np.char.add("S", np.char.zfill((np.arange(n) // 3 + 1).astype(str), 5)),
+        "region": np.array(REGIONS)[rng.integers(0, len(REGIONS), n)],
+        "rat": rat,
+        "capacity_mbps": np.where(rat == "5G", 1000, 150).astype(np.int32),
+        "latitude": np.round(39.9 + rng.normal(0, 0.08, n), 6),
+        "longitude": np.round(116.4 + rng.normal(0, 0.1, n), 6),
+    })
+
+
+def cell_kpis_day(cfg: GeneratorConfig, cells_table: pa.Table, day: int) -> pa.Table:
+    """One day's KPIs for every cell (cells x 96 periods); deterministic per day."""
+    rng = stream(cfg.seed, f"kpis-{day}")
+    n = cells_table.num_rows
+    cell_rng = stream(cfg.seed, "cell-profile")  # the same busy-ness every day
+    busy = cell_rng.beta(2, 3, n) * 0.9 + 0.1
+    hours = (np.arange(PERIODS_PER_DAY) / 4.0 + 8) % 24  # local time (UTC+8)
+    curve = 0.25 + 0.75 * np.exp(-((hours - 20.5) ** 2) / 18) + 0.35 * np.exp(-((hours - 11) ** 2) / 8)
+    load = busy[:, None] * curve[None, :] * 85 + rng.normal(0, 4, (n, PERIODS_PER_DAY))
+    # Faults: a few cells a day run hot for 4-8 periods, then alarm and drop calls.
+    faults = rng.random(n) < 0.01
+    alarm = np.zeros((n, PERIODS_PER_DAY), dtype=np.int32)
+    for c in np.flatnonzero(faults):
+        at = rng.integers(8, PERIODS_PER_DAY)
+        ramp = rng.integers(4, 9)
+        load[c, at - ramp:at] = rng.uniform(88, 99, ramp)
+        alarm[c, at:at + rng.integers(1, 5)] = rng.integers(1, 4)
+    load = np.clip(load, 0, 100)
+    util = np.clip(load * rng.uniform(0.85, 1.05, (n, PERIODS_PER_DAY)), 0, 100)
+    cap = cells_table.column("capacity_mbps").to_numpy()
+    users = np.maximum(0, np.round(load / 100 * cap[:, None] / 2 + rng.normal(0, 3, load.shape))).astype(np.int32)
+    drop = np.clip(0.3 + np.maximum(0, load - 85) * 0.15 + alarm * 2.5 + rng.exponential(0.1, load.shape), 0, 100)
+    start = epoch_us(cfg.start) + day * 86_400_000_000
+    periods = start + np.arange(PERIODS_PER_DAY) * PERIOD_US
+    return pa.table({
+        "cell_id": np.repeat(cells_table.column("cell_id").to_numpy(zero_copy_only=False), PERIODS_PER_DAY),
+        "period_start": to_datetime64(np.tile(periods, n)),
+        "load_pct": np.round(load.ravel(), 2),
+        "bandwidth_util_pct": np.round(util.ravel(), 2),
+        "active_users": users.ravel(),
+        "drop_rate_pct": np.round(drop.ravel(), 3),
+        "alarm_count": alarm.ravel(),
+    })
