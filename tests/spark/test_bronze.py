@@ -18,6 +18,7 @@ TOPIC = "crm.public.customers"
 
 def _event(op, cid, city, lsn):
     image = {"customer_id": cid, "phone": "13800000000", "full_name": "x", "gender": "F", "birth_date": 0,
+             "acquisition_channel": "app",
              "city": city, "created_at": 0, "updated_at": 0}
     body = {"op": op, "before": image if op == "d" else None, "after": None if op == "d" else image,
             "source": {"ts_ms": 1, "txId": 5, "lsn": lsn, "sequence": f'[null,"{lsn}"]'}}

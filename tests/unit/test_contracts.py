@@ -29,7 +29,8 @@ def test_every_contract_file_loads_with_its_key_among_its_columns():
 def test_phone_is_pii_and_carries_the_completeness_rule():
     phone = get_contract("crm.customers").column("phone")
     assert phone.pii
-    assert [(r.rule, r.dimension, r.severity) for r in phone.rules] == [("not_null", "completeness", "critical")]
+    assert [(r.rule, r.dimension, r.severity, r.threshold) for r in phone.rules] == [
+        ("not_null", "completeness", "critical", 0.98), ("phone_format", "validity", "warning", 1.0)]
 
 
 def test_ddl_has_types_nullability_key_and_allowed_values():

@@ -11,7 +11,8 @@ CUSTOMERS = get_contract("crm.customers")
 PRODUCTS = get_contract("bss.products")
 ROW = {
     "customer_id": 7, "phone": "+86 138 0000 0001", "full_name": "Li Wei", "gender": "M",
-    "birth_date": 7425, "city": "Beijing", "created_at": 1795655794456616, "updated_at": 1795655794456616,
+    "birth_date": 7425, "city": "Beijing", "acquisition_channel": "app",
+    "created_at": 1795655794456616, "updated_at": 1795655794456616,
 }
 
 
@@ -43,7 +44,8 @@ def test_tombstone_is_none():
 
 def test_decimal_arrives_as_string_and_stays_exact():
     row = {"product_id": 1, "product_code": "P1", "product_name": "5G 50GB", "category": "data_pack",
-           "price": "29.90", "created_at": 0, "updated_at": 0}
+           "business_type": "MOB", "price": "29.90", "data_allowance_gb": "10.00", "is_active": True,
+           "created_at": 0, "updated_at": 0}
     assert parse_change(b"k", envelope("c", after=row), PRODUCTS).after["price"] == Decimal("29.90")
 
 
