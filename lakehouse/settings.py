@@ -85,6 +85,11 @@ class Settings:
     def dbt_project_dir(self) -> Path:
         return REPO_DIR / "dbt"
 
+    def source_dsn(self, source: str) -> str:
+        """The CRM or BSS database. LAKEHOUSE_SOURCE_DB_SUFFIX points the generator and the
+        workload at a copy (e.g. ``crm_bench``) that no connector captures, for benchmarks."""
+        return self.pg_dsn(source + os.environ.get("LAKEHOUSE_SOURCE_DB_SUFFIX", ""))
+
     def pg_dsn(self, database: str) -> str:
         return (
             f"host={self.pg_host} port={self.pg_port} dbname={database} "

@@ -53,8 +53,8 @@ class Workload:
     def __init__(self, seed: int = 1):
         s = get_settings()
         self.rng = random.Random(seed)
-        self.crm = psycopg2.connect(s.pg_dsn("crm"))
-        self.bss = psycopg2.connect(s.pg_dsn("bss"))
+        self.crm = psycopg2.connect(s.source_dsn("crm"))
+        self.bss = psycopg2.connect(s.source_dsn("bss"))
         with self.crm.cursor() as c:
             c.execute("select coalesce(max(customer_id), 0), (select coalesce(max(ticket_id), 0) from service_tickets) from customers")
             self.next_customer, self.next_ticket = (v + 1 for v in c.fetchone())

@@ -21,7 +21,7 @@ def apply_ddl() -> dict[str, list[str]]:
     for contract in load_contracts():
         if not contract.is_database_table:
             continue
-        with psycopg2.connect(settings.pg_dsn(contract.source)) as conn, conn.cursor() as cur:
+        with psycopg2.connect(settings.source_dsn(contract.source)) as conn, conn.cursor() as cur:
             cur.execute(create_table_sql(contract))
         created.setdefault(contract.source, []).append(contract.name)
     return created

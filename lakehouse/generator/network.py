@@ -39,7 +39,7 @@ def cell_kpis_day(cfg: GeneratorConfig, cells_table: pa.Table, day: int) -> pa.T
     curve = 0.25 + 0.75 * np.exp(-((hours - 20.5) ** 2) / 18) + 0.35 * np.exp(-((hours - 11) ** 2) / 8)
     load = busy[:, None] * curve[None, :] * 85 + rng.normal(0, 4, (n, PERIODS_PER_DAY))
     # Faults: a few cells a day run hot for 4-8 periods, then alarm and drop calls.
-    faults = rng.random(n) < 0.01
+    faults = rng.random(n) < 0.025 * busy  # busy cells fail more often
     alarm = np.zeros((n, PERIODS_PER_DAY), dtype=np.int32)
     for c in np.flatnonzero(faults):
         at = rng.integers(8, PERIODS_PER_DAY)
