@@ -177,7 +177,7 @@ class Workload:
         """Commit small transactions so that row changes track ``rate`` per second."""
         stats = Stats()
         names, weights = zip(*OPS.items())
-        per_tx = max(1, int(rate / 50))  # ~50 commits a second at most
+        per_tx = min(500, max(1, int(rate / 50)))  # ~50 commits a second, at most 500 changes each
         start = time.monotonic()
         while True:
             elapsed = time.monotonic() - start

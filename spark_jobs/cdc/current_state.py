@@ -1,0 +1,158 @@
+"""Apply bronze change logs to current-state tables with MERGE, deletes included.
+
+``python -m spark_jobs.cdc.current_state``
+
+One current-state table per source table (``bronze.<source>_<table>``): the contract's columns
+plus the version of the change that wrote each row. A change only wins over a newer version of
+its key, ordered by (commit LSN, LSN, Kafka offset), so a late or replayed older event never
+overwrites a newer one. Deletes stay as tombstones (``_is_deleted``) so that an older event
+arriving after a delete cannot resurrect the row; readers filter them out.
+
+Each run reads only the change-log rows past the offsets it applied last, and records the new
+offsets in the MERGE's own Delta commit (commit user metadata): the apply is exactly once, and
+its cost follows the new changes, not the table's size.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import dataclass
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from schemas.contracts import Contract
+from schemas.spark import spark_schema
+from spark_jobs.cdc import bronze
+
+log = logging.getLogger("cdc.current_state")
+META_KEY = "lakehouse.current_state.offsets"
+VERSION_COLS = ["_commit_lsn", "_lsn", "_kafka_offset"]
+
+
+def current_table_for(contract: Contract) -> str:
+    return f"{bronze.BRONZE_DB}.{contract.source}_{contract.name}"
+
+
+def _current_schema(contract: Contract):
+    schema = spark_schema(contract)
+    for name, dtype in [("_key", T.StringType()), ("_commit_lsn", T.LongType()), ("_lsn", T.LongType()),
+                        ("_kafka_offset", T.LongType()), ("_source_ts", T.TimestampType()),
+                        ("_is_deleted", T.BooleanType()), ("_applied_at", T.TimestampType())]:
+        schema = schema.add(name, dtype, nullable=True)
+    return schema
+
+
+def ensure_current_table(spark: SparkSession, contract: Contract) -> str:
+    name = current_table_for(contract)
+    if not spark.catalog.tableExists(name):
+        spark.createDataFrame([], _current_schema(contract)).write.format("delta").saveAsTable(name)
+    return name
+
+
+def latest_per_key(changes: DataFrame, contract: Contract) -> DataFrame:
+    """The newest change of each key in a batch, flattened to the current-state columns."""
+    version = [F.coalesce(F.col("commit_lsn"), F.lit(-1)).desc(), F.coalesce(F.col("lsn"), F.lit(-1)).desc(),
+               F.col("kafka_offset").desc()]
+    newest = (
+        changes.withColumn("_rank", F.row_number().over(Window.partitionBy("key").orderBy(*version)))
+        .where("_rank = 1")
+    )
+    image = F.when(F.col("op") == "d", F.col("before")).otherwise(F.col("after"))
+    return newest.select(
+        *[image[c].alias(c) for c in contract.column_names],
+        F.col("key").alias("_key"),
+        F.coalesce(F.col("commit_lsn"), F.lit(-1)).alias("_commit_lsn"),
+        F.coalesce(F.col("lsn"), F.lit(-1)).alias("_lsn"),
+        F.col("kafka_offset").alias("_kafka_offset"),
+        F.col("source_ts").alias("_source_ts"),
+        (F.col("op") == "d").alias("_is_deleted"),
+        F.current_timestamp().alias("_applied_at"),
+    )
+
+
+# s is newer than t: lexicographic on (commit LSN, LSN, Kafka offset).
+NEWER = (
+    "s._commit_lsn > t._commit_lsn or (s._commit_lsn = t._commit_lsn and "
+    "(s._lsn > t._lsn or (s._lsn = t._lsn and s._kafka_offset > t._kafka_offset)))"
+)
+
+
+def applied_offsets(spark: SparkSession, table: str) -> dict[str, int]:
+    """{'partition': last applied offset} from the newest commit that recorded them."""
+    history = DeltaTable.forName(spark, table).history(100).select("userMetadata").collect()
+    for row in history:
+        if row.userMetadata and row.userMetadata.startswith(META_KEY):
+            return json.loads(row.userMetadata[len(META_KEY) + 1:])
+    return {}
+
+
+def new_changes(spark: SparkSession, contract: Contract, done: dict[str, int]) -> DataFrame:
+    changes = spark.table(bronze.change_table_for(contract))
+    if not done:
+        return changes
+    seen = F.lit(False)
+    for part, off in done.items():
+        seen = seen | ((F.col("kafka_partition") == int(part)) & (F.col("kafka_offset") <= off))
+    return changes.where(~seen)
+
+
+@dataclass
+class ApplyResult:
+    table: str
+    changes: int
+    keys: int
+
+
+def apply_changes(spark: SparkSession, contract: Contract) -> ApplyResult:
+    table = ensure_current_table(spark, contract)
+    done = applied_offsets(spark, table)
+    changes = new_changes(spark, contract, done).cache()
+    try:
+        maxima = changes.groupBy("kafka_partition").agg(F.max("kafka_offset").alias("o"), F.count("*").alias("n")).collect()
+        if not maxima:
+            return ApplyResult(table, 0, 0)
+        upto = {**done, **{str(r.kafka_partition): r.o for r in maxima}}
+        batch = latest_per_key(changes, contract)
+        cols = contract.column_names + ["_key", "_commit_lsn", "_lsn", "_kafka_offset", "_source_ts", "_is_deleted", "_applied_at"]
+        # The offsets travel in the MERGE's own commit, so they are durable exactly when the rows are.
+        spark.conf.set("spark.databricks.delta.commitInfo.userMetadata", f"{META_KEY}={json.dumps(upto, sort_keys=True)}")
+        try:
+            (
+                DeltaTable.forName(spark, table).alias("t")
+                .merge(batch.alias("s"), "t._key = s._key")
+                .whenMatchedUpdate(condition=NEWER, set={c: f"s.{c}" for c in cols})
+                .whenNotMatchedInsert(values={c: f"s.{c}" for c in cols})
+                .execute()
+            )
+        finally:
+            spark.conf.unset("spark.databricks.delta.commitInfo.userMetadata")
+        return ApplyResult(table, sum(r.n for r in maxima), batch.count())
+    finally:
+        changes.unpersist()
+
+
+def run(spark: SparkSession | None = None) -> list[ApplyResult]:
+    from spark_jobs.cdc.consumer import cdc_contracts
+    from spark_jobs.session import get_spark
+
+    spark = spark or get_spark("cdc-current-state")
+    contracts = cdc_contracts()
+    bronze.ensure_tables(spark, contracts)
+    return [apply_changes(spark, c) for c in contracts]
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    results = run()
+    for r in results:
+        print(f"current state: {r.table}: {r.changes} new changes applied to {r.keys} keys")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
