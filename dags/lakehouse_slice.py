@@ -5,12 +5,15 @@ The walking skeleton of the lakehouse, end to end:
 
 1. **capture_changes**: the CDC consumer lands every Debezium change of the CRM and BSS
    topics in the bronze change-log tables, exactly once, until caught up.
-2. **dbt** (Cosmos): silver `stg_crm__customers` and gold `dim_user`, each with its tests.
-3. **check_quality**: Great Expectations on `gold.dim_user` (phone not null), Data Docs
+2. **apply_current_state**: MERGE of the new changes into one current-state table per source
+   table (deletes included; an older version never overwrites a newer one).
+3. **dbt** (Cosmos): silver `stg_crm__customers` and gold `dim_user`, each with its tests.
+4. **check_quality**: Great Expectations on `gold.dim_user` (phone not null), Data Docs
    rebuilt under the reports folder.
 
 Triggered manually or by `make run`; rerunning is safe (bronze recovers its Kafka position
-from its own tables; dbt rebuilds the tables).
+from its own tables, the current state its applied offsets from its own commits; dbt rebuilds
+the tables).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import dag, task
 from cosmos import DbtTaskGroup
 
-from lakehouse.assets import BRONZE_CRM_CUSTOMERS, GOLD_DIM_USER
+from lakehouse.assets import BRONZE_CRM_CUSTOMERS, CURRENT_CRM_CUSTOMERS, GOLD_DIM_USER
 from lakehouse.dbt_config import execution_config, profile_config, project_config, render_config
 
 
@@ -43,6 +46,15 @@ def lakehouse_slice():
         print(stats.summary())
         return {"changes": stats.changes, "dead_letters": stats.dead_letters}
 
+    @task(outlets=[CURRENT_CRM_CUSTOMERS])
+    def apply_current_state() -> dict:
+        from spark_jobs.cdc.current_state import run
+
+        results = run()
+        for r in results:
+            print(f"{r.table}: {r.changes} changes applied to {r.keys} keys")
+        return {r.table: r.changes for r in results}
+
     dbt = DbtTaskGroup(
         group_id="dbt",
         project_config=project_config,
@@ -63,7 +75,7 @@ def lakehouse_slice():
             raise RuntimeError(result.summary())
         return {"expectations": result.evaluated, "report": str(result.docs_index)}
 
-    capture_changes() >> dbt >> check_quality()
+    capture_changes() >> apply_current_state() >> dbt >> check_quality()
 
 
 lakehouse_slice()

@@ -3,4 +3,5 @@
 from airflow.sdk import Asset
 
 BRONZE_CRM_CUSTOMERS = Asset("lakehouse://bronze/crm_customers_changes")
+CURRENT_CRM_CUSTOMERS = Asset("lakehouse://bronze/crm_customers")
 GOLD_DIM_USER = Asset("lakehouse://gold/dim_user")

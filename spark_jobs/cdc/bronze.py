@@ -7,6 +7,7 @@ themselves: a crash before the commit re-reads the batch, a crash after it skips
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 
 from pyspark.sql import DataFrame, SparkSession
@@ -17,7 +18,8 @@ from schemas.contracts import Contract
 from schemas.spark import spark_schema
 from spark_jobs.cdc.envelope import ChangeRow
 
-BRONZE_DB = "bronze"
+# Benchmarks land a second copy under another name (LAKEHOUSE_BRONZE_DB) without touching bronze.
+BRONZE_DB = os.environ.get("LAKEHOUSE_BRONZE_DB", "bronze")
 DEAD_LETTER_TABLE = f"{BRONZE_DB}.cdc_dead_letters"
 
 
@@ -43,6 +45,8 @@ def change_log_schema(contract: Contract) -> T.StructType:
             T.StructField("lsn", T.LongType(), True),
             T.StructField("commit_lsn", T.LongType(), True),
             T.StructField("is_snapshot", T.BooleanType(), False),
+            # A new source column lands here (name -> JSON value) until the contract adopts it.
+            T.StructField("extra_columns", T.MapType(T.StringType(), T.StringType()), True),
             T.StructField("kafka_topic", T.StringType(), False),
             T.StructField("kafka_partition", T.IntegerType(), False),
             T.StructField("kafka_offset", T.LongType(), False),
@@ -64,13 +68,42 @@ DEAD_LETTER_SCHEMA = T.StructType(
 )
 
 
+OPS_DB = "ops"
+BATCHES_TABLE = f"{OPS_DB}.cdc_batches"
+BATCHES_SCHEMA = T.StructType(
+    [
+        T.StructField("run_id", T.StringType(), False),
+        T.StructField("batch", T.IntegerType(), False),
+        T.StructField("table_name", T.StringType(), False),
+        T.StructField("events", T.LongType(), False),
+        T.StructField("dead_letters", T.LongType(), False),
+        T.StructField("first_offset", T.LongType(), True),
+        T.StructField("last_offset", T.LongType(), True),
+        T.StructField("lag_after", T.LongType(), True),
+        T.StructField("seconds", T.DoubleType(), False),
+        T.StructField("events_per_s", T.DoubleType(), True),
+        T.StructField("freshness_p50_s", T.DoubleType(), True),
+        T.StructField("freshness_p95_s", T.DoubleType(), True),
+        T.StructField("written_at", T.TimestampType(), False),
+    ]
+)
+
+
 def ensure_tables(spark: SparkSession, contracts: list[Contract]) -> None:
     spark.sql(f"create database if not exists {BRONZE_DB}")
+    spark.sql(f"create database if not exists {OPS_DB}")
     wanted = [(change_table_for(c), change_log_schema(c)) for c in contracts]
     wanted.append((DEAD_LETTER_TABLE, DEAD_LETTER_SCHEMA))
+    wanted.append((BATCHES_TABLE, BATCHES_SCHEMA))
     for name, schema in wanted:
         if not spark.catalog.tableExists(name):
             spark.createDataFrame([], schema).write.format("delta").saveAsTable(name)
+            continue
+        # Tables made by an earlier version of this code gain the columns added since.
+        have = set(spark.table(name).columns)
+        missing = [f for f in schema.fields if f.name not in have]
+        if missing:
+            spark.sql(f"alter table {name} add columns ({', '.join(f'{f.name} {f.dataType.simpleString()}' for f in missing)})")
 
 
 def change_rows_frame(
@@ -84,7 +117,7 @@ def change_rows_frame(
     rows = [
         (
             ch.key, ch.op, ch.before, ch.after, ch.source_ts, ch.tx_id, ch.lsn, ch.commit_lsn,
-            ch.snapshot, topic, partition, offset, ingested_at,
+            ch.snapshot, ch.extra_columns, topic, partition, offset, ingested_at,
         )
         for ch, partition, offset in records
     ]

@@ -15,7 +15,9 @@ import argparse
 import logging
 import sys
 import time
+import uuid
 from collections import defaultdict
+from datetime import datetime, timezone
 from dataclasses import dataclass, field
 
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
@@ -80,8 +82,17 @@ def _caught_up(consumer: KafkaConsumer, tps: list[TopicPartition]) -> bool:
     return all(consumer.position(tp) >= ends[tp] for tp in tps)
 
 
-def process_batch(spark, records_by_tp, contracts_by_topic, stats: RunStats) -> dict[TopicPartition, int]:
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def process_batch(spark, records_by_tp, contracts_by_topic, stats: RunStats,
+                  metrics: list | None = None, run_id: str = "", lag_of=None) -> dict[TopicPartition, int]:
     """Land one poll's records: dead letters first (merged), then one append per table."""
+    started = time.monotonic()
     ingested_at = bronze.now_utc()
     next_offsets: dict[TopicPartition, int] = {}
     per_topic: dict[str, list] = defaultdict(list)
@@ -104,10 +115,22 @@ def process_batch(spark, records_by_tp, contracts_by_topic, stats: RunStats) -> 
     for topic, rows in per_topic.items():
         contract = contracts_by_topic[topic]
         table = bronze.change_table_for(contract)
+        t0 = time.monotonic()
         bronze.append(bronze.change_rows_frame(spark, contract, rows, topic, ingested_at), table)
         stats.changes += len(rows)
         stats.per_table[table] += len(rows)
+        if metrics is not None:
+            secs = time.monotonic() - t0
+            fresh = [(ingested_at - ch.source_ts).total_seconds() for ch, _, _ in rows]
+            metrics.append((
+                run_id, stats.batches + 1, table, len(rows), sum(1 for d in dead if d[0] == topic),
+                min(o for _, _, o in rows), max(o for _, _, o in rows), lag_of(topic) if lag_of else None,
+                secs, len(rows) / secs if secs else None, _percentile(fresh, 0.5), _percentile(fresh, 0.95),
+                bronze.now_utc(),
+            ))
     stats.batches += 1
+    log.info("batch %d: %d records in %.1fs", stats.batches, sum(len(r) for r in records_by_tp.values()),
+             time.monotonic() - started)
     return next_offsets
 
 
@@ -131,17 +154,33 @@ def run(until_caught_up: bool = True, interval_s: float = 5.0, max_records: int 
         raise SystemExit(f"cdc: no Kafka broker at {settings.kafka_bootstrap} ({e}). Start it: infra/stack.sh start kafka")
     stats = RunStats()
     started = time.monotonic()
+    run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    metrics: list[tuple] = []
+    last_flush = time.monotonic()
+
+    def lag_of(topic: str) -> int:
+        tps = [tp for tp in consumer.assignment() if tp.topic == topic]
+        ends = consumer.end_offsets(tps)
+        return sum(max(0, ends[tp] - consumer.position(tp)) for tp in tps)
+
+    def flush_metrics():
+        if metrics:
+            bronze.append(spark.createDataFrame(metrics, bronze.BATCHES_SCHEMA), bronze.BATCHES_TABLE)
+            metrics.clear()
+
     try:
         while True:
             tps = _assign(consumer, list(contracts_by_topic), positions)
             polled = consumer.poll(timeout_ms=1000, max_records=max_records) if tps else {}
             if polled:
-                done = process_batch(spark, polled, contracts_by_topic, stats)
+                done = process_batch(spark, polled, contracts_by_topic, stats, metrics, run_id, lag_of)
                 for tp, off in done.items():
                     positions[(tp.topic, tp.partition)] = off
                 # For lag monitoring only: the position of record is the bronze tables.
                 consumer.commit({tp: OffsetAndMetadata(off, None, -1) for tp, off in done.items()})
-                log.info("batch %d: %d changes so far", stats.batches, stats.changes)
+                if time.monotonic() - last_flush > 30:
+                    flush_metrics()
+                    last_flush = time.monotonic()
             elif until_caught_up and _caught_up(consumer, tps):
                 break
             elif not until_caught_up and not polled:
@@ -149,8 +188,11 @@ def run(until_caught_up: bool = True, interval_s: float = 5.0, max_records: int 
             if max_seconds is not None and time.monotonic() - started > max_seconds:
                 break
     finally:
-        consumer.close()
         stats.seconds = time.monotonic() - started
+        try:
+            flush_metrics()
+        finally:
+            consumer.close()
     return stats
 
 

@@ -35,6 +35,7 @@ class ChangeRow:
     lsn: int | None
     commit_lsn: int | None
     snapshot: bool
+    extra_columns: dict[str, str] | None = None  # source columns the contract does not know yet
 
 
 def _typed(value: Any, contract_type: str, column: str) -> Any:
@@ -108,6 +109,9 @@ def parse_change(key: bytes | None, value: bytes | None, contract: Contract) -> 
         ts_ms = int(source["ts_ms"])
     except (KeyError, ValueError, TypeError, IndexError) as e:
         raise PoisonMessage(f"source block unreadable: {e}") from e
+    raw_image = envelope.get("after") if op != "d" else envelope.get("before")
+    known = set(contract.column_names)
+    extra = {k: json.dumps(v) for k, v in raw_image.items() if k not in known} if isinstance(raw_image, dict) else {}
     row_key = key.decode("utf-8", "replace") if key is not None else json.dumps(
         {k: (after or before)[k] for k in contract.primary_key}, default=str, sort_keys=True
     )
@@ -121,4 +125,5 @@ def parse_change(key: bytes | None, value: bytes | None, contract: Contract) -> 
         lsn=lsn,
         commit_lsn=commit_lsn,
         snapshot=op == "r" or str(source.get("snapshot", "false")) not in ("false", "False"),
+        extra_columns=extra or None,
     )

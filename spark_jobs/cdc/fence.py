@@ -60,3 +60,27 @@ def wait_for_transaction(topic: str, tx_id: int, expected_events: int, start: di
             f"within {timeout_s:.0f}s: is the Debezium connector running? (infra/stack.sh status connect)"
         )
     return seen
+
+
+# One small table per source database: a no-op update there is a sentinel transaction.
+SENTINELS = {"crm": ("customers", "customer_id"), "bss": ("products", "product_id")}
+
+
+def wait_for_sources(timeout_s: float = 120, settle_s: float = 2.0) -> None:
+    """Commit a sentinel transaction in each source database and wait until Debezium has
+    published it: Debezium reads each database's WAL in commit order, so every change committed
+    before the sentinel has been sent to Kafka by then (plus a moment for in-flight sends)."""
+    import psycopg2
+
+    settings = get_settings()
+    for source, (table, key) in SENTINELS.items():
+        topic = f"{source}.public.{table}"
+        start = end_offsets(topic)
+        with psycopg2.connect(settings.source_dsn(source)) as conn, conn.cursor() as cur:
+            cur.execute(f"update {table} set {key} = {key} where {key} = (select min({key}) from {table})")
+            touched = cur.rowcount
+            cur.execute("select txid_current()")
+            tx_id = cur.fetchone()[0]
+        if touched:
+            wait_for_transaction(topic, tx_id, touched, start, timeout_s)
+    time.sleep(settle_s)

@@ -30,7 +30,8 @@ def test_every_dag_has_tags_docs_and_retries(dagbag):
 def test_slice_runs_capture_then_every_dbt_model_then_quality(dagbag):
     dag = dagbag.dags["lakehouse_slice"]
     ids = set(dag.task_ids)
-    assert {"capture_changes", "dbt.stg_crm__customers.run", "dbt.dim_user.run", "check_quality"} <= ids
-    assert "dbt.stg_crm__customers.run" in dag.get_task("capture_changes").downstream_task_ids
+    assert {"capture_changes", "apply_current_state", "dbt.stg_crm__customers.run", "dbt.dim_user.run", "check_quality"} <= ids
+    assert dag.get_task("capture_changes").downstream_task_ids == {"apply_current_state"}
+    assert "dbt.stg_crm__customers.run" in dag.get_task("apply_current_state").downstream_task_ids
     assert dag.get_task("dbt.dim_user.run").upstream_task_ids == {"dbt.stg_crm__customers.test"}
     assert "check_quality" in dag.get_task("dbt.dim_user.test").downstream_task_ids

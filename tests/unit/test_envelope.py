@@ -69,3 +69,15 @@ def test_null_commit_lsn_of_the_first_transaction_is_kept_as_null():
 def test_poison_messages_are_refused_with_the_reason(value, reason):
     with pytest.raises(PoisonMessage, match=reason):
         parse_change(b"k", value, CUSTOMERS)
+
+
+def test_a_new_source_column_is_kept_as_an_extra_column():
+    ch = parse_change(b"k", envelope("c", after={**ROW, "loyalty_tier": "gold", "points": 12}), CUSTOMERS)
+    assert ch.extra_columns == {"loyalty_tier": '"gold"', "points": "12"}
+    assert ch.after["city"] == "Beijing"
+    assert parse_change(b"k", envelope("c", after=ROW), CUSTOMERS).extra_columns is None
+
+
+def test_a_type_change_of_a_known_column_is_poison():
+    with pytest.raises(PoisonMessage, match="column 'customer_id': cannot read|column 'customer_id'"):
+        parse_change(b"k", envelope("u", after={**ROW, "customer_id": "7"}), CUSTOMERS)

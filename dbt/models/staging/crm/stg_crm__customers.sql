@@ -1,41 +1,30 @@
--- Current CRM customers from the change log: the latest event per key wins, deletes drop out.
--- Events of one key are ordered by commit LSN, then LSN, then Kafka offset.
+-- Current CRM customers: one row per customer, deleted ones dropped, the phone kept as typed
+-- and normalised to E.164 (the unified user ID).
 
 with
 
-changes as (
+source as (
 
-    select * from {{ source('crm_cdc', 'crm_customers_changes') }}
-
-),
-
-latest as (
-
-    select
-        *,
-        row_number() over (
-            partition by key
-            order by commit_lsn desc nulls last, lsn desc nulls last, kafka_offset desc
-        ) as recency
-    from changes
+    select * from {{ source('crm', 'crm_customers') }}
+    where not _is_deleted
 
 ),
 
 renamed as (
 
     select
-        after.customer_id as customer_id,
-        after.phone as phone_raw,
-        {{ normalize_phone('after.phone') }} as phone_e164,
-        after.full_name as full_name,
-        upper(after.gender) as gender,
-        after.birth_date as birth_date,
-        after.city as city,
-        after.created_at as created_at,
-        after.updated_at as updated_at,
-        source_ts as source_changed_at
-    from latest
-    where recency = 1 and op != 'd'
+        customer_id,
+        phone as phone_raw,
+        {{ normalize_phone('phone') }} as phone_e164,
+        full_name,
+        upper(gender) as gender,
+        birth_date,
+        city,
+        acquisition_channel,
+        created_at,
+        updated_at,
+        _source_ts as source_changed_at
+    from source
 
 )
 

@@ -1,0 +1,107 @@
+"""Benchmark CDC into bronze, in one run on this machine.
+
+``python benchmarks/bench_cdc.py [--backlog-changes 100000] [--rate 1000] [--seconds 60]``
+
+1. Throughput: builds a backlog of changes with the OLTP workload, then reads every CDC topic
+   end to end with a bare kafka-python consumer (the raw rate) and lands the same records with
+   the real consumer into a scratch bronze database (``bronze_bench``); reports both rates and
+   their ratio (target >= 0.7).
+2. Freshness: runs the workload at ``--rate`` changes/s while the consumer runs continuously,
+   and reports p50/p95 of (landed in bronze - committed in the source) (target p95 <= 5 s).
+Needs the running stack and generated sources (``make run`` once).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import threading
+import time
+
+from kafka import KafkaConsumer, TopicPartition
+
+from lakehouse.settings import REPO_DIR, get_settings
+
+BENCH_DB = "bronze_bench"
+
+
+def raw_consume(topics: list[str]) -> tuple[int, float]:
+    consumer = KafkaConsumer(bootstrap_servers=get_settings().kafka_bootstrap, enable_auto_commit=False,
+                             max_partition_fetch_bytes=8 * 1024 * 1024)
+    tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+    ends = consumer.end_offsets(tps)
+    consumer.assign(tps)
+    consumer.seek_to_beginning(*tps)
+    n, t0 = 0, time.monotonic()
+    while any(consumer.position(tp) < ends[tp] for tp in tps):
+        for batch in consumer.poll(timeout_ms=1000, max_records=20_000).values():
+            n += len(batch)
+    secs = time.monotonic() - t0
+    consumer.close()
+    return n, secs
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--backlog-changes", type=int, default=100_000)
+    p.add_argument("--rate", type=float, default=1000)
+    p.add_argument("--seconds", type=float, default=60)
+    args = p.parse_args()
+    os.environ["LAKEHOUSE_BRONZE_DB"] = BENCH_DB
+    os.environ.setdefault("SPARK_CONF_DIR", str(get_settings().spark_conf_dir))
+
+    from lakehouse.workload import Workload
+    from spark_jobs.cdc import bronze
+    from spark_jobs.cdc.consumer import cdc_contracts, run
+    from spark_jobs.cdc.fence import wait_for_sources
+    from spark_jobs.session import get_spark
+
+    print(f"[1/4] workload: {args.backlog_changes:,} changes as fast as it goes")
+    w = Workload(seed=int(time.time()))
+    stats = w.run(rate=1e9, max_changes=args.backlog_changes)
+    print(f"      {stats.summary()}")
+    wait_for_sources()
+    topics = [bronze.topic_for(c) for c in cdc_contracts()]
+    spark = get_spark("bench-cdc")
+    spark.sql(f"drop database if exists {BENCH_DB} cascade")
+    print("[2/4] raw kafka-python consume of every CDC topic")
+    raw_n, raw_s = raw_consume(topics)
+    print(f"      {raw_n:,} records in {raw_s:.1f}s = {raw_n / raw_s:,.0f} records/s")
+    print("[3/4] the consumer landing the same records in bronze")
+    landed = run(until_caught_up=True)
+    records = landed.changes + landed.tombstones + landed.dead_letters
+    print(f"      {landed.summary()}")
+    ratio = (records / landed.seconds) / (raw_n / raw_s)
+
+    print(f"[4/4] freshness at {args.rate:,.0f} changes/s for {args.seconds:.0f}s")
+    stop = threading.Event()
+    load_stats = []
+
+    def load():
+        lw = Workload(seed=7)
+        load_stats.append(lw.run(rate=args.rate, duration_s=args.seconds))
+        lw.close()
+        stop.set()
+
+    started = bronze.now_utc()
+    th = threading.Thread(target=load)
+    th.start()
+    run(until_caught_up=False, interval_s=0.2, max_seconds=args.seconds + 10)
+    th.join()
+    tables = [bronze.change_table_for(c) for c in cdc_contracts()]
+    lat = spark.sql(" union all ".join(
+        f"select cast(ingested_at as double) - cast(source_ts as double) as s from {t} where ingested_at >= timestamp'{started:%Y-%m-%d %H:%M:%S}'"
+        for t in tables)).selectExpr("percentile(s, 0.5)", "percentile(s, 0.95)", "count(*)").first()
+    print(f"      {load_stats[0].summary()}")
+    print("\nCDC benchmark")
+    print(f"  raw kafka-python consume   {raw_n / raw_s:>10,.0f} records/s")
+    print(f"  landed in bronze (Delta)   {records / landed.seconds:>10,.0f} records/s   ratio {ratio:.2f} (target >= 0.7)")
+    print(f"  freshness at {load_stats[0].rate:,.0f} changes/s  p50 {lat[0]:.2f} s, p95 {lat[1]:.2f} s over {lat[2]:,} changes (target p95 <= 5 s)")
+    spark.sql(f"drop database if exists {BENCH_DB} cascade")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
