@@ -12,6 +12,7 @@ import random
 import signal
 import threading
 import time
+import uuid
 
 import psycopg2
 import pytest
@@ -162,22 +163,23 @@ def test_poison_messages_go_to_dead_letters_and_the_stream_goes_on():
 def test_new_column_flows_in_and_a_type_change_is_quarantined_without_stopping_others():
     k = sql("crm", "select min(customer_id) from customers")[0][0]
     t = sql("crm", "select min(ticket_id) from service_tickets")[0][0]
+    marker = f"drift-{uuid.uuid4().hex[:8]}"  # this run's rows, whatever earlier runs left
     try:
         sql("crm", "alter table customers add column loyalty_tier text")
-        sql("crm", "update customers set loyalty_tier = 'gold', city = 'drift' where customer_id = %s", (k,))
-        sql("crm", "alter table service_tickets alter column satisfaction_score type text")
-        sql("crm", "update service_tickets set satisfaction_score = 'great' where ticket_id = %s", (t,))
-        sql("crm", "update customers set city = 'after-drift' where customer_id = %s", (k,))
+        sql("crm", "update customers set loyalty_tier = 'gold', city = %s where customer_id = %s", (marker, k))
+        # An incompatible change: the contract's bigint arrives as text.
+        sql("crm", "alter table service_tickets alter column customer_id type text using customer_id::text")
+        sql("crm", "update service_tickets set status = status where ticket_id = %s", (t,))
+        sql("crm", "update customers set city = %s where customer_id = %s", (marker + "-after", k))
         catch_up()
         extra = thrift_query(f"select extra_columns['loyalty_tier'] from {bronze.change_table_for(get_contract('crm.customers'))} "
-                             f"where after.customer_id = {k} and after.city = 'drift'")
+                             f"where after.customer_id = {k} and after.city = '{marker}'")
         assert extra == [('"gold"',)]
         dead = thrift_query(f"select error from {bronze.DEAD_LETTER_TABLE} where kafka_topic = 'crm.public.service_tickets'")
-        assert any("satisfaction_score" in d[0] and "great" in d[0] for d in dead), dead
-        assert thrift_query(f"select city from bronze.crm_customers where customer_id = {k}") == [("after-drift",)]
+        assert any("column 'customer_id'" in d[0] and "expected an integer, got str" in d[0] for d in dead), dead
+        assert thrift_query(f"select city from bronze.crm_customers where customer_id = {k}") == [(marker + "-after",)]
     finally:
-        sql("crm", "update service_tickets set satisfaction_score = null where ticket_id = %s", (t,))
-        sql("crm", "alter table service_tickets alter column satisfaction_score type smallint using satisfaction_score::smallint")
+        sql("crm", "alter table service_tickets alter column customer_id type bigint using customer_id::bigint")
         sql("crm", "alter table customers drop column if exists loyalty_tier")
     catch_up()
     assert_reconciled()
