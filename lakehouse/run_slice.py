@@ -2,8 +2,9 @@
 
 ``python -m lakehouse.run_slice [--scale SF]``: generates the operator's source data at a small
 scale (CRM and BSS into PostgreSQL, network KPIs and app logs into the landing zone), waits until
-Debezium has published the CRM customers' changes, runs the ``lakehouse_slice`` DAG through
-Airflow's REST API, then checks that gold holds every CRM customer, through the Thrift server.
+Debezium has published every change, runs the ``lakehouse_slice`` DAG through Airflow's REST
+API, checks that gold holds every CRM customer (through the Thrift server) and reconciles every
+CRM and BSS table with its current state in bronze, key by key.
 Safe to rerun: the generator syncs only what changed and every step downstream is idempotent.
 """
 
@@ -20,10 +21,11 @@ from lakehouse.generator.cli import default_landing, generate
 from lakehouse.generator.config import GeneratorConfig, GeneratorError
 from lakehouse.settings import get_settings
 from lakehouse.sql import thrift_query
-from spark_jobs.cdc.fence import end_offsets, wait_for_transaction
+from lakehouse.reconcile import reconcile_all
+from spark_jobs.cdc import bronze
+from spark_jobs.cdc.fence import wait_for_sources
 
 DAG_ID = "lakehouse_slice"
-TOPIC = "crm.public.customers"
 
 
 def crm_customer_count() -> int:
@@ -36,19 +38,16 @@ def run(scale: float, seed: int) -> int:
     s = get_settings()
     t0 = time.monotonic()
     cfg = GeneratorConfig(scale=scale, seed=seed)
-    start = end_offsets(TOPIC)
     manifest = generate(cfg, default_landing(), load_db=True)
-    load = manifest.loads["crm.customers"]
-    changed = load["upserted"] + load["deleted"]
-    print(f"[1/4] generator: {sum(manifest.rows.values()):,} rows at scale {scale} "
-          f"({changed} CRM customer changes; landing zone {default_landing()})")
-    if changed:
-        wait_for_transaction(TOPIC, load["tx_id"], changed, start)
-    print(f"[2/4] debezium: the CRM changes are in Kafka topic {TOPIC}")
+    changed = sum(v["upserted"] + v["deleted"] for v in manifest.loads.values())
+    print(f"[1/5] generator: {sum(manifest.rows.values()):,} rows at scale {scale} "
+          f"({changed:,} source rows changed; landing zone {default_landing()})")
+    wait_for_sources()
+    print("[2/5] debezium: every committed CRM and BSS change is in Kafka")
     client = AirflowClient.from_settings()
     client.wait_for_dag(DAG_ID)
     run_id = client.trigger(DAG_ID)
-    print(f"[3/4] airflow: triggered {DAG_ID} run {run_id}")
+    print(f"[3/5] airflow: triggered {DAG_ID} run {run_id}")
     state = client.wait_for_run(DAG_ID, run_id, progress=lambda line: print("      " + line))
     if state != "success":
         print(f"ERROR: {DAG_ID} run {run_id} ended {state}; task states: {client.task_states(DAG_ID, run_id)}. "
@@ -56,13 +55,18 @@ def run(scale: float, seed: int) -> int:
         return 1
     expected = crm_customer_count()
     gold = thrift_query("select count(*) from gold.dim_user")[0][0]
-    print(f"[4/4] thrift: gold.dim_user has {gold:,} users for {expected:,} CRM customers")
+    print(f"[4/5] thrift: gold.dim_user has {gold:,} users for {expected:,} CRM customers")
+    diffs = reconcile_all()
+    print("[5/5] reconcile: " + "; ".join(
+        f"{d.table} {d.source_rows:,} rows {'exact' if d.exact else 'DIFFERS'}" for d in diffs))
     print(
         "\nSummary\n"
         f"  time              {time.monotonic() - t0:.0f}s\n"
         f"  source rows       " + ", ".join(f"{k} {v:,}" for k, v in sorted(manifest.rows.items())) + "\n"
         f"  defects planted   " + ", ".join(f"{k} {v['count']:,}" for k, v in sorted(manifest.defects.items())) + "\n"
         f"  DAG run           {DAG_ID} {run_id}: {state}\n"
+        f"  bronze            change logs bronze.<source>_<table>_changes, current state bronze.<source>_<table>, "
+        f"dead letters {bronze.DEAD_LETTER_TABLE}, batch metrics {bronze.BATCHES_TABLE}\n"
         f"  Airflow UI        {s.airflow_url}  (login {s.airflow_admin_user} / {s.airflow_admin_password})\n"
         f"  SQL endpoint      {s.thrift_jdbc_url}  e.g. beeline -u {s.thrift_jdbc_url} -e 'select * from gold.dim_user limit 5'\n"
         f"  quality report    {s.reports_dir / 'data_docs' / 'index.html'}\n"
@@ -71,7 +75,7 @@ def run(scale: float, seed: int) -> int:
         f"  service logs      {s.log_dir}\n"
         "  stop everything   make stop"
     )
-    return 0 if gold == expected else 1
+    return 0 if gold == expected and all(d.exact for d in diffs) else 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timezone
+from functools import lru_cache
+
+import pyarrow as pa
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
+from pyspark.sql.pandas.types import to_arrow_schema
 
 from schemas.contracts import Contract
 from schemas.spark import spark_schema
@@ -106,6 +110,34 @@ def ensure_tables(spark: SparkSession, contracts: list[Contract]) -> None:
             spark.sql(f"alter table {name} add columns ({', '.join(f'{f.name} {f.dataType.simpleString()}' for f in missing)})")
 
 
+@lru_cache(maxsize=None)
+def _arrow_schema(contract: Contract) -> pa.Schema:
+    return to_arrow_schema(change_log_schema(contract), timezone="UTC")
+
+
+def change_rows_arrow(
+    contract: Contract,
+    records: list[tuple[ChangeRow, int, int]],
+    topic: str,
+    ingested_at: datetime,
+) -> pa.Table:
+    """(change, partition, offset) triples to an Arrow table in the change-log schema: built in
+    C++ and handed to Spark without row-by-row Python conversion."""
+    return pa.Table.from_pylist(
+        [
+            {
+                "key": ch.key, "op": ch.op, "before": ch.before, "after": ch.after, "source_ts": ch.source_ts,
+                "tx_id": ch.tx_id, "lsn": ch.lsn, "commit_lsn": ch.commit_lsn, "is_snapshot": ch.snapshot,
+                "extra_columns": list(ch.extra_columns.items()) if ch.extra_columns else None,
+                "kafka_topic": topic, "kafka_partition": partition, "kafka_offset": offset,
+                "ingested_at": ingested_at,
+            }
+            for ch, partition, offset in records
+        ],
+        schema=_arrow_schema(contract),
+    )
+
+
 def change_rows_frame(
     spark: SparkSession,
     contract: Contract,
@@ -114,18 +146,19 @@ def change_rows_frame(
     ingested_at: datetime,
 ) -> DataFrame:
     """(change, partition, offset) triples to a DataFrame in the change-log schema."""
-    rows = [
-        (
-            ch.key, ch.op, ch.before, ch.after, ch.source_ts, ch.tx_id, ch.lsn, ch.commit_lsn,
-            ch.snapshot, ch.extra_columns, topic, partition, offset, ingested_at,
-        )
-        for ch, partition, offset in records
-    ]
-    return spark.createDataFrame(rows, change_log_schema(contract))
+    return spark.createDataFrame(change_rows_arrow(contract, records, topic, ingested_at))
 
 
-def append(df: DataFrame, table: str) -> None:
-    df.write.format("delta").mode("append").saveAsTable(table)
+def append(df: DataFrame, table: str, location: str | None = None) -> None:
+    """Append to a Delta table; by its location when known, which skips the metastore round trips."""
+    if location:
+        df.write.format("delta").mode("append").save(location)
+    else:
+        df.write.format("delta").mode("append").saveAsTable(table)
+
+
+def table_location(spark: SparkSession, table: str) -> str:
+    return spark.sql(f"describe detail {table}").first().location
 
 
 def merge_dead_letters(spark: SparkSession, rows: list[tuple]) -> None:

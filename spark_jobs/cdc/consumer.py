@@ -7,18 +7,26 @@ topic's micro-batch to its bronze table in one Delta commit that also holds the 
 On start the position is recovered from those tables (Kafka's committed offsets are only
 written for monitoring), so a crash at any instant neither loses nor duplicates a change.
 Poison messages go to the dead-letter table with their raw bytes and the error.
+
+Polling and parsing (Python) overlap with writing (Spark, in a writer thread). While the writer
+is busy, new polls are merged into one pending batch, so a slow Delta commit makes the next
+batch bigger instead of making a queue longer: latency stays near one write, and each table
+gets one commit per batch whatever the change rate.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import queue
 import sys
+import threading
 import time
 import uuid
 from collections import defaultdict
-from datetime import datetime, timezone
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaError
@@ -52,8 +60,156 @@ class RunStats:
         )
 
 
+@dataclass
+class Batch:
+    """One poll, parsed: change rows per topic, dead letters, and where each partition ends."""
+
+    number: int
+    changes: dict[str, list] = field(default_factory=lambda: defaultdict(list))
+    dead: list[tuple] = field(default_factory=list)
+    tombstones: int = 0
+    next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
+    lag: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return sum(len(r) for r in self.changes.values()) + len(self.dead) + self.tombstones
+
+    def absorb(self, later: "Batch") -> None:
+        """Append a later poll to this batch (same partitions keep their order)."""
+        for topic, rows in later.changes.items():
+            self.changes[topic].extend(rows)
+        self.dead.extend(later.dead)
+        self.tombstones += later.tombstones
+        self.next_offsets.update(later.next_offsets)
+        self.lag.update(later.lag)
+
+
 def cdc_contracts() -> list[Contract]:
     return [c for c in load_contracts() if c.source in CDC_SOURCES]
+
+
+def parse_poll(number: int, records_by_tp, contracts_by_topic, received_at: datetime) -> Batch:
+    batch = Batch(number)
+    for tp, records in records_by_tp.items():
+        contract = contracts_by_topic[tp.topic]
+        for rec in records:
+            batch.next_offsets[tp] = rec.offset + 1
+            try:
+                change = parse_change(rec.key, rec.value, contract)
+            except PoisonMessage as e:
+                batch.dead.append((tp.topic, tp.partition, rec.offset, rec.key, rec.value, str(e), received_at))
+                continue
+            if change is None:
+                batch.tombstones += 1
+            else:
+                batch.changes[tp.topic].append((change, tp.partition, rec.offset))
+    return batch
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+class BatchWriter:
+    """Writes parsed batches to bronze in order, in its own thread."""
+
+    def __init__(self, spark, contracts_by_topic, stats: RunStats, run_id: str):
+        self.spark, self.contracts_by_topic, self.stats, self.run_id = spark, contracts_by_topic, stats, run_id
+        self.queue: queue.Queue[Batch | None] = queue.Queue(maxsize=1)
+        self.error: BaseException | None = None
+        self.written: dict[TopicPartition, int] = {}
+        self.metrics: list[tuple] = []
+        self.lock = threading.Lock()
+        self.locations = {t: bronze.table_location(spark, bronze.change_table_for(c)) for t, c in contracts_by_topic.items()}
+        # Each table's append is its own Spark job: run them side by side.
+        self.pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="bronze-append")
+        self.thread = threading.Thread(target=self._loop, name="bronze-writer", daemon=True)
+        self.thread.start()
+
+    def offer(self, batch: Batch) -> bool:
+        """Hand the batch over if the writer can take it now."""
+        self.raise_if_failed()
+        try:
+            self.queue.put_nowait(batch)
+            return True
+        except queue.Full:
+            return False
+
+    def submit(self, batch: Batch) -> None:
+        while True:
+            self.raise_if_failed()
+            try:
+                self.queue.put(batch, timeout=1)
+                return
+            except queue.Full:
+                continue
+
+    def raise_if_failed(self) -> None:
+        if self.error is not None:
+            raise RuntimeError(f"bronze writer failed: {self.error}") from self.error
+
+    def close(self) -> None:
+        """Write everything submitted, then stop; raise what the writer hit."""
+        if self.thread.is_alive():
+            self.queue.put(None)
+            self.thread.join()
+        self.pool.shutdown(wait=True)
+        self.raise_if_failed()
+        self.flush_metrics()
+
+    def flush_metrics(self) -> None:
+        with self.lock:
+            rows, self.metrics = self.metrics, []
+        if rows:
+            bronze.append(self.spark.createDataFrame(rows, bronze.BATCHES_SCHEMA), bronze.BATCHES_TABLE)
+
+    def _append(self, batch: Batch, topic: str, rows: list) -> None:
+        contract = self.contracts_by_topic[topic]
+        table = bronze.change_table_for(contract)
+        t0 = time.monotonic()
+        ingested_at = bronze.now_utc()
+        frame = bronze.change_rows_frame(self.spark, contract, rows, topic, ingested_at)
+        bronze.append(frame, table, self.locations[topic])
+        secs = time.monotonic() - t0
+        fresh = [(ingested_at - ch.source_ts).total_seconds() for ch, _, _ in rows]
+        with self.lock:
+            self.metrics.append((
+                self.run_id, batch.number, table, len(rows), sum(1 for d in batch.dead if d[0] == topic),
+                min(o for _, _, o in rows), max(o for _, _, o in rows), batch.lag.get(topic), secs,
+                len(rows) / secs if secs else None, _percentile(fresh, 0.5), _percentile(fresh, 0.95),
+                bronze.now_utc(),
+            ))
+            self.stats.per_table[table] += len(rows)
+            self.stats.changes += len(rows)
+
+    def _loop(self) -> None:
+        last_flush = time.monotonic()
+        try:
+            while (batch := self.queue.get()) is not None:
+                self._write(batch)
+                if time.monotonic() - last_flush > 30:
+                    self.flush_metrics()
+                    last_flush = time.monotonic()
+        except BaseException as e:  # noqa: BLE001 - handed to the polling thread
+            self.error = e
+
+    def _write(self, batch: Batch) -> None:
+        started = time.monotonic()
+        # Dead letters first (merged, so a re-read batch records them once), then one append per table.
+        bronze.merge_dead_letters(self.spark, batch.dead)
+        for future in [self.pool.submit(self._append, batch, topic, rows) for topic, rows in batch.changes.items()]:
+            future.result()
+        self.stats.dead_letters += len(batch.dead)
+        self.stats.tombstones += batch.tombstones
+        self.stats.batches += 1
+        with self.lock:
+            self.written.update(batch.next_offsets)
+        log.info("batch %d: %d changes, %d dead letters written in %.1fs", batch.number,
+                 sum(len(r) for r in batch.changes.values()), len(batch.dead), time.monotonic() - started)
 
 
 def _assign(consumer: KafkaConsumer, topics: list[str], positions: dict[tuple[str, int], int]) -> list[TopicPartition]:
@@ -82,60 +238,8 @@ def _caught_up(consumer: KafkaConsumer, tps: list[TopicPartition]) -> bool:
     return all(consumer.position(tp) >= ends[tp] for tp in tps)
 
 
-def _percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-
-def process_batch(spark, records_by_tp, contracts_by_topic, stats: RunStats,
-                  metrics: list | None = None, run_id: str = "", lag_of=None) -> dict[TopicPartition, int]:
-    """Land one poll's records: dead letters first (merged), then one append per table."""
-    started = time.monotonic()
-    ingested_at = bronze.now_utc()
-    next_offsets: dict[TopicPartition, int] = {}
-    per_topic: dict[str, list] = defaultdict(list)
-    dead: list[tuple] = []
-    for tp, records in records_by_tp.items():
-        contract = contracts_by_topic[tp.topic]
-        for rec in records:
-            next_offsets[tp] = rec.offset + 1
-            try:
-                change = parse_change(rec.key, rec.value, contract)
-            except PoisonMessage as e:
-                dead.append((tp.topic, tp.partition, rec.offset, rec.key, rec.value, str(e), ingested_at))
-                continue
-            if change is None:
-                stats.tombstones += 1
-                continue
-            per_topic[tp.topic].append((change, tp.partition, rec.offset))
-    bronze.merge_dead_letters(spark, dead)
-    stats.dead_letters += len(dead)
-    for topic, rows in per_topic.items():
-        contract = contracts_by_topic[topic]
-        table = bronze.change_table_for(contract)
-        t0 = time.monotonic()
-        bronze.append(bronze.change_rows_frame(spark, contract, rows, topic, ingested_at), table)
-        stats.changes += len(rows)
-        stats.per_table[table] += len(rows)
-        if metrics is not None:
-            secs = time.monotonic() - t0
-            fresh = [(ingested_at - ch.source_ts).total_seconds() for ch, _, _ in rows]
-            metrics.append((
-                run_id, stats.batches + 1, table, len(rows), sum(1 for d in dead if d[0] == topic),
-                min(o for _, _, o in rows), max(o for _, _, o in rows), lag_of(topic) if lag_of else None,
-                secs, len(rows) / secs if secs else None, _percentile(fresh, 0.5), _percentile(fresh, 0.95),
-                bronze.now_utc(),
-            ))
-    stats.batches += 1
-    log.info("batch %d: %d records in %.1fs", stats.batches, sum(len(r) for r in records_by_tp.values()),
-             time.monotonic() - started)
-    return next_offsets
-
-
 def run(until_caught_up: bool = True, interval_s: float = 5.0, max_records: int = 20_000,
-        max_seconds: float | None = None) -> RunStats:
+        max_seconds: float | None = None, max_pending: int = 100_000) -> RunStats:
     settings = get_settings()
     contracts = cdc_contracts()
     contracts_by_topic = {bronze.topic_for(c): c for c in contracts}
@@ -153,46 +257,55 @@ def run(until_caught_up: bool = True, interval_s: float = 5.0, max_records: int 
     except KafkaError as e:
         raise SystemExit(f"cdc: no Kafka broker at {settings.kafka_bootstrap} ({e}). Start it: infra/stack.sh start kafka")
     stats = RunStats()
-    started = time.monotonic()
     run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-    metrics: list[tuple] = []
-    last_flush = time.monotonic()
-
-    def lag_of(topic: str) -> int:
-        tps = [tp for tp in consumer.assignment() if tp.topic == topic]
-        ends = consumer.end_offsets(tps)
-        return sum(max(0, ends[tp] - consumer.position(tp)) for tp in tps)
-
-    def flush_metrics():
-        if metrics:
-            bronze.append(spark.createDataFrame(metrics, bronze.BATCHES_SCHEMA), bronze.BATCHES_TABLE)
-            metrics.clear()
-
+    writer = BatchWriter(spark, contracts_by_topic, stats, run_id)
+    started = time.monotonic()
+    number = 0
+    pending: Batch | None = None
+    committed: dict[TopicPartition, int] = {}
     try:
         while True:
+            writer.raise_if_failed()
             tps = _assign(consumer, list(contracts_by_topic), positions)
-            polled = consumer.poll(timeout_ms=1000, max_records=max_records) if tps else {}
+            polled = consumer.poll(timeout_ms=200, max_records=max_records) if tps else {}
             if polled:
-                done = process_batch(spark, polled, contracts_by_topic, stats, metrics, run_id, lag_of)
-                for tp, off in done.items():
+                number += 1
+                batch = parse_poll(number, polled, contracts_by_topic, bronze.now_utc())
+                for tp in polled:
+                    hw = consumer.highwater(tp)
+                    if hw is not None:
+                        batch.lag[tp.topic] = batch.lag.get(tp.topic, 0) + max(0, hw - batch.next_offsets[tp])
+                for tp, off in batch.next_offsets.items():
                     positions[(tp.topic, tp.partition)] = off
-                # For lag monitoring only: the position of record is the bronze tables.
+                if pending is None:
+                    pending = batch
+                else:
+                    pending.absorb(batch)
+            if pending is not None:
+                if pending.size >= max_pending:
+                    writer.submit(pending)  # back-pressure: wait for the writer
+                    pending = None
+                elif writer.offer(pending):
+                    pending = None
+            if not polled and pending is None:
+                if until_caught_up and writer.queue.empty() and _caught_up(consumer, tps):
+                    break
+                if not until_caught_up:
+                    time.sleep(interval_s)
+            # For lag monitoring only: the position of record is the bronze tables.
+            with writer.lock:
+                done = {tp: off for tp, off in writer.written.items() if committed.get(tp) != off}
+            if done:
                 consumer.commit({tp: OffsetAndMetadata(off, None, -1) for tp, off in done.items()})
-                if time.monotonic() - last_flush > 30:
-                    flush_metrics()
-                    last_flush = time.monotonic()
-            elif until_caught_up and _caught_up(consumer, tps):
-                break
-            elif not until_caught_up and not polled:
-                time.sleep(interval_s)
+                committed.update(done)
             if max_seconds is not None and time.monotonic() - started > max_seconds:
                 break
+        if pending is not None:
+            writer.submit(pending)
+        writer.close()
     finally:
         stats.seconds = time.monotonic() - started
-        try:
-            flush_metrics()
-        finally:
-            consumer.close()
+        consumer.close()
     return stats
 
 
