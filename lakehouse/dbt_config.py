@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
@@ -14,8 +15,10 @@ DBT_PROJECT_DIR = REPO_DIR / "dbt"
 
 
 def _dbt_executable() -> str:
-    venv_dbt = Path(shutil.which("python3") or "").with_name("dbt")
-    return shutil.which("dbt") or str(venv_dbt)
+    """The dbt installed beside this interpreter (the project's venv), whatever PATH says:
+    a dbt found first on PATH may be another install or a pyenv shim."""
+    venv_dbt = Path(sys.executable).with_name("dbt")
+    return str(venv_dbt) if venv_dbt.exists() else (shutil.which("dbt") or "dbt")
 
 
 project_config = ProjectConfig(dbt_project_path=DBT_PROJECT_DIR)
