@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import threading
 import time
 
 from kafka import KafkaConsumer, TopicPartition
 
-from lakehouse.settings import REPO_DIR, get_settings
+from lakehouse.settings import get_settings
 
 BENCH_DB = "bronze_bench"
 

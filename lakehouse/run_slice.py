@@ -62,10 +62,10 @@ def run(scale: float, seed: int) -> int:
     print(
         "\nSummary\n"
         f"  time              {time.monotonic() - t0:.0f}s\n"
-        f"  source rows       " + ", ".join(f"{k} {v:,}" for k, v in sorted(manifest.rows.items())) + "\n"
-        f"  defects planted   " + ", ".join(f"{k} {v['count']:,}" for k, v in sorted(manifest.defects.items())) + "\n"
+        "  source rows       " + ", ".join(f"{k} {v:,}" for k, v in sorted(manifest.rows.items())) + "\n"
+        "  defects planted   " + ", ".join(f"{k} {v['count']:,}" for k, v in sorted(manifest.defects.items())) + "\n"
         f"  DAG run           {DAG_ID} {run_id}: {state}\n"
-        f"  bronze            change logs bronze.<source>_<table>_changes, current state bronze.<source>_<table>, "
+        "  bronze            change logs bronze.<source>_<table>_changes, current state bronze.<source>_<table>, "
         f"dead letters {bronze.DEAD_LETTER_TABLE}, batch metrics {bronze.BATCHES_TABLE}\n"
         f"  Airflow UI        {s.airflow_url}  (login {s.airflow_admin_user} / {s.airflow_admin_password})\n"
         f"  SQL endpoint      {s.thrift_jdbc_url}  e.g. beeline -u {s.thrift_jdbc_url} -e 'select * from gold.dim_user limit 5'\n"

@@ -15,7 +15,7 @@ from faker import Faker
 
 from lakehouse.generator import catalogue as cat
 from lakehouse.generator.common import (
-    US_PER_DAY, US_PER_MIN, diurnal_offsets, epoch_us, malformed_phones, phone_variants, stream,
+    US_PER_DAY, US_PER_MIN, diurnal_offsets, epoch_us, malformed_phones, phone_variants, pick_rows, stream,
     to_datetime64, unique_phones,
 )
 from lakehouse.generator.config import GeneratorConfig
@@ -34,13 +34,6 @@ class People:
     segment_idx: np.ndarray    # 0 / 1 / 2, the same
     age: np.ndarray
     churn_day: np.ndarray      # day index after which the user goes silent; -1 = never
-
-
-def _pick(rng, n, keep_out: np.ndarray, rate: float) -> np.ndarray:
-    """Indexes of round(rate*n) rows not in keep_out (a boolean mask), in ascending order."""
-    candidates = np.flatnonzero(~keep_out)
-    k = min(len(candidates), int(round(rate * n)))
-    return np.sort(rng.choice(candidates, size=k, replace=False)) if k else np.array([], dtype=np.int64)
 
 
 def products_table(cfg: GeneratorConfig) -> pa.Table:
@@ -85,9 +78,9 @@ def customers(cfg: GeneratorConfig, m: Manifest) -> tuple[pa.Table, pa.Table, Pe
     # Planted defects on the CRM's copy of the phone, on disjoint rows.
     crm_phone = phone.astype(object)
     taken = np.zeros(n, dtype=bool)
-    nulls = _pick(rng, n, taken, cfg.defects.null_phone); taken[nulls] = True
-    bad = _pick(rng, n, taken, cfg.defects.malformed_phone); taken[bad] = True
-    variants = _pick(rng, n, taken, cfg.defects.phone_format_variants); taken[variants] = True
+    nulls = pick_rows(rng, n, taken, cfg.defects.null_phone); taken[nulls] = True
+    bad = pick_rows(rng, n, taken, cfg.defects.malformed_phone); taken[bad] = True
+    variants = pick_rows(rng, n, taken, cfg.defects.phone_format_variants); taken[variants] = True
     crm_phone[nulls] = None
     crm_phone[bad] = malformed_phones(rng, phone[bad])
     crm_phone[variants] = phone_variants(rng, phone[variants])
@@ -115,7 +108,7 @@ def customers(cfg: GeneratorConfig, m: Manifest) -> tuple[pa.Table, pa.Table, Pe
     # BSS: one account per number, its own gender code (ISO 5218); some disagree with the CRM.
     code = np.select([gender == "M", gender == "F"], ["1", "2"], "0").astype(object)
     comparable = (gender != "U") & ~np.isin(np.arange(n), np.concatenate([nulls, bad]))
-    flips = _pick(rng, n, ~comparable, cfg.defects.gender_mismatch)
+    flips = pick_rows(rng, n, ~comparable, cfg.defects.gender_mismatch)
     code[flips] = np.where(gender[flips] == "M", "2", "1")
     m.defect("gender_mismatch", "bss.subscribers", phone[flips], key_name="phone")
     plans = _segment_products(rng, segment, {"mobile_4g", "mobile_5g"})
@@ -190,10 +183,10 @@ def orders(cfg: GeneratorConfig, people: People, m: Manifest) -> pa.Table:
     amount = price.copy()
     phone = people.phone[owner].astype(object)
     taken = np.zeros(n, dtype=bool)
-    mism = _pick(rng, n, taken, cfg.defects.amount_mismatch); taken[mism] = True
+    mism = pick_rows(rng, n, taken, cfg.defects.amount_mismatch); taken[mism] = True
     amount[mism] = np.round(price[mism] * rng.choice([0.5, 0.8, 0.9, 1.1], len(mism)) + rng.choice([0, 0.01, 5], len(mism)), 2)
     amount[mism] = np.where(amount[mism] == price[mism], price[mism] + 1, amount[mism])
-    orphans = _pick(rng, n, taken, cfg.defects.orphan_orders)
+    orphans = pick_rows(rng, n, taken, cfg.defects.orphan_orders)
     phone[orphans] = unique_phones(rng, len(orphans), exclude=people.phone)
     m.defect("amount_mismatch", "bss.orders", order_id[mism], key_name="order_id")
     m.defect("orphan_orders", "bss.orders", order_id[orphans], key_name="order_id")

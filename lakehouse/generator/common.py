@@ -18,6 +18,13 @@ def stream(seed: int, name: str) -> np.random.Generator:
     return np.random.default_rng([seed, sum(ord(c) * 31**i for i, c in enumerate(name)) % 2**32])
 
 
+def pick_rows(rng: np.random.Generator, n: int, keep_out: np.ndarray, rate: float) -> np.ndarray:
+    """Indexes of round(rate*n) rows not in keep_out (a boolean mask), in ascending order."""
+    candidates = np.flatnonzero(~keep_out)
+    k = min(len(candidates), int(round(rate * n)))
+    return np.sort(rng.choice(candidates, size=k, replace=False)) if k else np.array([], dtype=np.int64)
+
+
 def hex_ids(rng: np.random.Generator, n: int, length: int = 32) -> np.ndarray:
     """n random lowercase hex strings, built without a Python loop."""
     nibbles = rng.integers(0, 16, size=(n, length), dtype=np.uint8)

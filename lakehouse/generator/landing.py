@@ -14,11 +14,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from lakehouse.generator.common import phone_variants, stream
+from lakehouse.generator.common import phone_variants, pick_rows, stream
 from lakehouse.generator.config import GeneratorConfig
-from lakehouse.generator.manifest import Manifest
+from lakehouse.generator.manifest import KEYS_CAP, Manifest
 
-KEYS_CAP = 250_000  # beyond this a defect's key list is left out of the manifest (counts stay)
 
 
 def _day_tag(cfg: GeneratorConfig, day: int) -> str:
@@ -70,13 +69,6 @@ def _json_lines(ev: dict[str, np.ndarray], idx: np.ndarray) -> list[str]:
     return out
 
 
-def _record(m: Manifest, name: str, table: str, key: str, keys: list, **extra) -> None:
-    entry = {"table": table, "key": key, "count": len(keys), **extra}
-    if len(keys) <= KEYS_CAP:
-        entry["keys"] = keys
-    m.defects[name] = entry
-
-
 def write_app_events(cfg: GeneratorConfig, ev: dict[str, np.ndarray], root: Path, m: Manifest, progress=None) -> None:
     rng = stream(cfg.seed, "app-files")
     rates = cfg.defects
@@ -87,23 +79,21 @@ def write_app_events(cfg: GeneratorConfig, ev: dict[str, np.ndarray], root: Path
     free = np.ones(total, dtype=bool)
 
     def take(rate, ok=None):
-        cand = np.flatnonzero(free & (ok if ok is not None else True))
-        k = min(len(cand), int(round(rate * total)))
-        picked = np.sort(rng.choice(cand, size=k, replace=False)) if k else np.array([], dtype=np.int64)
+        picked = pick_rows(rng, total, ~(free & ok if ok is not None else free), rate)
         free[picked] = False
         return picked
 
     variants = take(rates.phone_format_variants)
     ev["user_phone"] = ev["user_phone"].copy()
     ev["user_phone"][variants] = phone_variants(rng, ev["user_phone"][variants].astype(str))
-    _record(m, "app_phone_format_variants", "app.events", "event_id", ev["event_id"][variants].tolist())
+    m.defect("app_phone_format_variants", "app.events", key_name="event_id", keys=ev["event_id"][variants].tolist())
     dups = take(rates.duplicate_events)
     late = take(rates.late_events, ok=ev["day"] < cfg.days - 1)
     broken = take(rates.malformed_json_lines)
     file_day = ev["day"].copy()
     file_day[late] = np.minimum(cfg.days - 1, ev["day"][late] + rng.choice([1, 2], len(late), p=[0.7, 0.3]))
-    _record(m, "duplicate_events", "app.events", "event_id", ev["event_id"][dups].tolist())
-    _record(m, "late_events", "app.events", "event_id", ev["event_id"][late].tolist())
+    m.defect("duplicate_events", "app.events", key_name="event_id", keys=ev["event_id"][dups].tolist())
+    m.defect("late_events", "app.events", key_name="event_id", keys=ev["event_id"][late].tolist())
     broken_ids = set(broken.tolist())
 
     # The retransmission chunk of the last day that arrives truncated, and an empty re-send.
@@ -149,8 +139,8 @@ def write_app_events(cfg: GeneratorConfig, ev: dict[str, np.ndarray], root: Path
             progress(1)
 
     # Broken, duplicated, late and retried events are disjoint sets, so each count is exact.
-    _record(m, "malformed_json_lines", "app.events", "file_line", malformed_lines)
-    _record(m, "out_of_order_events", "app.events", "none", [], definition=(
+    m.defect("malformed_json_lines", "app.events", key_name="file_line", keys=malformed_lines)
+    m.defect("out_of_order_events", "app.events", key_name="none", keys=[], definition=(
         "valid JSON lines whose event_at is earlier than the valid line just before them in the same file"))
     m.defects["out_of_order_events"]["count"] = ooo_total
 
@@ -161,13 +151,13 @@ def write_app_events(cfg: GeneratorConfig, ev: dict[str, np.ndarray], root: Path
         data = path.read_bytes()
         path.write_bytes(data[: max(20, int(len(data) * 0.6))])
         m.files[rel] = {"feed": "app.events", "rows": len(retry), "day": _day_tag(cfg, last), "truncated": True}
-        _record(m, "truncated_gzip", "app.events", "file", [rel], events_lost=len(retry),
-                event_ids=ev["event_id"][retry].tolist() if len(retry) <= KEYS_CAP else None)
+        m.defect("truncated_gzip", "app.events", key_name="file", keys=[rel], events_lost=len(retry),
+                 event_ids=ev["event_id"][retry].tolist() if len(retry) <= KEYS_CAP else None)
     if rates.empty_files:
         rel = f"app/events/events_{_day_tag(cfg, 0)}_resend.jsonl.gz"
         _write_gz(root / rel, [])
         m.files[rel] = {"feed": "app.events", "rows": 0, "day": _day_tag(cfg, 0), "empty": True}
-        _record(m, "empty_files", "app.events", "file", [rel])
+        m.defect("empty_files", "app.events", key_name="file", keys=[rel])
 
 
 def _write_gz(path: Path, lines: list[str]) -> None:

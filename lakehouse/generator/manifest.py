@@ -11,6 +11,9 @@ from typing import Any
 import numpy as np
 
 
+KEYS_CAP = 250_000  # beyond this a defect's key list is left out of the manifest (counts stay)
+
+
 @dataclass
 class Manifest:
     seed: int
@@ -21,8 +24,12 @@ class Manifest:
     loads: dict[str, dict[str, int]] = field(default_factory=dict)  # this run's database sync, not ground truth
 
     def defect(self, name: str, table: str, keys, key_name: str = "customer_id", **extra) -> None:
-        keys = [k.item() if isinstance(k, np.generic) else k for k in np.asarray(keys).tolist()]
-        self.defects[name] = {"table": table, "key": key_name, "count": len(keys), "keys": keys, **extra}
+        """Record a planted defect; past KEYS_CAP keys only the count is kept."""
+        keys = keys.tolist() if isinstance(keys, np.ndarray) else list(keys)
+        entry = {"table": table, "key": key_name, "count": len(keys), **extra}
+        if len(keys) <= KEYS_CAP:
+            entry["keys"] = keys
+        self.defects[name] = entry
 
     def to_json(self) -> str:
         return json.dumps(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pyspark.sql import functions as F
 
-from lakehouse.generator.cli import MANIFEST_NAME, build_tables, generate
+from lakehouse.generator.cli import build_tables, generate
 from lakehouse.generator.config import GeneratorConfig
 from lakehouse.generator.manifest import Manifest
 from schemas.contracts import get_contract

@@ -16,7 +16,6 @@ from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 
 from lakehouse.generator.cli import MANIFEST_NAME, build_tables, generate, main
@@ -42,7 +41,7 @@ def normalise(phone: str | None) -> str | None:
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
     root = tmp_path_factory.mktemp("landing")
-    manifest = generate(CFG, root, load_db=False, show_progress=False)
+    generate(CFG, root, load_db=False, show_progress=False)
     tables, _, _ = build_tables(CFG, Manifest(CFG.seed, CFG.scale))
     return root, json.loads((root / MANIFEST_NAME).read_text()), {k: t.to_pylist() for k, t in tables.items()}
 
