@@ -72,6 +72,7 @@ DEAD_LETTER_SCHEMA = T.StructType(
 )
 
 
+CHECKPOINT_INTERVAL = 100
 OPS_DB = "ops"
 BATCHES_TABLE = f"{OPS_DB}.cdc_batches"
 BATCHES_SCHEMA = T.StructType(
@@ -102,6 +103,8 @@ def ensure_tables(spark: SparkSession, contracts: list[Contract]) -> None:
     for name, schema in wanted:
         if not spark.catalog.tableExists(name):
             spark.createDataFrame([], schema).write.format("delta").saveAsTable(name)
+            # A commit per batch: a checkpoint every 10 (Delta's default) is most of the tail latency.
+            spark.sql(f"alter table {name} set tblproperties ('delta.checkpointInterval' = '{CHECKPOINT_INTERVAL}')")
             continue
         # Tables made by an earlier version of this code gain the columns added since.
         have = set(spark.table(name).columns)

@@ -126,7 +126,7 @@ class BatchWriter:
         self.lock = threading.Lock()
         self.locations = {t: bronze.table_location(spark, bronze.change_table_for(c)) for t, c in contracts_by_topic.items()}
         # Each table's append is its own Spark job: run them side by side.
-        self.pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="bronze-append")
+        self.pool = ThreadPoolExecutor(max_workers=6, thread_name_prefix="bronze-append")
         self.thread = threading.Thread(target=self._loop, name="bronze-writer", daemon=True)
         self.thread.start()
 

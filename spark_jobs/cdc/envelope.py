@@ -17,6 +17,7 @@ from typing import Any
 from schemas.contracts import Contract
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH_DATE = date(1970, 1, 1)
 OPS = {"c", "u", "d", "r"}
 
 
@@ -38,51 +39,96 @@ class ChangeRow:
     extra_columns: dict[str, str] | None = None  # source columns the contract does not know yet
 
 
-def _typed(value: Any, contract_type: str, column: str) -> Any:
-    if value is None:
-        return None
-    base = contract_type.split("(")[0]
-    try:
-        if base in ("bigint", "int", "smallint"):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"expected an integer, got {type(value).__name__}")
-            return value
-        if base in ("varchar", "text"):
-            if not isinstance(value, str):
-                raise TypeError(f"expected a string, got {type(value).__name__}")
-            return value
-        if base == "boolean":
-            if not isinstance(value, bool):
-                raise TypeError(f"expected a boolean, got {type(value).__name__}")
-            return value
-        if base == "double":
-            return float(value)
-        if base == "decimal":
-            return Decimal(str(value))
-        if base == "date":  # io.debezium.time.Date: days since the epoch
-            return date(1970, 1, 1) + timedelta(days=int(value))
-        if base == "timestamp":  # io.debezium.time.MicroTimestamp: microseconds, UTC wall clock
-            return EPOCH + timedelta(microseconds=int(value))
-        if base == "timestamptz":  # io.debezium.time.ZonedTimestamp: ISO-8601 string
-            return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except (TypeError, ValueError, InvalidOperation, OverflowError) as e:
-        raise PoisonMessage(f"column {column!r}: cannot read {value!r} as {contract_type}: {e}") from e
-    raise PoisonMessage(f"column {column!r}: unsupported contract type {contract_type}")
+def _exact(kind: type, expected: str):
+    def convert(value):
+        if type(value) is not kind:  # bool is not an int here, unlike isinstance
+            raise TypeError(f"expected {expected}, got {type(value).__name__}")
+        return value
+    return convert
 
 
-def _image(raw: Any, contract: Contract) -> dict[str, Any] | None:
+def _epoch_days(value) -> date:  # io.debezium.time.Date: days since the epoch
+    return EPOCH_DATE + timedelta(days=int(value))
+
+
+def _epoch_micros(value) -> datetime:  # io.debezium.time.MicroTimestamp: microseconds, UTC wall clock
+    return EPOCH + timedelta(microseconds=int(value))
+
+
+def _iso(value) -> datetime:  # io.debezium.time.ZonedTimestamp: ISO-8601 string
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def _decimal(value) -> Decimal:
+    return Decimal(value if type(value) is str else str(value))
+
+
+_CONVERTERS = {
+    "bigint": _exact(int, "an integer"), "int": _exact(int, "an integer"), "smallint": _exact(int, "an integer"),
+    "varchar": _exact(str, "a string"), "text": _exact(str, "a string"), "boolean": _exact(bool, "a boolean"),
+    "double": float, "decimal": _decimal, "date": _epoch_days, "timestamp": _epoch_micros, "timestamptz": _iso,
+}
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What parsing needs of a contract, worked out once: hashing a Contract per record is slow."""
+
+    columns: tuple[tuple[str, str, Any], ...]  # (name, contract type, converter)
+    required: frozenset[str]
+    known: frozenset[str]
+
+
+_PLANS: dict[int, tuple[Contract, _Plan]] = {}
+
+
+def _plan(contract: Contract) -> _Plan:
+    hit = _PLANS.get(id(contract))
+    if hit is not None and hit[0] is contract:
+        return hit[1]
+    columns = []
+    for c in contract.columns:
+        convert = _CONVERTERS.get(c.type.split("(")[0])
+        if convert is None:
+            raise PoisonMessage(f"column {c.name!r}: unsupported contract type {c.type}")
+        columns.append((c.name, c.type, convert))
+    plan = _Plan(tuple(columns), frozenset(c.name for c in contract.columns if not c.nullable),
+                 frozenset(contract.column_names))
+    _PLANS[id(contract)] = (contract, plan)
+    return plan
+
+
+def _image(raw: Any, plan: _Plan) -> dict[str, Any] | None:
     if raw is None:
         return None
     if not isinstance(raw, dict):
         raise PoisonMessage(f"row image is {type(raw).__name__}, not an object")
-    missing = [c.name for c in contract.columns if c.name not in raw and not c.nullable]
+    missing = plan.required - raw.keys()
     if missing:
-        raise PoisonMessage(f"row image lacks required columns {missing}")
-    return {c.name: _typed(raw.get(c.name), c.type, c.name) for c in contract.columns}
+        raise PoisonMessage(f"row image lacks required columns {sorted(missing)}")
+    image = {}
+    for name, contract_type, convert in plan.columns:
+        value = raw.get(name)
+        if value is None:
+            image[name] = None
+            continue
+        try:
+            image[name] = convert(value)
+        except (TypeError, ValueError, InvalidOperation, OverflowError) as e:
+            raise PoisonMessage(f"column {name!r}: cannot read {value!r} as {contract_type}: {e}") from e
+    return image
 
 
 def _lsn(value: Any) -> int | None:
-    return None if value in (None, "") else int(value)
+    return None if value in (None, "", "null") else int(value)
+
+
+def _sequence(text: str) -> list:
+    """source.sequence, '["<commit LSN>","<LSN>"]': split, not json.loads, on the hot path."""
+    parts = text.strip("[]").replace('"', "").split(",")
+    if len(parts) != 2:
+        raise ValueError(f"sequence {text!r} is not a pair")
+    return parts
 
 
 def parse_change(key: bytes | None, value: bytes | None, contract: Contract) -> ChangeRow | None:
@@ -90,28 +136,31 @@ def parse_change(key: bytes | None, value: bytes | None, contract: Contract) -> 
     if value is None:
         return None
     try:
-        envelope = json.loads(value)
+        envelope = json.loads(value.decode("utf-8"))  # str: skips json's encoding sniffing
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise PoisonMessage(f"value is not JSON: {e}") from e
     if not isinstance(envelope, dict) or envelope.get("op") not in OPS:
         raise PoisonMessage(f"not a Debezium change envelope (op={envelope.get('op') if isinstance(envelope, dict) else None!r})")
     op = envelope["op"]
     source = envelope.get("source") or {}
-    before = _image(envelope.get("before"), contract)
-    after = _image(envelope.get("after"), contract)
+    plan = _plan(contract)
+    before = _image(envelope.get("before"), plan)
+    after = _image(envelope.get("after"), plan)
     if op in ("c", "u", "r") and after is None:
         raise PoisonMessage(f"op {op!r} without an after image")
     if op == "d" and before is None:
         raise PoisonMessage("delete without a before image")
     try:
-        seq = json.loads(source["sequence"]) if source.get("sequence") else [None, None]
+        seq = _sequence(source["sequence"]) if source.get("sequence") else [None, None]
         commit_lsn, lsn = _lsn(seq[0]), _lsn(source.get("lsn", seq[1]))
         ts_ms = int(source["ts_ms"])
     except (KeyError, ValueError, TypeError, IndexError) as e:
         raise PoisonMessage(f"source block unreadable: {e}") from e
     raw_image = envelope.get("after") if op != "d" else envelope.get("before")
-    known = set(contract.column_names)
-    extra = {k: json.dumps(v) for k, v in raw_image.items() if k not in known} if isinstance(raw_image, dict) else {}
+    extra = None
+    if isinstance(raw_image, dict):
+        unknown = raw_image.keys() - plan.known
+        extra = {k: json.dumps(raw_image[k]) for k in unknown} if unknown else None
     row_key = key.decode("utf-8", "replace") if key is not None else json.dumps(
         {k: (after or before)[k] for k in contract.primary_key}, default=str, sort_keys=True
     )

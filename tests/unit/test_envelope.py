@@ -6,20 +6,11 @@ import pytest
 
 from schemas.contracts import get_contract
 from spark_jobs.cdc.envelope import PoisonMessage, parse_change
+from tests.debezium_samples import CUSTOMER_ROW, PRODUCT_ROW, envelope
 
 CUSTOMERS = get_contract("crm.customers")
 PRODUCTS = get_contract("bss.products")
-ROW = {
-    "customer_id": 7, "phone": "+86 138 0000 0001", "full_name": "Li Wei", "gender": "M",
-    "birth_date": 7425, "city": "Beijing", "acquisition_channel": "app",
-    "created_at": 1795655794456616, "updated_at": 1795655794456616,
-}
-
-
-def envelope(op, before=None, after=None, **source):
-    src = {"ts_ms": 1795655794458, "txId": 807, "lsn": 43127248, "sequence": '["43126000","43127248"]'}
-    src.update(source)
-    return json.dumps({"op": op, "before": before, "after": after, "source": src}).encode()
+ROW = CUSTOMER_ROW
 
 
 def test_insert_is_typed_by_the_contract():
@@ -43,10 +34,7 @@ def test_tombstone_is_none():
 
 
 def test_decimal_arrives_as_string_and_stays_exact():
-    row = {"product_id": 1, "product_code": "P1", "product_name": "5G 50GB", "category": "data_pack",
-           "business_type": "MOB", "price": "29.90", "data_allowance_gb": "10.00", "is_active": True,
-           "created_at": 0, "updated_at": 0}
-    assert parse_change(b"k", envelope("c", after=row), PRODUCTS).after["price"] == Decimal("29.90")
+    assert parse_change(b"k", envelope("c", after=PRODUCT_ROW), PRODUCTS).after["price"] == Decimal("29.90")
 
 
 def test_null_commit_lsn_of_the_first_transaction_is_kept_as_null():
