@@ -192,7 +192,7 @@ class BatchWriter:
             while (batch := self.queue.get()) is not None:
                 self._write(batch)
                 if time.monotonic() - last_flush > 30:
-                    self.flush_metrics()
+                    self.pool.submit(self.flush_metrics)  # off the write path: it is a Delta commit too
                     last_flush = time.monotonic()
         except BaseException as e:  # noqa: BLE001 - handed to the polling thread
             self.error = e
