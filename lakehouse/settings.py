@@ -70,6 +70,11 @@ class Settings:
         return Path(os.environ.get("WAREHOUSE_DIR", self.home / "warehouse"))
 
     @property
+    def landing_dir(self) -> str:
+        """The landing zone: a local folder by default, any Hadoop file system URI (s3a://...) at scale."""
+        return os.environ.get("LAKEHOUSE_LANDING", str(self.home / "landing"))
+
+    @property
     def jars_dir(self) -> Path:
         return self.home / "jars"
 

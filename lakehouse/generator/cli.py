@@ -27,7 +27,7 @@ MANIFEST_NAME = "_manifest.json"
 
 
 def default_landing() -> Path:
-    return get_settings().home / "landing"
+    return Path(get_settings().landing_dir)
 
 
 def build_tables(cfg: GeneratorConfig, m: Manifest, step=lambda label: None):

@@ -1,0 +1,116 @@
+"""Landed files to contract-typed rows, each with its file, line number and, if it breaks the
+contract, the reason. Pure DataFrame transforms, no writes.
+
+Both formats become one ``name -> text`` map per line first (JSON objects as they are, CSV
+fields by the file's own header), so checking and typing by the contract is one piece of code,
+and a column the contract does not know is still there to be rescued.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from schemas.contracts import Contract
+from schemas.spark import spark_type
+from spark_jobs.landing.feeds import BUSINESS_TZ, Feed
+from spark_jobs.landing.tables import RESCUED
+
+# A comma outside double quotes: the CSV field separator.
+_CSV_SPLIT = r',(?=(?:[^"]*"[^"]*")*[^"]*$)'
+
+
+def read_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
+    """(file_path, line_number, line) for every line of the files; a final newline ends the
+    last line rather than starting an empty one. Each file is read whole by one task, so line
+    numbers are exact, and a corrupt or truncated file fails the read (the caller isolates it)."""
+    files = spark.read.text(paths, wholetext=True).select(
+        F.col("_metadata.file_path").alias("file_path"), F.split("value", "\n").alias("lines"))
+    return (
+        files.select("file_path", F.size("lines").alias("n"), F.posexplode("lines").alias("pos", "line"))
+        .where(~((F.col("pos") == F.col("n") - 1) & (F.col("line") == "")))
+        .select("file_path", (F.col("pos") + 1).cast("long").alias("line_number"),
+                F.regexp_replace("line", "\r$", "").alias("line"))
+    )
+
+
+def _csv_fields(text: Column) -> Column:
+    """A CSV line's fields, unquoted; empty fields are missing values."""
+    return F.transform(
+        F.split(text, _CSV_SPLIT),
+        lambda f: F.nullif(F.regexp_replace(F.regexp_replace(f, r'^"|"$', ""), '""', '"'), F.lit("")),
+    )
+
+
+def as_maps(lines: DataFrame, fmt: str) -> DataFrame:
+    """Each data line as a ``name -> text`` map in column ``m``, or a reason in ``_malformed``."""
+    if fmt == "jsonl.gz":
+        m = F.from_json("line", "map<string,string>")
+        return lines.select("*", m.alias("m")).withColumn(
+            "_malformed", F.when(F.col("line") == "", F.lit("blank line"))
+            .when(F.col("m").isNull(), F.lit("not a JSON object")))
+    if fmt == "csv":
+        header = lines.where("line_number = 1").select("file_path", _csv_fields(F.col("line")).alias("header"))
+        rows = lines.where("line_number > 1").join(F.broadcast(header), "file_path")
+        fields = _csv_fields(F.col("line"))
+        expected, found = F.size("header"), F.size(fields)
+        return rows.select(
+            "file_path", "line_number", "line",
+            F.when(expected == found, F.map_from_arrays("header", fields)).alias("m"),
+            F.when(F.col("line") == "", F.lit("blank line"))
+            .when(expected != found, F.format_string("expected %d fields as in the header, found %d", expected, found))
+            .alias("_malformed"),
+        )
+    raise ValueError(f"unknown file format {fmt!r}")
+
+
+def _typed(text: Column, contract_type: str) -> Column:
+    if contract_type.startswith(("varchar", "text")):
+        return text
+    if contract_type in ("timestamp", "timestamptz"):
+        return text.try_cast("timestamp")
+    return text.try_cast(spark_type(contract_type))
+
+
+def check_and_type(maps: DataFrame, contract: Contract) -> DataFrame:
+    """Typed contract columns, ``_reason`` (the first broken rule, null when the row is good) and
+    the rescued unknown columns as JSON."""
+    m = F.col("m")
+    problems, typed = [F.col("_malformed")], {}
+    for c in contract.columns:
+        text = m[c.name]
+        typed[c.name] = _typed(text, c.type)
+        if not c.nullable:
+            problems.append(F.when(text.isNull(), F.lit(f"column {c.name!r}: required but missing")))
+        problems.append(F.when(text.isNotNull() & typed[c.name].isNull(),
+                               F.format_string(f"column {c.name!r}: cannot read '%s' as {c.type}", text)))
+        length = re.fullmatch(r"varchar\((\d+)\)", c.type)
+        if length:
+            problems.append(F.when(F.length(text) > int(length.group(1)),
+                                   F.lit(f"column {c.name!r}: longer than {length.group(1)} characters")))
+    known = F.array(*[F.lit(n) for n in contract.column_names])
+    extras = F.map_filter(m, lambda k, v: ~F.array_contains(known, k))
+    return maps.select(
+        "file_path", "line_number", "line",
+        F.coalesce(*problems).alias("_reason"),
+        *[v.alias(k) for k, v in typed.items()],
+        F.when(F.size(extras) > 0, F.to_json(extras)).alias(RESCUED),
+    )
+
+
+def with_partition(rows: DataFrame, feed: Feed) -> DataFrame:
+    """The business-date partition column of a time-series feed."""
+    if not feed.partition:
+        return rows
+    column, of = feed.partition
+    ts = F.col(of)
+    # timestamptz is an instant: its date is the operator's local date; a plain timestamp is
+    # already the local wall clock.
+    local = F.from_utc_timestamp(ts, BUSINESS_TZ) if feed.contract.column(of).type == "timestamptz" else ts
+    return rows.withColumn(column, F.to_date(local))
+
+
+def parse_files(spark: SparkSession, paths: list[str], feed: Feed) -> DataFrame:
+    return with_partition(check_and_type(as_maps(read_lines(spark, paths), feed.contract.format), feed.contract), feed)

@@ -1,0 +1,79 @@
+"""Bronze tables of the file feeds: one per feed, the file manifest, and the quarantine."""
+
+from __future__ import annotations
+
+import os
+
+from pyspark.sql import SparkSession
+from pyspark.sql import types as T
+
+from schemas.spark import spark_schema
+from spark_jobs.landing.feeds import Feed
+
+# Benchmarks load a second copy under another name without touching bronze.
+BRONZE_DB = os.environ.get("LAKEHOUSE_BRONZE_DB", "bronze")
+MANIFEST_TABLE = f"{BRONZE_DB}.landing_files"
+QUARANTINE_TABLE = f"{BRONZE_DB}.landing_quarantine"
+# Lineage columns every feed table carries after the contract's columns.
+RESCUED = "_rescued_data"  # columns the contract does not know, as JSON, instead of dropping them
+
+MANIFEST_SCHEMA = T.StructType([
+    T.StructField("feed", T.StringType(), False),
+    T.StructField("file_path", T.StringType(), False),
+    T.StructField("fingerprint", T.StringType(), False),  # sha-256 of the file's bytes
+    T.StructField("size_bytes", T.LongType(), False),
+    T.StructField("modified_at", T.TimestampType(), False),
+    T.StructField("status", T.StringType(), False),  # loaded | failed | duplicate_file
+    T.StructField("rows_read", T.LongType(), False),
+    T.StructField("rows_landed", T.LongType(), False),
+    T.StructField("rows_quarantined", T.LongType(), False),
+    T.StructField("duplicates_skipped", T.LongType(), False),
+    T.StructField("error", T.StringType(), True),
+    T.StructField("bronze_version", T.LongType(), True),
+    T.StructField("loaded_at", T.TimestampType(), False),
+])
+
+QUARANTINE_SCHEMA = T.StructType([
+    T.StructField("feed", T.StringType(), False),
+    T.StructField("file_path", T.StringType(), False),
+    T.StructField("fingerprint", T.StringType(), False),
+    T.StructField("line_number", T.LongType(), False),
+    T.StructField("raw_line", T.StringType(), True),
+    T.StructField("reason", T.StringType(), False),
+    T.StructField("quarantined_at", T.TimestampType(), False),
+])
+
+
+def feed_table(feed: Feed) -> str:
+    return f"{BRONZE_DB}.{feed.contract.source}_{feed.contract.name}"
+
+
+def feed_schema(feed: Feed) -> T.StructType:
+    fields = list(spark_schema(feed.contract).fields)
+    if feed.partition:
+        fields.append(T.StructField(feed.partition[0], T.DateType(), False))
+    return T.StructType(fields + [
+        T.StructField(RESCUED, T.StringType(), True),
+        T.StructField("_source_file", T.StringType(), False),
+        T.StructField("_line_number", T.LongType(), False),
+        T.StructField("_ingested_at", T.TimestampType(), False),
+    ])
+
+
+def ensure_tables(spark: SparkSession, feed: Feed) -> None:
+    """Create what is missing; never commits to a table that exists (a rerun leaves versions alone)."""
+    spark.sql(f"create database if not exists {BRONZE_DB}")
+    for name, schema, partition in (
+        (feed_table(feed), feed_schema(feed), feed.partition[0] if feed.partition else None),
+        (MANIFEST_TABLE, MANIFEST_SCHEMA, None),
+        (QUARANTINE_TABLE, QUARANTINE_SCHEMA, None),
+    ):
+        if spark.catalog.tableExists(name):
+            continue
+        writer = spark.createDataFrame([], schema).write.format("delta")
+        if partition:
+            writer = writer.partitionBy(partition)
+        writer.saveAsTable(name)
+        # One file per partition per load instead of one per task, then small files compacted.
+        spark.sql(f"alter table {name} set tblproperties ('delta.autoOptimize.optimizeWrite' = 'true', "
+                  "'delta.autoOptimize.autoCompact' = 'true')")

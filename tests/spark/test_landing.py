@@ -1,0 +1,160 @@
+"""Landing-zone loads: every row of generated files accounted for as the generator's manifest
+says, reruns change nothing, late and broken files, crash repair from the table history."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+
+from lakehouse.generator.cli import generate
+from lakehouse.generator.config import GeneratorConfig
+from spark_jobs.landing import tables
+from spark_jobs.landing.feeds import file_feeds, get_feed
+from spark_jobs.landing.loader import run
+from spark_jobs.landing.parse import as_maps, check_and_type
+
+pytestmark = pytest.mark.spark
+EVENTS, KPIS = get_feed("app.events"), get_feed("network.cell_kpis")
+
+
+def _versions(spark) -> dict[str, int]:
+    names = [tables.feed_table(f) for f in file_feeds()] + [tables.MANIFEST_TABLE, tables.QUARANTINE_TABLE]
+    return {n: spark.sql(f"describe history {n} limit 1").first().version for n in names}
+
+
+def _manifest(spark, feed) -> list:
+    return spark.table(tables.MANIFEST_TABLE).where(f"feed = '{feed.name}'").collect()
+
+
+@pytest.fixture(scope="module")
+def landed(spark, tmp_path_factory):
+    """Generated files (default defect rates) loaded once into an empty bronze."""
+    root = tmp_path_factory.mktemp("landing")
+    truth = generate(GeneratorConfig(scale=0.002, seed=11, days=5), root, load_db=False, show_progress=False)
+    spark.sql(f"drop database if exists {tables.BRONZE_DB} cascade")
+    results = {r.feed: r for r in run(root=str(root), spark=spark)}
+    return root, truth, results
+
+
+def test_every_event_is_landed_quarantined_or_a_duplicate_as_planted(spark, landed):
+    _, truth, results = landed
+    d = truth.defects
+    r = results["app.events"]
+    assert r.total("quarantined") == d["malformed_json_lines"]["count"]
+    assert r.total("duplicates") == d["duplicate_events"]["count"]
+    assert r.total("landed") == truth.rows["app.events"] - d["malformed_json_lines"]["count"] - d["truncated_gzip"]["events_lost"]
+    assert spark.table(tables.feed_table(EVENTS)).count() == r.total("landed")
+    for f in _manifest(spark, EVENTS):
+        assert f.rows_read == f.rows_landed + f.rows_quarantined + f.duplicates_skipped, f
+    ids = spark.table(tables.feed_table(EVENTS)).groupBy("event_id").count().where("count > 1").count()
+    assert ids == 0
+
+
+def test_broken_files_fail_with_their_reason_and_the_rest_load(spark, landed):
+    _, truth, _ = landed
+    failed = {f.file_path.rsplit("/", 1)[1]: f.error for f in _manifest(spark, EVENTS) if f.status == "failed"}
+    assert len(failed) == truth.defects["truncated_gzip"]["count"] + truth.defects["empty_files"]["count"]
+    assert any("Unexpected end of input stream" in e for e in failed.values()), failed
+    assert any(e.startswith("empty file") for e in failed.values()), failed
+    quarantined = spark.table(tables.QUARANTINE_TABLE).where(f"feed = '{EVENTS.name}'").collect()
+    assert {q.reason for q in quarantined} == {"not a JSON object"}
+    assert all(q.line_number >= 1 and q.raw_line is not None for q in quarantined)
+
+
+def test_an_unknown_csv_column_is_rescued_not_dropped(spark, landed):
+    _, truth, results = landed
+    extra = truth.defects["csv_extra_column"]
+    rescued = spark.table(tables.feed_table(KPIS)).where("_rescued_data is not null")
+    assert rescued.count() == extra["rows"]
+    assert json.loads(rescued.first()._rescued_data) == {extra["column"]: "nms-v2.1"}
+    assert results["network.cell_kpis"].total("landed") == truth.rows["network.cell_kpis"]
+
+
+def test_events_are_partitioned_by_their_local_date_and_late_ones_land_in_theirs(spark, landed):
+    _, truth, _ = landed
+    late = truth.defects["late_events"]["keys"][:50]
+    events = spark.table(tables.feed_table(EVENTS))
+    rows = events.where(events.event_id.isin(late)) \
+        .selectExpr("event_date", "to_date(from_utc_timestamp(event_at, 'Asia/Shanghai')) as local", "_source_file").collect()
+    assert rows and all(r.event_date == r.local for r in rows)
+    assert any(r.event_date.strftime("%Y%m%d") not in r._source_file for r in rows)  # a later day's file
+
+
+def test_a_rerun_loads_nothing_and_commits_nothing(spark, landed):
+    root, _, _ = landed
+    before = _versions(spark)
+    again = run(root=str(root), spark=spark)
+    assert all(not r.files for r in again)
+    assert _versions(spark) == before
+
+
+def test_a_late_file_for_an_old_date_lands_in_that_date(spark, landed, tmp_path):
+    root, _, _ = landed
+    line = {"event_id": "late-0001", "user_phone": "13800000000", "device_id": "d1", "event_type": "login",
+            "event_at": "2026-10-01T09:00:00.000+08:00", "app_version": "9.9.0", "channel": "app", "bytes": None,
+            "duration_s": None}
+    dup = dict(line)  # the same event sent twice in the file
+    bad = dict(line, event_id="late-0002", bytes="lots")
+    path = root / "app" / "events" / "events_20261001_late.jsonl.gz"
+    path.write_bytes(gzip.compress("\n".join(json.dumps(x) for x in (line, dup, bad)).encode() + b"\n"))
+    [r] = [r for r in run([EVENTS], root=str(root), spark=spark)]
+    [f] = r.files
+    assert (f.read, f.landed, f.duplicates, f.quarantined) == (3, 1, 1, 1)
+    q = spark.table(tables.QUARANTINE_TABLE).where("file_path like '%_late.jsonl.gz'").first()
+    assert q.line_number == 3 and q.reason == "column 'bytes': cannot read 'lots' as bigint"
+    got = spark.table(tables.feed_table(EVENTS)).where("event_id = 'late-0001'").first()
+    assert str(got.event_date) == "2026-10-01"
+
+
+def test_a_crash_before_the_manifest_write_is_repaired_from_the_history(spark, landed):
+    root, _, _ = landed
+    path = root / "app" / "events" / "events_20261002_crash.jsonl.gz"
+    line = {"event_id": "crash-0001", "user_phone": None, "device_id": "d1", "event_type": "page_view",
+            "event_at": "2026-10-02T10:00:00.000+08:00", "app_version": "9.9.0", "channel": "app", "bytes": 1,
+            "duration_s": 2}
+    path.write_bytes(gzip.compress(json.dumps(line).encode() + b"\n"))
+    run([EVENTS], root=str(root), spark=spark)
+    # Simulate the crash: the bronze commit happened, the manifest row did not.
+    spark.sql(f"delete from {tables.MANIFEST_TABLE} where file_path like '%_crash.jsonl.gz'")
+    version = spark.sql(f"describe history {tables.feed_table(EVENTS)} limit 1").first().version
+    [r] = run([EVENTS], root=str(root), spark=spark)
+    assert r.recovered == 1 and not r.files
+    assert spark.sql(f"describe history {tables.feed_table(EVENTS)} limit 1").first().version == version
+    [m] = [f for f in _manifest(spark, EVENTS) if f.file_path.endswith("_crash.jsonl.gz")]
+    assert (m.status, m.rows_read, m.rows_landed) == ("loaded", 1, 1)
+
+
+@pytest.mark.parametrize("line, reason", [
+    ('{"event_id": "e1"', "not a JSON object"),
+    ("[1, 2]", "not a JSON object"),
+    ("", "blank line"),
+    ('{"event_id": "e1", "device_id": "d", "event_type": "login", "event_at": "2026-10-01T09:00:00+08:00", '
+     '"app_version": "1", "channel": "app"}', None),
+    ('{"event_id": "e1", "event_type": "login", "event_at": "2026-10-01T09:00:00+08:00", "app_version": "1", '
+     '"channel": "app"}', "column 'device_id': required but missing"),
+    ('{"event_id": "e1", "device_id": "d", "event_type": "login", "event_at": "yesterday", "app_version": "1", '
+     '"channel": "app"}', "column 'event_at': cannot read 'yesterday' as timestamptz"),
+    ('{"event_id": "' + "x" * 40 + '", "device_id": "d", "event_type": "login", "event_at": "2026-10-01T09:00:00+08:00", '
+     '"app_version": "1", "channel": "app"}', "column 'event_id': longer than 36 characters"),
+])
+def test_json_lines_are_checked_against_the_contract(spark, line, reason):
+    lines = spark.createDataFrame([("f", 1, line)], "file_path string, line_number long, line string")
+    [row] = check_and_type(as_maps(lines, "jsonl.gz"), EVENTS.contract).collect()
+    assert row._reason == reason
+
+
+def test_csv_rows_follow_their_files_header(spark):
+    header = "cell_id,period_start,load_pct,bandwidth_util_pct,active_users,drop_rate_pct,alarm_count"
+    lines = spark.createDataFrame([
+        ("a.csv", 1, header), ("a.csv", 2, '"C1","2026-10-01 00:15:00",51.5,40.0,12,0.1,0'),
+        ("a.csv", 3, '"C1","2026-10-01 00:30:00",51.5,40.0'), ("a.csv", 4, '"C1","2026-10-01 00:45:00",high,40.0,12,0.1,0'),
+        ("b.csv", 1, header + ",vendor_note"), ("b.csv", 2, '"C2","2026-10-01 00:15:00",1,2,3,4,5,"a, ""quoted"" note"'),
+    ], "file_path string, line_number long, line string")
+    rows = {(r.file_path, r.line_number): r for r in check_and_type(as_maps(lines, "csv"), KPIS.contract).collect()}
+    assert rows[("a.csv", 2)]._reason is None and rows[("a.csv", 2)].active_users == 12
+    assert rows[("a.csv", 3)]._reason == "expected 7 fields as in the header, found 4"
+    assert rows[("a.csv", 4)]._reason == "column 'load_pct': cannot read 'high' as double"
+    assert rows[("b.csv", 2)]._reason is None
+    assert json.loads(rows[("b.csv", 2)]._rescued_data) == {"vendor_note": 'a, "quoted" note'}
