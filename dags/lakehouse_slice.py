@@ -1,19 +1,22 @@
 """
-### Lakehouse slice: CRM changes to a gold table, checked
+### Lakehouse slice: sources to gold, checked
 
-The walking skeleton of the lakehouse, end to end:
+The lakehouse end to end:
 
 1. **capture_changes**: the CDC consumer lands every Debezium change of the CRM and BSS
    topics in the bronze change-log tables, exactly once, until caught up.
 2. **apply_current_state**: MERGE of the new changes into one current-state table per source
    table (deletes included; an older version never overwrites a newer one).
-3. **dbt** (Cosmos): silver `stg_crm__customers` and gold `dim_user`, each with its tests.
-4. **check_quality**: Great Expectations on `gold.dim_user` (phone not null), Data Docs
+3. **load_files** (beside 1-2): new landing-zone files (network cells and KPIs, app events)
+   into bronze, each file once; bad rows quarantined, broken files marked failed, every row
+   accounted for in `bronze.landing_files`.
+4. **dbt** (Cosmos): silver `stg_crm__customers` and gold `dim_user`, each with its tests.
+5. **check_quality**: Great Expectations on `gold.dim_user` (phone not null), Data Docs
    rebuilt under the reports folder.
 
 Triggered manually or by `make run`; rerunning is safe (bronze recovers its Kafka position
-from its own tables, the current state its applied offsets from its own commits; dbt rebuilds
-the tables).
+from its own tables, the current state its applied offsets from its own commits, the file loader
+skips files its manifest holds; dbt rebuilds the tables).
 """
 
 from __future__ import annotations
@@ -23,7 +26,14 @@ from datetime import datetime, timedelta
 from airflow.sdk import dag, task
 from cosmos import DbtTaskGroup
 
-from lakehouse.assets import BRONZE_CRM_CUSTOMERS, CURRENT_CRM_CUSTOMERS, GOLD_DIM_USER
+from lakehouse.assets import (
+    BRONZE_APP_EVENTS,
+    BRONZE_CRM_CUSTOMERS,
+    BRONZE_NETWORK_CELL_KPIS,
+    BRONZE_NETWORK_CELLS,
+    CURRENT_CRM_CUSTOMERS,
+    GOLD_DIM_USER,
+)
 from lakehouse.dbt_config import execution_config, profile_config, project_config, render_config
 
 
@@ -33,7 +43,7 @@ from lakehouse.dbt_config import execution_config, profile_config, project_confi
     start_date=datetime(2026, 1, 1),
     catchup=False,
     doc_md=__doc__,
-    tags=["lakehouse", "cdc", "dbt", "quality"],
+    tags=["lakehouse", "cdc", "files", "dbt", "quality"],
     default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
     max_active_runs=1,
 )
@@ -55,6 +65,16 @@ def lakehouse_slice():
             print(f"{r.table}: {r.changes} changes applied to {r.keys} keys")
         return {r.table: r.changes for r in results}
 
+    @task(outlets=[BRONZE_NETWORK_CELLS, BRONZE_NETWORK_CELL_KPIS, BRONZE_APP_EVENTS])
+    def load_files() -> dict:
+        from spark_jobs.landing.loader import run
+
+        results = run()
+        for r in results:
+            print(r.summary())
+        return {r.feed: {"files": len(r.files), "landed": r.total("landed"), "quarantined": r.total("quarantined"),
+                         "duplicates": r.total("duplicates")} for r in results}
+
     dbt = DbtTaskGroup(
         group_id="dbt",
         project_config=project_config,
@@ -75,7 +95,7 @@ def lakehouse_slice():
             raise RuntimeError(result.summary())
         return {"expectations": result.evaluated, "report": str(result.docs_index)}
 
-    capture_changes() >> apply_current_state() >> dbt >> check_quality()
+    [capture_changes() >> apply_current_state(), load_files()] >> dbt >> check_quality()
 
 
 lakehouse_slice()

@@ -1,18 +1,21 @@
-"""The main job: generated sources -> Debezium -> Kafka -> bronze -> dbt -> GX -> SQL.
+"""The main job: generated sources -> Debezium -> Kafka / landing zone -> bronze -> dbt -> GX -> SQL.
 
 ``python -m lakehouse.run_slice [--scale SF]``: generates the operator's source data at a small
 scale (CRM and BSS into PostgreSQL, network KPIs and app logs into the landing zone), waits until
 Debezium has published every change, runs the ``lakehouse_slice`` DAG through Airflow's REST
-API, checks that gold holds every CRM customer (through the Thrift server) and reconciles every
-CRM and BSS table with its current state in bronze, key by key.
+API, checks that gold holds every CRM customer (through the Thrift server), reconciles every
+CRM and BSS table with its current state in bronze, key by key, and accounts for every row of
+the landed files against the generator's planted defects.
 Safe to rerun: the generator syncs only what changed and every step downstream is idempotent.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 import time
+from pathlib import Path
 
 import psycopg2
 
@@ -24,6 +27,7 @@ from lakehouse.sql import thrift_query
 from lakehouse.reconcile import reconcile_all
 from spark_jobs.cdc import bronze
 from spark_jobs.cdc.fence import wait_for_sources
+from spark_jobs.landing import tables as landing_tables
 
 DAG_ID = "lakehouse_slice"
 
@@ -34,20 +38,50 @@ def crm_customer_count() -> int:
         return cur.fetchone()[0]
 
 
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def landing_accounting(manifest, landing: Path) -> tuple[bool, str]:
+    """This run's files in the loader's manifest: every row accounted for, and the quarantined,
+    duplicate and failed counts next to what the generator planted."""
+    fps = ", ".join(f"'{_sha256(landing / rel)}'" for rel in manifest.files)
+    rows = thrift_query(
+        f"select feed, count(*), sum(rows_read), sum(rows_landed), sum(rows_quarantined), sum(duplicates_skipped), "
+        f"sum(case when status = 'failed' then 1 else 0 end), "
+        f"sum(case when rows_read = rows_landed + rows_quarantined + duplicates_skipped then 0 else 1 end) "
+        f"from {landing_tables.MANIFEST_TABLE} where fingerprint in ({fps}) group by feed order by feed")
+    d = manifest.defects
+    planted = {"app.events": (d.get("malformed_json_lines", {}).get("count", 0), d.get("duplicate_events", {}).get("count", 0),
+                              d.get("truncated_gzip", {}).get("count", 0) + d.get("empty_files", {}).get("count", 0))}
+    ok = len(rows) == len({f["feed"] for f in manifest.files.values()})
+    parts = []
+    for feed, files, read, landed, bad, dups, failed, unbalanced in rows:
+        ok = ok and unbalanced == 0
+        q, du, fa = planted.get(feed, (0, 0, 0))
+        parts.append(f"{feed} {files} files, {read:,} rows = {landed:,} landed + {bad:,} quarantined (planted {q}) "
+                     f"+ {dups:,} duplicates (planted {du}); {failed} failed files (planted {fa})")
+    return ok, "; ".join(parts)
+
+
 def run(scale: float, seed: int) -> int:
     s = get_settings()
     t0 = time.monotonic()
     cfg = GeneratorConfig(scale=scale, seed=seed)
     manifest = generate(cfg, default_landing(), load_db=True)
     changed = sum(v["upserted"] + v["deleted"] for v in manifest.loads.values())
-    print(f"[1/5] generator: {sum(manifest.rows.values()):,} rows at scale {scale} "
+    print(f"[1/6] generator: {sum(manifest.rows.values()):,} rows at scale {scale} "
           f"({changed:,} source rows changed; landing zone {default_landing()})")
     wait_for_sources()
-    print("[2/5] debezium: every committed CRM and BSS change is in Kafka")
+    print("[2/6] debezium: every committed CRM and BSS change is in Kafka")
     client = AirflowClient.from_settings()
     client.wait_for_dag(DAG_ID)
     run_id = client.trigger(DAG_ID)
-    print(f"[3/5] airflow: triggered {DAG_ID} run {run_id}")
+    print(f"[3/6] airflow: triggered {DAG_ID} run {run_id}")
     state = client.wait_for_run(DAG_ID, run_id, progress=lambda line: print("      " + line))
     if state != "success":
         print(f"ERROR: {DAG_ID} run {run_id} ended {state}; task states: {client.task_states(DAG_ID, run_id)}. "
@@ -55,10 +89,12 @@ def run(scale: float, seed: int) -> int:
         return 1
     expected = crm_customer_count()
     gold = thrift_query("select count(*) from gold.dim_user")[0][0]
-    print(f"[4/5] thrift: gold.dim_user has {gold:,} users for {expected:,} CRM customers")
+    print(f"[4/6] thrift: gold.dim_user has {gold:,} users for {expected:,} CRM customers")
     diffs = reconcile_all()
-    print("[5/5] reconcile: " + "; ".join(
+    print("[5/6] reconcile: " + "; ".join(
         f"{d.table} {d.source_rows:,} rows {'exact' if d.exact else 'DIFFERS'}" for d in diffs))
+    landed_ok, landing_report = landing_accounting(manifest, default_landing())
+    print(f"[6/6] landing: {landing_report}")
     print(
         "\nSummary\n"
         f"  time              {time.monotonic() - t0:.0f}s\n"
@@ -67,6 +103,8 @@ def run(scale: float, seed: int) -> int:
         f"  DAG run           {DAG_ID} {run_id}: {state}\n"
         "  bronze            change logs bronze.<source>_<table>_changes, current state bronze.<source>_<table>, "
         f"dead letters {bronze.DEAD_LETTER_TABLE}, batch metrics {bronze.BATCHES_TABLE}\n"
+        f"  files             bronze.network_cells, bronze.network_cell_kpis, bronze.app_events; "
+        f"manifest {landing_tables.MANIFEST_TABLE}, quarantine {landing_tables.QUARANTINE_TABLE}\n"
         f"  Airflow UI        {s.airflow_url}  (login {s.airflow_admin_user} / {s.airflow_admin_password})\n"
         f"  SQL endpoint      {s.thrift_jdbc_url}  e.g. beeline -u {s.thrift_jdbc_url} -e 'select * from gold.dim_user limit 5'\n"
         f"  quality report    {s.reports_dir / 'data_docs' / 'index.html'}\n"
@@ -75,7 +113,7 @@ def run(scale: float, seed: int) -> int:
         f"  service logs      {s.log_dir}\n"
         "  stop everything   make stop"
     )
-    return 0 if gold == expected and all(d.exact for d in diffs) else 1
+    return 0 if gold == expected and all(d.exact for d in diffs) and landed_ok else 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,3 +35,10 @@ def test_slice_runs_capture_then_every_dbt_model_then_quality(dagbag):
     assert "dbt.stg_crm__customers.run" in dag.get_task("apply_current_state").downstream_task_ids
     assert dag.get_task("dbt.dim_user.run").upstream_task_ids == {"dbt.stg_crm__customers.test"}
     assert "check_quality" in dag.get_task("dbt.dim_user.test").downstream_task_ids
+
+
+def test_slice_loads_landed_files_beside_cdc_before_dbt(dagbag):
+    dag = dagbag.dags["lakehouse_slice"]
+    load = dag.get_task("load_files")
+    assert not load.upstream_task_ids
+    assert "dbt.stg_crm__customers.run" in load.downstream_task_ids

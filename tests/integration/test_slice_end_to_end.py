@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import time
+import uuid
 from datetime import date, datetime
+from pathlib import Path
 
 import psycopg2
 import pytest
@@ -76,3 +80,31 @@ def test_inserts_then_updates_and_deletes_reach_gold():
     assert set(gold) == {ids[0], ids[2]}, "the deleted customer must leave gold"
     assert gold[ids[0]][5] == "北京", "the last update of the transaction wins"
     assert gold[ids[2]][5] == "深圳"
+
+
+def test_a_file_dropped_in_the_landing_zone_lands_once_through_the_dag():
+    folder = Path(get_settings().landing_dir) / "app" / "events"
+    made = [p for p in (folder.parent.parent, folder.parent, folder) if not p.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    tag = uuid.uuid4().hex[:8]
+    path = folder / f"events_it_{tag}.jsonl.gz"
+
+    def event(n: int) -> str:
+        return json.dumps({"event_id": f"it-{tag}-{n}", "user_phone": "13800001111", "device_id": "dev-1",
+                           "event_type": "login", "event_at": "2026-11-20T09:30:00.000+08:00", "app_version": "9.1.0",
+                           "channel": "app", "bytes": None, "duration_s": None})
+
+    try:
+        path.write_bytes(gzip.compress("\n".join([event(1), event(2), event(1), '{"event_id": "cut']).encode() + b"\n"))
+        _run_slice()
+        assert thrift_query(
+            "select status, rows_read, rows_landed, rows_quarantined, duplicates_skipped from bronze.landing_files "
+            f"where file_path like '%events_it_{tag}.jsonl.gz'") == [("loaded", 4, 2, 1, 1)]
+        assert thrift_query(f"select event_date, count(*) from bronze.app_events where event_id like 'it-{tag}-%' "
+                            "group by event_date") == [("2026-11-20", 2)]
+        assert thrift_query(f"select line_number, reason from bronze.landing_quarantine where file_path like '%{tag}%'") == [
+            (4, "not a JSON object")]
+    finally:
+        path.unlink(missing_ok=True)
+        for p in reversed(made):
+            p.rmdir()
