@@ -9,7 +9,7 @@ skip rows whose key is already in bronze or earlier in the same load, and append
 Per file, rows read = landed + quarantined + duplicates skipped, recorded in the manifest table.
 
 A corrupt, truncated or empty file is marked failed with its reason; the other files load.
-Crash safety: quarantine rows are merged on (fingerprint, line), so a rerun records them once;
+Crash safety: a file's quarantine rows commit together and a retry skips files that have them;
 the bronze append carries the per-file counts in its commit, so a crash before the manifest is
 written is repaired from the table's history instead of loading the files again.
 """
@@ -184,6 +184,7 @@ def _load(spark: SparkSession, feed: Feed, files: list[FileOutcome], at: datetim
     """One pass over the files: quarantine, deduplicate, append. Fills in each file's counts."""
     by_path = {f.path: f for f in files}
     fp_map = F.broadcast(spark.createDataFrame([(f.path, f.fingerprint) for f in files], "file_path string, fingerprint string"))
+    t0 = time.monotonic()
     rows = parse_files(spark, [f.path for f in files], feed).persist()
     try:
         per_file = rows.groupBy("file_path").agg(F.count("*").alias("read"),
@@ -193,17 +194,26 @@ def _load(spark: SparkSession, feed: Feed, files: list[FileOutcome], at: datetim
         bad = rows.where(F.col("_reason").isNotNull()).join(fp_map, "file_path").select(
             F.lit(feed.name).alias("feed"), "file_path", "fingerprint", "line_number", F.col("line").alias("raw_line"),
             F.col("_reason").alias("reason"), F.lit(at).alias("quarantined_at"))
-        if any(r.bad for r in per_file):
-            bad.createOrReplaceTempView("_landing_quarantine_batch")
-            spark.sql(f"""merge into {tables.QUARANTINE_TABLE} t using _landing_quarantine_batch s
-                on t.fingerprint = s.fingerprint and t.line_number = s.line_number
-                when not matched then insert *""")
+        log.info("%s: %d files read and checked in %.1fs", feed.name, len(files), time.monotonic() - t0)
+        # A file's quarantine rows commit together: after a crash they are either all there or
+        # none, so a retry appends only for the files that have none (cheaper than a MERGE).
+        bad_files = [by_path[r.file_path].fingerprint for r in per_file if r.bad]
+        if bad_files:
+            done = {r.fingerprint for r in spark.table(tables.QUARANTINE_TABLE)
+                    .where(F.col("fingerprint").isin(bad_files)).select("fingerprint").distinct().collect()}
+            todo = bad.where(~F.col("fingerprint").isin(list(done))) if done else bad
+            todo.write.format("delta").mode("append").saveAsTable(tables.QUARANTINE_TABLE)
         key = list(feed.contract.primary_key) + ([feed.partition[0]] if feed.partition else [])
         good = rows.where(F.col("_reason").isNull())
+        # One shuffle, by date: the key's first occurrence is found within it, and each task then
+        # writes whole date partitions, so a load makes one file per date instead of one per task.
+        good = good.repartition(feed.partition[0]) if feed.partition else good.coalesce(1)
         first = good.withColumn("_n", F.row_number().over(
             Window.partitionBy(*key).orderBy("file_path", "line_number"))).where("_n = 1")
-        new = first.join(_existing_keys(spark, feed, good), key, "left_anti").persist()
+        # The keys already landed for these dates are few next to the load: broadcast them.
+        new = first.join(F.broadcast(_existing_keys(spark, feed, good)), key, "left_anti").persist()
         landed = {r.file_path: r[1] for r in new.groupBy("file_path").count().collect()}
+        log.info("%s: quarantined and deduplicated at %.1fs", feed.name, time.monotonic() - t0)
         for f in files:
             f.landed = landed.get(f.path, 0)
             f.duplicates = f.read - f.quarantined - f.landed
@@ -221,6 +231,7 @@ def _load(spark: SparkSession, feed: Feed, files: list[FileOutcome], at: datetim
             .withColumn("_ingested_at", F.lit(at)).select(*columns)
         writer = out.write.format("delta").mode("append").option("userMetadata", json.dumps(meta))
         writer.saveAsTable(tables.feed_table(feed))
+        log.info("%s: %d rows appended at %.1fs", feed.name, sum(landed.values()), time.monotonic() - t0)
         new.unpersist()
         return spark.sql(f"describe history {tables.feed_table(feed)} limit 1").first().version
     finally:

@@ -1,9 +1,9 @@
 """Landed files to contract-typed rows, each with its file, line number and, if it breaks the
 contract, the reason. Pure DataFrame transforms, no writes.
 
-Both formats become one ``name -> text`` map per line first (JSON objects as they are, CSV
-fields by the file's own header), so checking and typing by the contract is one piece of code,
-and a column the contract does not know is still there to be rescued.
+Both formats become the contract's columns as text first (JSON objects by key, CSV fields by
+the file's own header), so checking and typing by the contract is one piece of code; a column
+the contract does not know is kept aside to be rescued.
 """
 
 from __future__ import annotations
@@ -44,26 +44,39 @@ def _csv_fields(text: Column) -> Column:
     )
 
 
-def as_maps(lines: DataFrame, fmt: str) -> DataFrame:
-    """Each data line as a ``name -> text`` map in column ``m``, or a reason in ``_malformed``."""
-    if fmt == "jsonl.gz":
-        m = F.from_json("line", "map<string,string>")
-        return lines.select("*", m.alias("m")).withColumn(
-            "_malformed", F.when(F.col("line") == "", F.lit("blank line"))
-            .when(F.col("m").isNull(), F.lit("not a JSON object")))
-    if fmt == "csv":
+def _unknown(m: Column, contract: Contract) -> Column:
+    known = F.array(*[F.lit(n) for n in contract.column_names])
+    return F.map_filter(m, lambda k, v: ~F.array_contains(known, k))
+
+
+def as_texts(lines: DataFrame, contract: Contract) -> DataFrame:
+    """Each data line as the contract's columns in text (struct ``t``), the columns the contract
+    does not know (map ``_extras``), or the reason it cannot be read (``_malformed``)."""
+    columns = contract.column_names
+    if contract.format == "jsonl.gz":
+        schema = "struct<" + ", ".join(f"`{c}`: string" for c in columns) + ", _corrupt: string>"
+        t = F.from_json("line", schema, {"columnNameOfCorruptRecord": "_corrupt"})
+        # Any key that is not a column (JSON may be spaced): only then parse the line again as a map.
+        unknown_key = r'[{,]\s*"(?!(?:' + "|".join(re.escape(c) for c in columns) + r')"\s*:)[^"]*"\s*:'
+        extras = F.when(F.col("line").rlike(unknown_key), _unknown(F.from_json("line", "map<string,string>"), contract))
+        parsed = lines.select("*", t.alias("t"), extras.alias("_extras"))
+        return parsed.withColumn("_malformed", F.when(F.col("line") == "", F.lit("blank line"))
+                                 .when(F.col("t").isNull() | F.col("t._corrupt").isNotNull(), F.lit("not a JSON object")))
+    if contract.format == "csv":
         header = lines.where("line_number = 1").select("file_path", _csv_fields(F.col("line")).alias("header"))
         rows = lines.where("line_number > 1").join(F.broadcast(header), "file_path")
         fields = _csv_fields(F.col("line"))
         expected, found = F.size("header"), F.size(fields)
+        m = F.when(expected == found, F.map_from_arrays("header", fields))
         return rows.select(
             "file_path", "line_number", "line",
-            F.when(expected == found, F.map_from_arrays("header", fields)).alias("m"),
+            F.struct(*[m[c].alias(c) for c in columns]).alias("t"),
+            F.when(F.size(_unknown(m, contract)) > 0, _unknown(m, contract)).alias("_extras"),
             F.when(F.col("line") == "", F.lit("blank line"))
             .when(expected != found, F.format_string("expected %d fields as in the header, found %d", expected, found))
             .alias("_malformed"),
         )
-    raise ValueError(f"unknown file format {fmt!r}")
+    raise ValueError(f"unknown file format {contract.format!r}")
 
 
 def _typed(text: Column, contract_type: str) -> Column:
@@ -74,29 +87,27 @@ def _typed(text: Column, contract_type: str) -> Column:
     return text.try_cast(spark_type(contract_type))
 
 
-def check_and_type(maps: DataFrame, contract: Contract) -> DataFrame:
+def check_and_type(texts: DataFrame, contract: Contract) -> DataFrame:
     """Typed contract columns, ``_reason`` (the first broken rule, null when the row is good) and
     the rescued unknown columns as JSON."""
-    m = F.col("m")
     problems, typed = [F.col("_malformed")], {}
     for c in contract.columns:
-        text = m[c.name]
+        text = F.col("t")[c.name]
         typed[c.name] = _typed(text, c.type)
         if not c.nullable:
             problems.append(F.when(text.isNull(), F.lit(f"column {c.name!r}: required but missing")))
-        problems.append(F.when(text.isNotNull() & typed[c.name].isNull(),
-                               F.format_string(f"column {c.name!r}: cannot read '%s' as {c.type}", text)))
+        if not c.type.startswith(("varchar", "text")):
+            problems.append(F.when(text.isNotNull() & typed[c.name].isNull(),
+                                   F.format_string(f"column {c.name!r}: cannot read '%s' as {c.type}", text)))
         length = re.fullmatch(r"varchar\((\d+)\)", c.type)
         if length:
             problems.append(F.when(F.length(text) > int(length.group(1)),
                                    F.lit(f"column {c.name!r}: longer than {length.group(1)} characters")))
-    known = F.array(*[F.lit(n) for n in contract.column_names])
-    extras = F.map_filter(m, lambda k, v: ~F.array_contains(known, k))
-    return maps.select(
+    return texts.select(
         "file_path", "line_number", "line",
         F.coalesce(*problems).alias("_reason"),
         *[v.alias(k) for k, v in typed.items()],
-        F.when(F.size(extras) > 0, F.to_json(extras)).alias(RESCUED),
+        F.when(F.size("_extras") > 0, F.to_json("_extras")).alias(RESCUED),
     )
 
 
@@ -113,4 +124,4 @@ def with_partition(rows: DataFrame, feed: Feed) -> DataFrame:
 
 
 def parse_files(spark: SparkSession, paths: list[str], feed: Feed) -> DataFrame:
-    return with_partition(check_and_type(as_maps(read_lines(spark, paths), feed.contract.format), feed.contract), feed)
+    return with_partition(check_and_type(as_texts(read_lines(spark, paths), feed.contract), feed.contract), feed)

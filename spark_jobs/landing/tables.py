@@ -74,6 +74,5 @@ def ensure_tables(spark: SparkSession, feed: Feed) -> None:
         if partition:
             writer = writer.partitionBy(partition)
         writer.saveAsTable(name)
-        # One file per partition per load instead of one per task, then small files compacted.
-        spark.sql(f"alter table {name} set tblproperties ('delta.autoOptimize.optimizeWrite' = 'true', "
-                  "'delta.autoOptimize.autoCompact' = 'true')")
+        # Loads write one file per date; many small loads of one date get compacted.
+        spark.sql(f"alter table {name} set tblproperties ('delta.autoOptimize.autoCompact' = 'true')")
