@@ -23,15 +23,24 @@ _CSV_SPLIT = r',(?=(?:[^"]*"[^"]*")*[^"]*$)'
 
 
 def read_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
-    """(file_path, line_number, line) for every line of the files; a final newline ends the
-    last line rather than starting an empty one. Each file is read whole by one task, so line
-    numbers are exact, and a corrupt or truncated file fails the read (the caller isolates it)."""
-    files = spark.read.text(paths, wholetext=True).select(
-        F.col("_metadata.file_path").alias("file_path"), F.split("value", "\n").alias("lines"))
+    """(file_path, line_number, line) for every line of the files.
+
+    Lines are read by Spark's text source, in parallel, a large file split into blocks. A task
+    reads a block's lines in order, so a line's number is its row id minus the id of its block's
+    first row, plus the lines of the file's earlier blocks (one small aggregate finds both).
+    A corrupt or truncated file fails the read; the caller isolates it."""
+    text = spark.read.text(paths).select(
+        F.col("_metadata.file_path").alias("file_path"), F.col("_metadata.file_block_start").alias("_block"),
+        F.col("value").alias("line"), F.monotonically_increasing_id().alias("_id"))
+    blocks = text.groupBy("file_path", "_block").agg(F.min("_id").alias("_first"), F.count("*").alias("_n")).collect()
+    offsets, before = [], {}
+    for b in sorted(blocks, key=lambda b: (b.file_path, b._block)):
+        offsets.append((b.file_path, b._block, b._first, before.get(b.file_path, 0)))
+        before[b.file_path] = before.get(b.file_path, 0) + b._n
+    starts = spark.createDataFrame(offsets, "file_path string, _block long, _first long, _before long")
     return (
-        files.select("file_path", F.size("lines").alias("n"), F.posexplode("lines").alias("pos", "line"))
-        .where(~((F.col("pos") == F.col("n") - 1) & (F.col("line") == "")))
-        .select("file_path", (F.col("pos") + 1).cast("long").alias("line_number"),
+        text.join(F.broadcast(starts), ["file_path", "_block"])
+        .select("file_path", (F.col("_id") - F.col("_first") + F.col("_before") + 1).alias("line_number"),
                 F.regexp_replace("line", "\r$", "").alias("line"))
     )
 

@@ -158,3 +158,19 @@ def test_csv_rows_follow_their_files_header(spark):
     assert rows[("a.csv", 4)]._reason == "column 'load_pct': cannot read 'high' as double"
     assert rows[("b.csv", 2)]._reason is None
     assert json.loads(rows[("b.csv", 2)]._rescued_data) == {"vendor_note": 'a, "quoted" note'}
+
+
+def test_line_numbers_are_exact_when_a_file_is_split_across_tasks(spark, tmp_path):
+    from spark_jobs.landing.parse import read_lines
+
+    path = tmp_path / "big.csv"
+    path.write_text("".join(f"line {i}\n" for i in range(1, 20001)))
+    spark.conf.set("spark.sql.files.maxPartitionBytes", "16k")
+    try:
+        df = read_lines(spark, [str(path)])
+        assert df.rdd.getNumPartitions() > 5
+        rows = df.collect()
+    finally:
+        spark.conf.unset("spark.sql.files.maxPartitionBytes")
+    assert len(rows) == 20000
+    assert all(r.line == f"line {r.line_number}" for r in rows)
