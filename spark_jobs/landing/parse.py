@@ -8,6 +8,7 @@ the contract does not know is kept aside to be rescued.
 
 from __future__ import annotations
 
+import csv
 import re
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -17,10 +18,6 @@ from schemas.contracts import Contract
 from schemas.spark import spark_type
 from spark_jobs.landing.feeds import BUSINESS_TZ, Feed
 from spark_jobs.landing.tables import RESCUED
-
-# A comma outside double quotes: the CSV field separator.
-_CSV_SPLIT = r',(?=(?:[^"]*"[^"]*")*[^"]*$)'
-
 
 def read_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
     """(file_path, line_number, line) for every line of the files.
@@ -45,11 +42,35 @@ def read_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
     )
 
 
-def _csv_fields(text: Column) -> Column:
-    """A CSV line's fields, unquoted; empty fields are missing values."""
-    return F.transform(
-        F.split(text, _CSV_SPLIT),
-        lambda f: F.nullif(F.regexp_replace(F.regexp_replace(f, r'^"|"$', ""), '""', '"'), F.lit("")),
+def _csv_texts(lines: DataFrame, contract: Contract) -> DataFrame:
+    """CSV lines read by Spark's own CSV parser, with the schema of each file's header (files of
+    one feed may differ, e.g. after an exporter upgrade added a column)."""
+    first = lines.where("line_number = 1").select("file_path", F.col("line").alias("_header"))
+    rows = lines.where("line_number > 1").join(F.broadcast(first), "file_path")
+    headers = [r._header for r in first.select("_header").distinct().collect()]
+    if not headers:  # no file has a line
+        return rows.select("file_path", "line_number", "line", F.lit(None).alias("t"), F.lit(None).alias("_extras"),
+                           F.lit(None).cast("string").alias("_malformed"))
+    known = set(contract.column_names)
+    parsed, texts, extras, corrupt = [], [], [], []
+    for i, header in enumerate(headers):
+        names = next(csv.reader([header]))
+        schema = ", ".join(f"`{n}` string" for n in names) + ", _corrupt string"
+        options = {"columnNameOfCorruptRecord": "_corrupt", "escape": '"'}  # RFC 4180: "" is a quote
+        # Only the rows of files with this header are parsed with it.
+        parsed.append(F.when(F.col("_header") == header, F.from_csv("line", schema, options)).alias(f"_s{i}"))
+        s = F.col(f"_s{i}")
+        texts.append(F.when(s.isNotNull(), F.struct(*[
+            (s[c] if c in names else F.lit(None).cast("string")).alias(c) for c in contract.column_names])))
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            extras.append(F.when(s.isNotNull(), F.create_map(*[x for n in unknown for x in (F.lit(n), s[n])])))
+        corrupt.append(s["_corrupt"])
+    extra = F.coalesce(*extras) if extras else F.lit(None).cast("map<string,string>")
+    return rows.select("file_path", "line_number", "line", *parsed).select(
+        "file_path", "line_number", "line", F.coalesce(*texts).alias("t"), extra.alias("_extras"),
+        F.when(F.col("line") == "", F.lit("blank line"))
+        .when(F.coalesce(*corrupt).isNotNull(), F.lit("not as many fields as the file's header")).alias("_malformed"),
     )
 
 
@@ -72,19 +93,7 @@ def as_texts(lines: DataFrame, contract: Contract) -> DataFrame:
         return parsed.withColumn("_malformed", F.when(F.col("line") == "", F.lit("blank line"))
                                  .when(F.col("t").isNull() | F.col("t._corrupt").isNotNull(), F.lit("not a JSON object")))
     if contract.format == "csv":
-        header = lines.where("line_number = 1").select("file_path", _csv_fields(F.col("line")).alias("header"))
-        rows = lines.where("line_number > 1").join(F.broadcast(header), "file_path")
-        fields = _csv_fields(F.col("line"))
-        expected, found = F.size("header"), F.size(fields)
-        m = F.when(expected == found, F.map_from_arrays("header", fields))
-        return rows.select(
-            "file_path", "line_number", "line",
-            F.struct(*[m[c].alias(c) for c in columns]).alias("t"),
-            F.when(F.size(_unknown(m, contract)) > 0, _unknown(m, contract)).alias("_extras"),
-            F.when(F.col("line") == "", F.lit("blank line"))
-            .when(expected != found, F.format_string("expected %d fields as in the header, found %d", expected, found))
-            .alias("_malformed"),
-        )
+        return _csv_texts(lines, contract)
     raise ValueError(f"unknown file format {contract.format!r}")
 
 
