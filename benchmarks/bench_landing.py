@@ -14,6 +14,7 @@ Needs the stack's rendered Spark configuration and metastore (``infra/stack.sh s
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
 import sys
@@ -30,6 +31,8 @@ def main() -> int:
     p.add_argument("--days", type=int, default=30)
     args = p.parse_args()
     os.environ["LAKEHOUSE_BRONZE_DB"] = BENCH_DB
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("landing").setLevel(logging.INFO)  # the loader's phase timings
 
     from lakehouse.generator.cli import generate
     from lakehouse.generator.config import DefectRates, GeneratorConfig
