@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import re
+from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -19,35 +20,46 @@ from schemas.spark import spark_type
 from spark_jobs.landing.feeds import BUSINESS_TZ, Feed
 from spark_jobs.landing.tables import RESCUED
 
-def read_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
-    """(file_path, line_number, line) for every line of the files.
+@dataclass
+class Lines:
+    frame: DataFrame  # file_path, line_number, line
+    first: dict[str, str]  # each file's first line: a CSV file's header
+
+
+def read_lines(spark: SparkSession, paths: list[str]) -> Lines:
+    """Every line of the files with its number, and each file's first line.
 
     Lines are read by Spark's text source, in parallel, a large file split into blocks. A task
     reads a block's lines in order, so a line's number is its row id minus the id of its block's
-    first row, plus the lines of the file's earlier blocks (one small aggregate finds both).
+    first row, plus the lines of the file's earlier blocks: one small aggregate finds both, and
+    each block's first line with them (so CSV headers need no pass of their own).
     A corrupt or truncated file fails the read; the caller isolates it."""
     text = spark.read.text(paths).select(
         F.col("_metadata.file_path").alias("file_path"), F.col("_metadata.file_block_start").alias("_block"),
         F.col("value").alias("line"), F.monotonically_increasing_id().alias("_id"))
-    blocks = text.groupBy("file_path", "_block").agg(F.min("_id").alias("_first"), F.count("*").alias("_n")).collect()
-    offsets, before = [], {}
+    blocks = text.groupBy("file_path", "_block").agg(
+        F.min("_id").alias("_first"), F.count("*").alias("_n"), F.min_by("line", "_id").alias("_first_line")).collect()
+    offsets, before, first = [], {}, {}
     for b in sorted(blocks, key=lambda b: (b.file_path, b._block)):
         offsets.append((b.file_path, b._block, b._first, before.get(b.file_path, 0)))
         before[b.file_path] = before.get(b.file_path, 0) + b._n
+        first.setdefault(b.file_path, b._first_line.removesuffix("\r"))
     starts = spark.createDataFrame(offsets, "file_path string, _block long, _first long, _before long")
-    return (
+    frame = (
         text.join(F.broadcast(starts), ["file_path", "_block"])
         .select("file_path", (F.col("_id") - F.col("_first") + F.col("_before") + 1).alias("line_number"),
                 F.regexp_replace("line", "\r$", "").alias("line"))
     )
+    return Lines(frame, first)
 
 
-def _csv_texts(lines: DataFrame, contract: Contract) -> DataFrame:
+def _csv_texts(lines: Lines, contract: Contract) -> DataFrame:
     """CSV lines read by Spark's own CSV parser, with the schema of each file's header (files of
     one feed may differ, e.g. after an exporter upgrade added a column)."""
-    first = lines.where("line_number = 1").select("file_path", F.col("line").alias("_header"))
-    rows = lines.where("line_number > 1").join(F.broadcast(first), "file_path")
-    headers = [r._header for r in first.select("_header").distinct().collect()]
+    spark = lines.frame.sparkSession
+    first = spark.createDataFrame(list(lines.first.items()), "file_path string, _header string")
+    rows = lines.frame.where("line_number > 1").join(F.broadcast(first), "file_path")
+    headers = sorted(set(lines.first.values()))
     if not headers:  # no file has a line
         return rows.select("file_path", "line_number", "line", F.lit(None).alias("t"), F.lit(None).alias("_extras"),
                            F.lit(None).cast("string").alias("_malformed"))
@@ -74,12 +86,7 @@ def _csv_texts(lines: DataFrame, contract: Contract) -> DataFrame:
     )
 
 
-def _unknown(m: Column, contract: Contract) -> Column:
-    known = F.array(*[F.lit(n) for n in contract.column_names])
-    return F.map_filter(m, lambda k, v: ~F.array_contains(known, k))
-
-
-def as_texts(lines: DataFrame, contract: Contract) -> DataFrame:
+def as_texts(lines: Lines, contract: Contract) -> DataFrame:
     """Each data line as the contract's columns in text (struct ``t``), the columns the contract
     does not know (map ``_extras``), or the reason it cannot be read (``_malformed``)."""
     columns = contract.column_names
@@ -88,8 +95,10 @@ def as_texts(lines: DataFrame, contract: Contract) -> DataFrame:
         t = F.from_json("line", schema, {"columnNameOfCorruptRecord": "_corrupt"})
         # Any key that is not a column (JSON may be spaced): only then parse the line again as a map.
         unknown_key = r'[{,]\s*"(?!(?:' + "|".join(re.escape(c) for c in columns) + r')"\s*:)[^"]*"\s*:'
-        extras = F.when(F.col("line").rlike(unknown_key), _unknown(F.from_json("line", "map<string,string>"), contract))
-        parsed = lines.select("*", t.alias("t"), extras.alias("_extras"))
+        known = F.array(*[F.lit(c) for c in columns])
+        extras = F.when(F.col("line").rlike(unknown_key), F.map_filter(
+            F.from_json("line", "map<string,string>"), lambda k, v: ~F.array_contains(known, k)))
+        parsed = lines.frame.select("*", t.alias("t"), extras.alias("_extras"))
         return parsed.withColumn("_malformed", F.when(F.col("line") == "", F.lit("blank line"))
                                  .when(F.col("t").isNull() | F.col("t._corrupt").isNotNull(), F.lit("not a JSON object")))
     if contract.format == "csv":

@@ -13,7 +13,7 @@ from lakehouse.generator.config import GeneratorConfig
 from spark_jobs.landing import tables
 from spark_jobs.landing.feeds import file_feeds, get_feed
 from spark_jobs.landing.loader import run
-from spark_jobs.landing.parse import as_texts, check_and_type
+from spark_jobs.landing.parse import Lines, as_texts, check_and_type
 
 pytestmark = pytest.mark.spark
 EVENTS, KPIS = get_feed("app.events"), get_feed("network.cell_kpis")
@@ -141,7 +141,7 @@ def test_a_crash_before_the_manifest_write_is_repaired_from_the_history(spark, l
 ])
 def test_json_lines_are_checked_against_the_contract(spark, line, reason):
     lines = spark.createDataFrame([("f", 1, line)], "file_path string, line_number long, line string")
-    [row] = check_and_type(as_texts(lines, EVENTS.contract), EVENTS.contract).collect()
+    [row] = check_and_type(as_texts(Lines(lines, {}), EVENTS.contract), EVENTS.contract).collect()
     assert row._reason == reason
 
 
@@ -152,7 +152,9 @@ def test_csv_rows_follow_their_files_header(spark):
         ("a.csv", 3, '"C1","2026-10-01 00:30:00",51.5,40.0'), ("a.csv", 4, '"C1","2026-10-01 00:45:00",high,40.0,12,0.1,0'),
         ("b.csv", 1, header + ",vendor_note"), ("b.csv", 2, '"C2","2026-10-01 00:15:00",1,2,3,4,5,"a, ""quoted"" note"'),
     ], "file_path string, line_number long, line string")
-    rows = {(r.file_path, r.line_number): r for r in check_and_type(as_texts(lines, KPIS.contract), KPIS.contract).collect()}
+    first = {"a.csv": header, "b.csv": header + ",vendor_note"}
+    rows = {(r.file_path, r.line_number): r
+            for r in check_and_type(as_texts(Lines(lines, first), KPIS.contract), KPIS.contract).collect()}
     assert rows[("a.csv", 2)]._reason is None and rows[("a.csv", 2)].active_users == 12
     assert rows[("a.csv", 3)]._reason == "not as many fields as the file's header"
     assert rows[("a.csv", 4)]._reason == "column 'load_pct': cannot read 'high' as double"
@@ -167,10 +169,13 @@ def test_line_numbers_are_exact_when_a_file_is_split_across_tasks(spark, tmp_pat
     path.write_text("".join(f"line {i}\n" for i in range(1, 20001)))
     spark.conf.set("spark.sql.files.maxPartitionBytes", "16k")
     try:
-        df = read_lines(spark, [str(path)])
+        read = read_lines(spark, [str(path)])
+        df = read.frame
         assert df.rdd.getNumPartitions() > 5
         rows = df.collect()
     finally:
         spark.conf.unset("spark.sql.files.maxPartitionBytes")
     assert len(rows) == 20000
     assert all(r.line == f"line {r.line_number}" for r in rows)
+    [(file, header)] = read.first.items()
+    assert file.endswith("/big.csv") and header == "line 1"
