@@ -186,6 +186,7 @@ def _load(spark: SparkSession, feed: Feed, files: list[FileOutcome], at: datetim
     fp_map = F.broadcast(spark.createDataFrame([(f.path, f.fingerprint) for f in files], "file_path string, fingerprint string"))
     t0 = time.monotonic()
     rows = parse_files(spark, [f.path for f in files], feed).persist()
+    new = None
     try:
         per_file = rows.groupBy("file_path").agg(F.count("*").alias("read"),
                                                  F.count(F.when(F.col("_reason").isNotNull(), 1)).alias("bad")).collect()
@@ -224,7 +225,6 @@ def _load(spark: SparkSession, feed: Feed, files: list[FileOutcome], at: datetim
                             "landed": f.landed, "quarantined": f.quarantined, "duplicates": f.duplicates}
             for f in files if f.status == "loaded"}}
         if not sum(landed.values()):
-            new.unpersist()
             return None
         columns = tables.feed_schema(feed).fieldNames()
         out = new.withColumnRenamed("file_path", "_source_file").withColumnRenamed("line_number", "_line_number") \
@@ -232,9 +232,10 @@ def _load(spark: SparkSession, feed: Feed, files: list[FileOutcome], at: datetim
         writer = out.write.format("delta").mode("append").option("userMetadata", json.dumps(meta))
         writer.saveAsTable(tables.feed_table(feed))
         log.info("%s: %d rows appended at %.1fs", feed.name, sum(landed.values()), time.monotonic() - t0)
-        new.unpersist()
         return spark.sql(f"describe history {tables.feed_table(feed)} limit 1").first().version
     finally:
+        if new is not None:
+            new.unpersist()
         rows.unpersist()
 
 
