@@ -28,6 +28,7 @@ from lakehouse.reconcile import reconcile_all
 from spark_jobs.cdc import bronze
 from spark_jobs.cdc.fence import wait_for_sources
 from spark_jobs.landing import tables as landing_tables
+from spark_jobs.landing.feeds import file_feeds
 
 DAG_ID = "lakehouse_slice"
 
@@ -103,7 +104,7 @@ def run(scale: float, seed: int) -> int:
         f"  DAG run           {DAG_ID} {run_id}: {state}\n"
         "  bronze            change logs bronze.<source>_<table>_changes, current state bronze.<source>_<table>, "
         f"dead letters {bronze.DEAD_LETTER_TABLE}, batch metrics {bronze.BATCHES_TABLE}\n"
-        f"  files             bronze.network_cells, bronze.network_cell_kpis, bronze.app_events; "
+        f"  files             {', '.join(landing_tables.feed_table(f) for f in file_feeds())}; "
         f"manifest {landing_tables.MANIFEST_TABLE}, quarantine {landing_tables.QUARANTINE_TABLE}\n"
         f"  Airflow UI        {s.airflow_url}  (login {s.airflow_admin_user} / {s.airflow_admin_password})\n"
         f"  SQL endpoint      {s.thrift_jdbc_url}  e.g. beeline -u {s.thrift_jdbc_url} -e 'select * from gold.dim_user limit 5'\n"

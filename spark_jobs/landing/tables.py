@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
-
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
 from schemas.spark import spark_schema
+from spark_jobs.cdc.bronze import BRONZE_DB  # one bronze database for CDC and files (benchmarks rename it)
 from spark_jobs.landing.feeds import Feed
 
-# Benchmarks load a second copy under another name without touching bronze.
-BRONZE_DB = os.environ.get("LAKEHOUSE_BRONZE_DB", "bronze")
 MANIFEST_TABLE = f"{BRONZE_DB}.landing_files"
 QUARANTINE_TABLE = f"{BRONZE_DB}.landing_quarantine"
 # Lineage columns every feed table carries after the contract's columns.
