@@ -17,7 +17,7 @@ renamed as (
         phone as phone_raw,
         {{ normalize_phone('phone') }} as phone_e164,
         full_name,
-        upper(gender) as gender,
+        {{ standard_gender('gender') }} as gender,
         birth_date,
         city,
         acquisition_channel,

@@ -1,0 +1,70 @@
+-- One row per order: the unified status, the list price it must match, and order-to-activation
+-- minutes against the 2-hour target. Incremental: each run merges the orders the CDC apply has
+-- changed since the last run, and removes the ones deleted at the source (with a MERGE: Delta's
+-- DELETE takes no subquery).
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='merge',
+        unique_key='order_id',
+        pre_hook=[
+            "{% if is_incremental() %}
+             merge into {{ this }} as target
+             using (
+                 select order_id from {{ source('bss', 'bss_orders') }}
+                 where _is_deleted and _applied_at > (select max(_applied_at) from {{ this }})
+             ) as deleted
+             on target.order_id = deleted.order_id
+             when matched then delete
+             {% endif %}"
+        ],
+    )
+}}
+
+with
+
+orders as (
+
+    select * from {{ ref('stg_bss__orders') }}
+    {% if is_incremental() %}
+    where _applied_at > (select max(_applied_at) from {{ this }})
+    {% endif %}
+
+),
+
+products as (
+
+    select product_id, price from {{ ref('stg_bss__products') }}
+
+),
+
+final as (
+
+    select
+        orders.order_id,
+        orders.phone_e164 as user_id,
+        orders.product_id,
+        orders.business_type,
+        orders.channel,
+        orders.status_code,
+        orders.order_status,
+        orders.is_order_number_valid,
+        orders.amount,
+        products.price as list_price,
+        orders.amount = products.price as is_amount_matching_price,
+        orders.created_at,
+        cast(orders.created_at as date) as order_date,
+        orders.paid_at,
+        orders.activated_at,
+        {{ minutes_between('orders.created_at', 'orders.activated_at') }} as minutes_to_activation,
+        {{ minutes_between('orders.created_at', 'orders.activated_at') }}
+            <= {{ var('activation_target_minutes') }} as is_activated_within_target,
+        orders.updated_at,
+        orders._applied_at
+    from orders
+    left join products on orders.product_id = products.product_id
+
+)
+
+select * from final

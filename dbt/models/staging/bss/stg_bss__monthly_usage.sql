@@ -1,0 +1,25 @@
+-- Monthly data use and bill per number.
+
+with
+
+source as (
+
+    select * from {{ source('bss', 'bss_monthly_usage') }}
+    where not _is_deleted
+
+),
+
+renamed as (
+
+    select
+        {{ normalize_phone('phone') }} as phone_e164,
+        bill_month,
+        data_gb,
+        call_minutes,
+        bill_amount,
+        updated_at
+    from source
+
+)
+
+select * from renamed

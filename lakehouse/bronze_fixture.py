@@ -1,0 +1,198 @@
+"""Generated source data written straight into bronze-shaped tables: what the CDC and file
+pipelines hold once they have loaded it, without running them (they have their own tests).
+dbt's known-answer tests and its benchmark build on it, in a bronze database of their own:
+
+``python -m lakehouse.bronze_fixture --scale 0.002 --bronze-db kat_bronze [--change 0.01]``
+
+``--change`` then applies a change of that share of the rows (updated orders, tickets,
+customers and plans; a new day of app events and cell KPIs) the way the pipelines would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from lakehouse.generator import app_events, network
+from lakehouse.generator.cli import build_tables
+from lakehouse.generator.common import US_PER_DAY, phone_variants, pick_rows, stream
+from lakehouse.generator.config import GeneratorConfig
+from lakehouse.generator.manifest import Manifest
+from schemas.contracts import get_contract
+
+FEED_DATES = {"network.cell_kpis": ("period_date", "period_start"), "app.events": ("event_date", "event_at")}
+UTC_US = pa.timestamp("us", tz="UTC")
+LOCAL_OFFSET_US = 8 * 3_600_000_000  # business dates are China Standard Time (UTC+8, no DST)
+
+
+def generate(cfg: GeneratorConfig) -> dict[str, pa.Table]:
+    """Every source table by qualified name, as the sources hold it (file feeds without the
+    file-level defects the loader removes: duplicates, broken lines and files)."""
+    m = Manifest(cfg.seed, cfg.scale)
+    tables, people, cells = build_tables(cfg, m)
+    kpis = pa.concat_tables([network.cell_kpis_day(cfg, cells, d) for d in range(cfg.days)])
+    ev = app_events.events(cfg, people)
+    # A share of events carry the phone as people type it; the models must unify them.
+    rng = stream(cfg.seed, "fixture-app-phones")
+    phones = ev["user_phone"].astype(object)
+    variants = pick_rows(rng, len(phones), np.zeros(len(phones), bool), cfg.defects.phone_format_variants)
+    phones[variants] = phone_variants(rng, phones[variants].astype(str))
+    events = pa.table({
+        "event_id": ev["event_id"],
+        "user_phone": pa.array(phones.tolist(), pa.string()),
+        "device_id": ev["device_id"],
+        "event_type": ev["event_type"],
+        "event_at": pa.array(ev["event_at_us"], pa.int64()).cast(UTC_US),
+        "app_version": ev["app_version"],
+        "channel": ev["channel"],
+        "bytes": pa.array(ev["bytes"], mask=ev["bytes"] < 0),
+        "duration_s": pa.array(ev["duration_s"].astype(np.int32), mask=ev["duration_s"] < 0),
+    })
+    return {**tables, "network.cells": cells, "network.cell_kpis": kpis, "app.events": events}
+
+
+def _utc(table: pa.Table) -> pa.Table:
+    """Naive timestamps are UTC instants, as Debezium and the loader store them."""
+    cols = [c.cast(UTC_US) if pa.types.is_timestamp(c.type) and c.type.tz is None else c for c in table.columns]
+    return pa.table(cols, names=table.column_names)
+
+
+def local_date(ts: pa.ChunkedArray) -> pa.Array:
+    us = pc.cast(ts, pa.int64()).to_numpy(zero_copy_only=False)
+    return pa.array(((us + LOCAL_OFFSET_US) // US_PER_DAY).astype("datetime64[D]"))
+
+
+def bronze_shaped(name: str, table: pa.Table, first_offset: int = 0) -> pa.Table:
+    """The table with the lineage columns its bronze table carries."""
+    contract = get_contract(name)
+    table = _utc(table.select(contract.column_names))
+    n, now = table.num_rows, pa.scalar(datetime.now(timezone.utc), UTC_US)
+    if contract.is_database_table:
+        keys = table.select(contract.primary_key).to_pylist()
+        offsets = pa.array(np.arange(first_offset, first_offset + n, dtype=np.int64))
+        extra = {
+            "_key": [json.dumps(k, default=str, sort_keys=True) for k in keys],
+            "_commit_lsn": offsets, "_lsn": offsets, "_kafka_offset": offsets,
+            "_source_ts": table.column("updated_at"),
+            "_is_deleted": pa.array(np.zeros(n, bool)),
+            "_applied_at": pa.array([now.as_py()] * n, UTC_US),
+        }
+    else:
+        extra = {}
+        if name in FEED_DATES:
+            date_col, ts_col = FEED_DATES[name]
+            extra[date_col] = local_date(table.column(ts_col))
+        extra.update({
+            "_rescued_data": pa.nulls(n, pa.string()),
+            "_source_file": pa.array(["bronze_fixture"] * n),
+            "_line_number": pa.array(np.arange(1, n + 1, dtype=np.int64)),
+            "_ingested_at": pa.array([now.as_py()] * n, UTC_US),
+        })
+    for col, values in extra.items():
+        table = table.append_column(col, values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values))
+    return table
+
+
+def table_name(bronze_db: str, qualified_name: str) -> str:
+    source, name = qualified_name.split(".")
+    return f"{bronze_db}.{source}_{name}"
+
+
+def _write(spark, bronze_db: str, name: str, table: pa.Table, mode: str, tmp: Path) -> None:
+    path = tmp / name.replace(".", "_")
+    pq.write_table(table, str(path) + ".parquet")
+    df = spark.read.parquet(str(path) + ".parquet")
+    writer = df.write.format("delta").mode(mode)
+    if name in FEED_DATES and mode == "overwrite":
+        writer = writer.partitionBy(FEED_DATES[name][0]).option("overwriteSchema", "true")
+    writer.saveAsTable(table_name(bronze_db, name))
+
+
+def write(spark, data: dict[str, pa.Table], bronze_db: str, progress=print) -> dict[str, int]:
+    """Replace the bronze database's tables with ``data``; returns rows per table."""
+    spark.sql(f"create database if not exists {bronze_db}")
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, table in data.items():
+            t0 = time.monotonic()
+            _write(spark, bronze_db, name, bronze_shaped(name, table), "overwrite", Path(tmp))
+            rows[name] = table.num_rows
+            progress(f"  {table_name(bronze_db, name):<32} {table.num_rows:>11,} rows  {time.monotonic() - t0:5.1f}s")
+    return rows
+
+
+def change(spark, data: dict[str, pa.Table], bronze_db: str, share: float, progress=print) -> dict[str, int]:
+    """Change ``share`` of the rows as the pipelines would land it: updates merged into the
+    current-state tables (newer _applied_at), a new day of app events and cell KPIs appended
+    (newer _ingested_at). Returns rows changed per table."""
+    changed = {}
+    updates = {
+        "bss.orders": ("order_id", "status = case when status in ('PENDING_PAY', 'ACTIVE') then 'CANCELLED' "
+                                   "when status = 'CANCELLED' then 'ACTIVE' else 'void' end"),
+        "crm.service_tickets": ("ticket_id", "satisfaction_score = 5, status = 'closed'"),
+        "crm.customers": ("customer_id", "city = concat(city, ' New District')"),
+        "bss.subscribers": ("subscriber_id", "plan_product_id = case when plan_product_id = 6 then 5 else 6 end"),
+    }
+    buckets = max(1, round(1 / share))
+    for name, (key, assignment) in updates.items():
+        target = table_name(bronze_db, name)
+        where = f"pmod(hash({key}), {buckets}) = 0"
+        n = spark.sql(f"select count(*) from {target} where {where}").first()[0]
+        spark.sql(f"update {target} set {assignment}, updated_at = current_timestamp(), "
+                  f"_applied_at = current_timestamp() where {where}")
+        changed[name] = n
+        progress(f"  {target:<32} {n:>11,} rows updated")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, ts_col, id_col in (("app.events", "event_at", "event_id"), ("network.cell_kpis", "period_start", None)):
+            table = data[name]
+            k = max(1, int(round(share * table.num_rows)))
+            day_us = pa.scalar(US_PER_DAY * 1000, pa.duration("ns")).cast(pa.duration("us"))
+            tail = table.slice(table.num_rows - k)  # the last day's latest rows (both tables are in day order)
+            shifted = tail.set_column(tail.schema.get_field_index(ts_col), ts_col, pc.add(tail.column(ts_col), day_us))
+            if id_col:
+                shifted = shifted.set_column(shifted.schema.get_field_index(id_col), id_col,
+                                             pc.binary_join_element_wise(shifted.column(id_col), pa.scalar("n1"), ""))
+            _write(spark, bronze_db, name, bronze_shaped(name, shifted), "append", Path(tmp))
+            changed[name] = shifted.num_rows
+            progress(f"  {table_name(bronze_db, name):<32} {shifted.num_rows:>11,} rows appended (a new day)")
+    return changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--scale", type=float, default=0.002)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--bronze-db", required=True, help="bronze database to (re)write, e.g. kat_bronze")
+    p.add_argument("--change", type=float, default=None, help="instead: change this share of the rows (e.g. 0.01)")
+    args = p.parse_args(argv)
+    if args.bronze_db in ("bronze", "default"):
+        p.error(f"refusing to overwrite the pipeline's own database {args.bronze_db!r}")
+    from spark_jobs.session import get_spark
+
+    t0 = time.monotonic()
+    cfg = GeneratorConfig(scale=args.scale, seed=args.seed)
+    data = generate(cfg)
+    print(f"generated scale {cfg.scale} in {time.monotonic() - t0:.1f}s")
+    spark = get_spark("bronze-fixture")
+    if args.change is None:
+        rows = write(spark, data, args.bronze_db)
+        print(f"bronze fixture: {sum(rows.values()):,} rows in {len(rows)} tables of {args.bronze_db} "
+              f"in {time.monotonic() - t0:.1f}s")
+    else:
+        rows = change(spark, data, args.bronze_db, args.change)
+        print(f"bronze fixture: changed {sum(rows.values()):,} rows in {args.bronze_db} in {time.monotonic() - t0:.1f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
