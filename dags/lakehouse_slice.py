@@ -10,7 +10,10 @@ The lakehouse end to end:
 3. **load_files** (beside 1-2): new landing-zone files (network cells and KPIs, app events)
    into bronze, each file once; bad rows quarantined, broken files marked failed, every row
    accounted for in `bronze.landing_files`.
-4. **dbt** (Cosmos): silver `stg_crm__customers` and gold `dim_user`, each with its tests.
+4. **dbt** (Cosmos, one `dbt build` task per node): silver staging of every source, conformed
+   users, the SCD2 profile snapshot; gold `dim_user` (360° view), `dim_product`, the
+   incremental facts (orders, service tickets, hourly cell KPIs, daily app activity),
+   segments, product sales and the operations KPI board; each with its unit and data tests.
 5. **check_quality**: Great Expectations on `gold.dim_user` (phone not null), Data Docs
    rebuilt under the reports folder.
 
@@ -46,6 +49,7 @@ from lakehouse.dbt_config import execution_config, profile_config, project_confi
     tags=["lakehouse", "cdc", "files", "dbt", "quality"],
     default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
     max_active_runs=1,
+    max_active_tasks=4,  # dbt tasks share two cores and one Thrift server
 )
 def lakehouse_slice():
     @task(outlets=[BRONZE_CRM_CUSTOMERS])

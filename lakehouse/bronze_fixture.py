@@ -76,7 +76,8 @@ def bronze_shaped(name: str, table: pa.Table, first_offset: int = 0) -> pa.Table
     """The table with the lineage columns its bronze table carries."""
     contract = get_contract(name)
     table = _utc(table.select(contract.column_names))
-    n, now = table.num_rows, pa.scalar(datetime.now(timezone.utc), UTC_US)
+    n = table.num_rows
+    now = pa.array(np.full(n, np.datetime64(datetime.now(timezone.utc).replace(tzinfo=None), "us"))).cast(UTC_US)
     if contract.is_database_table:
         keys = table.select(contract.primary_key).to_pylist()
         offsets = pa.array(np.arange(first_offset, first_offset + n, dtype=np.int64))
@@ -85,7 +86,7 @@ def bronze_shaped(name: str, table: pa.Table, first_offset: int = 0) -> pa.Table
             "_commit_lsn": offsets, "_lsn": offsets, "_kafka_offset": offsets,
             "_source_ts": table.column("updated_at"),
             "_is_deleted": pa.array(np.zeros(n, bool)),
-            "_applied_at": pa.array([now.as_py()] * n, UTC_US),
+            "_applied_at": now,
         }
     else:
         extra = {}
@@ -94,9 +95,9 @@ def bronze_shaped(name: str, table: pa.Table, first_offset: int = 0) -> pa.Table
             extra[date_col] = local_date(table.column(ts_col))
         extra.update({
             "_rescued_data": pa.nulls(n, pa.string()),
-            "_source_file": pa.array(["bronze_fixture"] * n),
+            "_source_file": pa.repeat("bronze_fixture", n),
             "_line_number": pa.array(np.arange(1, n + 1, dtype=np.int64)),
-            "_ingested_at": pa.array([now.as_py()] * n, UTC_US),
+            "_ingested_at": now,
         })
     for col, values in extra.items():
         table = table.append_column(col, values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values))
@@ -133,7 +134,7 @@ def write(spark, data: dict[str, pa.Table], bronze_db: str, progress=print) -> d
 
 def change(spark, data: dict[str, pa.Table], bronze_db: str, share: float, progress=print) -> dict[str, int]:
     """Change ``share`` of the rows as the pipelines would land it: updates merged into the
-    current-state tables (newer _applied_at), a new day of app events and cell KPIs appended
+    current-state tables (newer _applied_at), as many orders deleted (tombstones), a new day of app events and cell KPIs appended
     (newer _ingested_at). Returns rows changed per table."""
     changed = {}
     updates = {
@@ -152,6 +153,13 @@ def change(spark, data: dict[str, pa.Table], bronze_db: str, share: float, progr
                   f"_applied_at = current_timestamp() where {where}")
         changed[name] = n
         progress(f"  {target:<32} {n:>11,} rows updated")
+    # Deleted orders stay as tombstones in the current state, as the CDC apply keeps them.
+    target = table_name(bronze_db, "bss.orders")
+    where = f"pmod(hash(order_id), {buckets}) = 1"
+    n = spark.sql(f"select count(*) from {target} where {where}").first()[0]
+    spark.sql(f"update {target} set _is_deleted = true, _applied_at = current_timestamp() where {where}")
+    changed["bss.orders deleted"] = n
+    progress(f"  {target:<32} {n:>11,} rows deleted")
     with tempfile.TemporaryDirectory() as tmp:
         for name, ts_col, id_col in (("app.events", "event_at", "event_id"), ("network.cell_kpis", "period_start", None)):
             table = data[name]

@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
-import sys
-from pathlib import Path
-
 from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import LoadMode, TestBehavior
+from cosmos.constants import InvocationMode, LoadMode, TestBehavior
 
-from lakehouse.settings import REPO_DIR
-
-DBT_PROJECT_DIR = REPO_DIR / "dbt"
-
-
-def _dbt_executable() -> str:
-    """The dbt installed beside this interpreter (the project's venv), whatever PATH says:
-    a dbt found first on PATH may be another install or a pyenv shim."""
-    venv_dbt = Path(sys.executable).with_name("dbt")
-    return str(venv_dbt) if venv_dbt.exists() else (shutil.which("dbt") or "dbt")
+from lakehouse.dbt_cli import DBT_PROJECT_DIR, dbt_executable
 
 
 project_config = ProjectConfig(dbt_project_path=DBT_PROJECT_DIR)
@@ -27,6 +14,8 @@ profile_config = ProfileConfig(
     target_name="local",
     profiles_yml_filepath=DBT_PROJECT_DIR / "profiles.yml",
 )
-execution_config = ExecutionConfig(dbt_executable_path=_dbt_executable())
-# dbt ls renders the graph (cached by Cosmos); each model's tests run right after it.
-render_config = RenderConfig(load_method=LoadMode.DBT_LS, test_behavior=TestBehavior.AFTER_EACH)
+# dbt runs inside the task's process (no second Python start per task: seconds each on 2 cores).
+execution_config = ExecutionConfig(dbt_executable_path=dbt_executable(), invocation_mode=InvocationMode.DBT_RUNNER)
+# dbt ls renders the graph (cached by Cosmos); one `dbt build` task per node runs the model with
+# its unit tests before it and its data tests after it, so a failing test stops what depends on it.
+render_config = RenderConfig(load_method=LoadMode.DBT_LS, test_behavior=TestBehavior.BUILD)

@@ -30,6 +30,7 @@ final as (
         users.subscriber_id,
         users.full_name,
         users.gender,
+        users.is_gender_consistent,
         users.birth_date,
         users.city,
         users.plan_product_id,

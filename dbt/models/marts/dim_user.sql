@@ -68,6 +68,7 @@ final as (
         profile.subscriber_id,
         profile.full_name,
         profile.gender,
+        profile.is_gender_consistent,
         profile.birth_date,
         cast(floor(months_between(as_of.as_of_date, profile.birth_date) / 12) as int) as age,
         profile.city,

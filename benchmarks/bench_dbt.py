@@ -1,0 +1,87 @@
+"""Benchmark the dbt project: a full build at a scale, then an incremental build after a change.
+
+``python benchmarks/bench_dbt.py [--scale 1] [--change 0.01]``
+
+1. Generated source data at the scale (SF 1: ~100k customers, ~1M orders, ~10M app events,
+   ~5.8M cell KPI rows) written straight into a scratch bronze database (``bench_bronze``,
+   lakehouse/bronze_fixture.py), as the CDC and file pipelines would hold it.
+2. ``dbt build`` from scratch into ``bench_silver`` / ``bench_gold`` through the Thrift server.
+3. A change of ``--change`` of the rows (updated orders, tickets, customers, plans; deleted
+   orders; a new day of app events and cell KPIs), then ``dbt build`` again (incremental).
+Reports both builds' wall time with and without the data tests (the target, <= 0.15, is on the
+incremental build as a share of the full one) and the slowest nodes. Needs the stack running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from lakehouse.dbt_cli import run_dbt
+from lakehouse.sql import thrift_query
+
+BRONZE, PREFIX = "bench_bronze", "bench_"
+
+
+def _build(target: Path, label: str, *extra: str) -> tuple[float, list[dict]]:
+    t0 = time.monotonic()
+    done = run_dbt(["build", *extra], bronze_db=BRONZE, schema_prefix=PREFIX, target_path=str(target))
+    secs = time.monotonic() - t0
+    if done.returncode != 0:
+        print(done.stdout[-5000:], file=sys.stderr)
+        raise SystemExit(f"{label}: dbt build failed (exit {done.returncode})")
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    return secs, results
+
+
+def _split(results: list[dict]) -> tuple[float, float]:
+    """Seconds spent in data tests and in everything else (models, seeds, snapshot, unit tests)."""
+    tests = sum(r["execution_time"] for r in results if r["unique_id"].startswith("test."))
+    return tests, sum(r["execution_time"] for r in results) - tests
+
+
+def _slowest(results: list[dict], n: int = 6) -> str:
+    top = sorted(results, key=lambda r: -r["execution_time"])[:n]
+    return ", ".join(f"{r['unique_id'].split('.')[-1]} {r['execution_time']:.1f}s" for r in top)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--scale", type=float, default=1.0)
+    p.add_argument("--change", type=float, default=0.01)
+    p.add_argument("--skip-load", action="store_true", help="reuse bench_bronze as it is (after a previous run)")
+    args = p.parse_args()
+    fixture = [sys.executable, "-m", "lakehouse.bronze_fixture", "--scale", str(args.scale), "--bronze-db", BRONZE]
+    if not args.skip_load:
+        print(f"[1/4] bronze: generated data at scale {args.scale} into {BRONZE}", flush=True)
+        subprocess.run(fixture, check=True)
+    for layer in ("silver", "gold"):
+        thrift_query(f"drop database if exists {PREFIX}{layer} cascade")
+    with tempfile.TemporaryDirectory() as tmp:
+        print("[2/4] dbt build from scratch", flush=True)
+        full_s, full = _build(Path(tmp) / "full", "full build")
+        print(f"      {full_s:.0f}s; slowest: {_slowest(full)}", flush=True)
+        print(f"[3/4] change {args.change:.0%} of the rows", flush=True)
+        subprocess.run(fixture + ["--change", str(args.change)], check=True)
+        print("[4/4] dbt build again (incremental)", flush=True)
+        incr_s, incr = _build(Path(tmp) / "incr", "incremental build")
+        print(f"      {incr_s:.0f}s; slowest: {_slowest(incr)}", flush=True)
+    (full_tests, full_rest), (incr_tests, incr_rest) = _split(full), _split(incr)
+    rows = thrift_query(f"select count(*) from {PREFIX}gold.fct_app_activity_daily")[0][0]
+    print(
+        f"\nSummary (scale {args.scale}, {len(full)} nodes; gold.fct_app_activity_daily {rows:,} rows)\n"
+        f"  full build          {full_s:7.1f}s wall   (models etc. {full_rest:6.1f}s, data tests {full_tests:6.1f}s)\n"
+        f"  incremental build   {incr_s:7.1f}s wall   (models etc. {incr_rest:6.1f}s, data tests {incr_tests:6.1f}s)\n"
+        f"  ratio               {incr_s / full_s:.3f} wall, {incr_rest / full_rest:.3f} without the data tests (target <= 0.15)\n"
+        f"  tables              {PREFIX}silver.*, {PREFIX}gold.* on {BRONZE}.* (drop them with `drop database ... cascade`)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

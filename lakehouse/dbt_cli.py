@@ -1,0 +1,33 @@
+"""Run the dbt project from Python (tests, benchmarks), optionally on a bronze database and
+with silver / gold schemas of its own, so a build can sit beside the pipeline's."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from lakehouse.settings import REPO_DIR
+
+DBT_PROJECT_DIR = REPO_DIR / "dbt"
+
+
+def dbt_executable() -> str:
+    """The dbt installed beside this interpreter (the project's venv), whatever PATH says:
+    a dbt found first on PATH may be another install or a pyenv shim."""
+    venv_dbt = Path(sys.executable).with_name("dbt")
+    return str(venv_dbt) if venv_dbt.exists() else (shutil.which("dbt") or "dbt")
+
+
+def run_dbt(args: list[str], bronze_db: str | None = None, schema_prefix: str = "",
+            target_path: str | None = None) -> subprocess.CompletedProcess:
+    """``dbt <args>`` in the project; output captured. bronze_db / schema_prefix select the
+    sources' database and put silver and gold under ``<prefix>silver`` / ``<prefix>gold``."""
+    env = {**os.environ, "LAKEHOUSE_SCHEMA_PREFIX": schema_prefix}
+    if bronze_db:
+        env["LAKEHOUSE_BRONZE_DB"] = bronze_db
+    extra = ["--target-path", target_path] if target_path else []
+    return subprocess.run([dbt_executable(), *args, "--profiles-dir", str(DBT_PROJECT_DIR), *extra],
+                          cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True)

@@ -1,0 +1,158 @@
+"""Known answers: the gold layer built by dbt (through the Thrift server) on generated bronze
+equals what gold_expected.py computes from the same generated data with pandas; the incremental
+build after a change equals a full rebuild; the snapshot keeps each changed profile's history."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lakehouse import bronze_fixture
+from lakehouse.dbt_cli import run_dbt
+from lakehouse.generator.config import GeneratorConfig
+from lakehouse.generator.manifest import Manifest
+from lakehouse.generator.cli import build_tables
+from lakehouse.sql import thrift_query
+from tests.integration.gold_expected import compute
+
+pytestmark = pytest.mark.integration
+CFG = GeneratorConfig(scale=0.002, seed=42)
+BRONZE, PREFIX, FULL_PREFIX = "kat_bronze", "kat_", "katfull_"
+
+
+def _fixture(*extra: str) -> None:
+    subprocess.run([sys.executable, "-m", "lakehouse.bronze_fixture", "--scale", str(CFG.scale), "--seed", str(CFG.seed),
+                    "--bronze-db", BRONZE, *extra], check=True, capture_output=True, text=True)
+
+
+def _drop(prefix: str) -> None:
+    for layer in ("silver", "gold"):
+        thrift_query(f"drop database if exists {prefix}{layer} cascade")
+
+
+def _build(prefix: str, target: str, *extra: str) -> dict:
+    done = run_dbt(["build", *extra], bronze_db=BRONZE, schema_prefix=prefix, target_path=target)
+    assert done.returncode == 0, done.stdout[-4000:]
+    return json.loads((Path(target) / "run_results.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """Bronze written from the generator, then a clean dbt build; the run results and the data."""
+    _fixture()
+    _drop(PREFIX)
+    results = _build(PREFIX, str(tmp_path_factory.mktemp("dbt-target")))
+    data = bronze_fixture.generate(CFG)
+    manifest = Manifest(CFG.seed, CFG.scale)
+    build_tables(CFG, manifest)
+    return results, compute(data), manifest
+
+
+def test_dbt_build_passes_and_warns_only_about_the_planted_orphan_orders(built):
+    results, _, manifest = built
+    statuses = {r["unique_id"]: (r["status"], r.get("failures")) for r in results["results"]}
+    assert len(statuses) > 60
+    assert all(s in ("success", "pass", "warn") for s, _ in statuses.values())
+    warned = [(u.split(".")[2], f) for u, (s, f) in statuses.items() if s == "warn"]
+    assert warned == [("relationships_fct_orders_user_id__user_id__ref_dim_user_", manifest.defects["orphan_orders"]["count"])]
+
+
+def _none(value):
+    """pandas' missing values (None, NaN) as SQL's null; whole numbers as int."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return int(value) if isinstance(value, float) else value
+
+
+def test_users_are_unified_by_e164_phone_across_crm_and_bss(built):
+    _, exp, manifest = built
+    rows = thrift_query("select user_key, user_id, customer_id, gender, is_gender_consistent, value_tier, age, is_at_risk "
+                        "from kat_gold.dim_user")
+    got = {r[0]: r for r in rows}
+    assert set(got) == set(exp.users.index)
+    # every planted phone format became the same E.164 number as the BSS account's
+    variants = manifest.defects["phone_format_variants"]["keys"]
+    unified = {r[2]: r for r in rows if r[2] in set(variants)}
+    assert len(unified) == len(variants) and all(r[1] and r[1].startswith("+86") and len(r[1]) == 14 for r in unified.values())
+    # customers with no usable phone keep a row of their own, with no user ID
+    unusable = manifest.defects["null_phone"]["keys"] + manifest.defects["malformed_phone"]["keys"]
+    assert {got[f"crm-{c}"][2] for c in unusable} == set(unusable)
+    assert sum(1 for r in rows if r[4] is False) == exp.gender_inconsistent == manifest.defects["gender_mismatch"]["count"]
+    for key, r in got.items():
+        e = exp.users.loc[key]
+        assert (r[5], r[6], r[7]) == (_none(e.value_tier), _none(e.age), bool(e.at_risk)), key
+
+
+def test_segment_sizes_equal_the_independent_count(built):
+    _, exp, _ = built
+    got = dict(thrift_query("select segment, users from kat_gold.mart_segment_sizes"))
+    assert got == exp.segment_sizes
+    assert thrift_query("select count(*) from kat_gold.user_segments")[0][0] == sum(exp.segment_sizes.values())
+
+
+def test_operations_kpis_equal_the_independent_figures(built):
+    _, exp, _ = built
+    rows = thrift_query("select as_of_date, kpi, kpi_value from kat_gold.mart_operations_kpis")
+    assert {r[0] for r in rows} == {exp.as_of.isoformat()}
+    got = {r[1]: r[2] for r in rows}
+    assert set(got) == set(exp.kpis)
+    for kpi, value in exp.kpis.items():
+        assert got[kpi] == pytest.approx(value, rel=1e-9, abs=1e-9), kpi
+
+
+def test_orders_carry_the_unified_status_and_the_planted_price_mismatches(built):
+    _, exp, manifest = built
+    assert dict(thrift_query("select order_status, count(*) from kat_gold.fct_orders group by order_status")) == exp.order_status_counts
+    mismatched = {r[0] for r in thrift_query("select order_id from kat_gold.fct_orders where not is_amount_matching_price")}
+    assert len(mismatched) == exp.amount_mismatches
+    assert mismatched == set(manifest.defects["amount_mismatch"]["keys"])
+    assert thrift_query("select count(*) from kat_gold.fct_orders where not is_order_number_valid")[0][0] == exp.invalid_order_numbers == 0
+
+
+def test_cell_hours_fault_risk_and_app_events_are_all_accounted_for(built):
+    _, exp, _ = built
+    assert thrift_query("select count(*), sum(case when is_fault_risk then 1 else 0 end), sum(periods) "
+                        "from kat_gold.fct_cell_kpi_hourly")[0] == (exp.cell_hours, exp.fault_risk_hours, 17_280)
+    assert thrift_query("select sum(events) from kat_gold.fct_app_activity_daily")[0][0] == exp.app_events
+
+
+GOLD_TABLES = ["fct_orders", "fct_service_tickets", "fct_cell_kpi_hourly", "fct_app_activity_daily", "dim_user",
+               "user_segments", "mart_product_sales_monthly", "mart_operations_kpis"]
+
+
+def _differences(table: str) -> int:
+    a, b = f"{PREFIX}gold.{table}", f"{FULL_PREFIX}gold.{table}"
+    return thrift_query(f"select (select count(*) from (select * from {a} except all select * from {b})) + "
+                        f"(select count(*) from (select * from {b} except all select * from {a}))")[0][0]
+
+
+def test_incremental_build_after_a_change_equals_a_full_rebuild_and_the_snapshot_keeps_history(built, tmp_path_factory):
+    _fixture("--change", "0.01")
+    _build(PREFIX, str(tmp_path_factory.mktemp("dbt-incr")))
+    _drop(FULL_PREFIX)
+    _build(FULL_PREFIX, str(tmp_path_factory.mktemp("dbt-full")))
+    try:
+        assert {t: _differences(t) for t in GOLD_TABLES} == {t: 0 for t in GOLD_TABLES}
+        deleted = thrift_query(f"select count(*) from {BRONZE}.bss_orders where _is_deleted")[0][0]
+        assert deleted > 0
+        assert thrift_query(f"select count(*) from {PREFIX}gold.fct_orders")[0][0] == \
+            thrift_query(f"select count(*) from {BRONZE}.bss_orders where not _is_deleted")[0][0]
+        # Users whose city or plan changed have a closed version and a current one.
+        changed = thrift_query(
+            f"select count(distinct p.user_key) from {PREFIX}silver.int_user_profile p "
+            f"left join {BRONZE}.crm_customers c on p.customer_id = c.customer_id "
+            f"left join {BRONZE}.bss_subscribers s on p.subscriber_id = s.subscriber_id "
+            f"where c.city like '% New District' or s._applied_at > (select min(_applied_at) from {BRONZE}.bss_subscribers)")[0][0]
+        assert changed > 0
+        closed = thrift_query(f"select count(*), count(distinct user_key) from {PREFIX}silver.snap_user_profile "
+                              "where dbt_valid_to is not null")[0]
+        assert closed == (changed, changed)
+        assert thrift_query(f"select count(*) from {PREFIX}silver.snap_user_profile where dbt_valid_to is null")[0][0] == \
+            thrift_query(f"select count(*) from {PREFIX}silver.int_user_profile")[0][0]
+    finally:
+        _drop(FULL_PREFIX)
