@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import InvocationMode, LoadMode, TestBehavior
+from cosmos.constants import InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
 
 from lakehouse.dbt_cli import DBT_PROJECT_DIR, dbt_executable
 
@@ -15,7 +15,18 @@ profile_config = ProfileConfig(
     profiles_yml_filepath=DBT_PROJECT_DIR / "profiles.yml",
 )
 # dbt runs inside the task's process (no second Python start per task: seconds each on 2 cores).
-execution_config = ExecutionConfig(dbt_executable_path=dbt_executable(), invocation_mode=InvocationMode.DBT_RUNNER)
+# A node's build runs only the tests whose every parent it has built ("cautious"): a relationships
+# test would otherwise run with its first parent, before the other exists.
+execution_config = ExecutionConfig(
+    dbt_executable_path=dbt_executable(),
+    invocation_mode=InvocationMode.DBT_RUNNER,
+    test_indirect_selection=TestIndirectSelection.CAUTIOUS,
+)
 # dbt ls renders the graph (cached by Cosmos); one `dbt build` task per node runs the model with
 # its unit tests before it and its data tests after it, so a failing test stops what depends on it.
-render_config = RenderConfig(load_method=LoadMode.DBT_LS, test_behavior=TestBehavior.BUILD)
+# Tests of several models (relationships) are tasks of their own, after all their parents.
+render_config = RenderConfig(
+    load_method=LoadMode.DBT_LS,
+    test_behavior=TestBehavior.BUILD,
+    should_detach_multiple_parents_tests=True,
+)
