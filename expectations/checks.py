@@ -1,6 +1,6 @@
 """Great Expectations checks on lakehouse tables, with results kept and Data Docs rebuilt.
 
-``python -m expectations.checks`` validates the gold user dimension. Suites are built in code
+``python -m expectations.checks`` validates the CRM customers (silver) and the gold user dimension. Suites are built in code
 from the contracts' quality rules; one checkpoint per table, since a checkpoint's batch
 parameters apply to all its validation definitions.
 """
@@ -99,18 +99,23 @@ def validate_table(spark, table: str, expectations: list) -> CheckResult:
     return CheckResult(table, result.success, len(run.results), failed, index)
 
 
-def check_dim_user(spark) -> CheckResult:
-    exps = completeness_expectations("crm.customers", {"phone": "phone_raw"})
-    exps.append(gx.expectations.ExpectColumnValuesToNotBeNull(column="customer_id"))
-    return validate_table(spark, "gold.dim_user", exps)
+def check_users(spark) -> list[CheckResult]:
+    """The CRM's phone completeness rule where the phone is as typed (silver), and the gold
+    user dimension's key."""
+    customers = completeness_expectations("crm.customers", {"phone": "phone_raw"})
+    customers.append(gx.expectations.ExpectColumnValuesToNotBeNull(column="customer_id"))
+    users = [gx.expectations.ExpectColumnValuesToNotBeNull(column="user_key"),
+             gx.expectations.ExpectColumnValuesToBeUnique(column="user_key")]
+    return [validate_table(spark, "silver.stg_crm__customers", customers), validate_table(spark, "gold.dim_user", users)]
 
 
 def main() -> int:
     from spark_jobs.session import get_spark
 
-    result = check_dim_user(get_spark("quality-checks"))
-    print(result.summary())
-    return 0 if result.success else 1
+    results = check_users(get_spark("quality-checks"))
+    for result in results:
+        print(result.summary())
+    return 0 if all(r.success for r in results) else 1
 
 
 if __name__ == "__main__":

@@ -91,7 +91,7 @@ def test_a_file_dropped_in_the_landing_zone_lands_once_through_the_dag():
 
     def event(n: int) -> str:
         return json.dumps({"event_id": f"it-{tag}-{n}", "user_phone": "13800001111", "device_id": "dev-1",
-                           "event_type": "login", "event_at": "2026-11-20T09:30:00.000+08:00", "app_version": "9.1.0",
+                           "event_type": "login", "event_at": "2026-10-20T09:30:00.000+08:00", "app_version": "9.1.0",
                            "channel": "app", "bytes": None, "duration_s": None})
 
     try:
@@ -101,7 +101,7 @@ def test_a_file_dropped_in_the_landing_zone_lands_once_through_the_dag():
             "select status, rows_read, rows_landed, rows_quarantined, duplicates_skipped from bronze.landing_files "
             f"where file_path like '%events_it_{tag}.jsonl.gz'") == [("loaded", 4, 2, 1, 1)]
         assert thrift_query(f"select event_date, count(*) from bronze.app_events where event_id like 'it-{tag}-%' "
-                            "group by event_date") == [("2026-11-20", 2)]
+                            "group by event_date") == [("2026-10-20", 2)]
         assert thrift_query(f"select line_number, reason from bronze.landing_quarantine where file_path like '%{tag}%'") == [
             (4, "not a JSON object")]
     finally:
