@@ -119,7 +119,11 @@ def _write(spark, bronze_db: str, name: str, table: pa.Table, mode: str, tmp: Pa
     writer.saveAsTable(table_name(bronze_db, name))
 
 
-def write(spark, data: dict[str, pa.Table], bronze_db: str, progress=print) -> dict[str, int]:
+def _progress(line: str) -> None:
+    print(line, flush=True)
+
+
+def write(spark, data: dict[str, pa.Table], bronze_db: str, progress=_progress) -> dict[str, int]:
     """Replace the bronze database's tables with ``data``; returns rows per table."""
     spark.sql(f"create database if not exists {bronze_db}")
     rows = {}
@@ -132,7 +136,7 @@ def write(spark, data: dict[str, pa.Table], bronze_db: str, progress=print) -> d
     return rows
 
 
-def change(spark, data: dict[str, pa.Table], bronze_db: str, share: float, progress=print) -> dict[str, int]:
+def change(spark, data: dict[str, pa.Table], bronze_db: str, share: float, progress=_progress) -> dict[str, int]:
     """Change ``share`` of the rows as the pipelines would land it: updates merged into the
     current-state tables (newer _applied_at), as many orders deleted (tombstones), a new day of app events and cell KPIs appended
     (newer _ingested_at). Returns rows changed per table."""
@@ -190,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     cfg = GeneratorConfig(scale=args.scale, seed=args.seed)
     data = generate(cfg)
-    print(f"generated scale {cfg.scale} in {time.monotonic() - t0:.1f}s")
+    _progress(f"generated scale {cfg.scale} in {time.monotonic() - t0:.1f}s")
     spark = get_spark("bronze-fixture")
     if args.change is None:
         rows = write(spark, data, args.bronze_db)

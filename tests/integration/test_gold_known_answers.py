@@ -156,3 +156,15 @@ def test_incremental_build_after_a_change_equals_a_full_rebuild_and_the_snapshot
             thrift_query(f"select count(*) from {PREFIX}silver.int_user_profile")[0][0]
     finally:
         _drop(FULL_PREFIX)
+
+
+def test_docs_generate_describes_every_gold_model(built, tmp_path):
+    done = run_dbt(["docs", "generate"], bronze_db=BRONZE, schema_prefix=PREFIX, target_path=str(tmp_path))
+    assert done.returncode == 0, done.stdout[-3000:]
+    catalog = json.loads((tmp_path / "catalog.json").read_text())
+    documented = {n.split(".")[-1] for n in catalog["nodes"]}
+    assert set(GOLD_TABLES) <= documented
+    assert (tmp_path / "index.html").exists()
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    gold = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model" and n["schema"] == f"{PREFIX}gold"}
+    assert all(gold[t]["description"] for t in GOLD_TABLES)

@@ -21,30 +21,15 @@ events as (
 
 ),
 
-{% if is_incremental() %}
-touched as (
-
-    select distinct user_key, event_date
-    from events
-    where _ingested_at > (select max(last_ingested_at) from {{ this }})
-
-),
-
 in_scope as (
 
-    select events.*
-    from events
-    inner join touched on events.user_key = touched.user_key and events.event_date = touched.event_date
-    where events.event_date in (select event_date from touched)
-
-),
-{% else %}
-in_scope as (
-
+    {% if is_incremental() %}
+    {{ rows_of_touched_groups('events', ['user_key', 'event_date'], 'event_date') }}
+    {% else %}
     select * from events
+    {% endif %}
 
 ),
-{% endif %}
 
 daily as (
 

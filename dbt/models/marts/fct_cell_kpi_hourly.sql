@@ -20,30 +20,15 @@ kpis as (
 
 ),
 
-{% if is_incremental() %}
-touched as (
-
-    select distinct cell_id, local_hour, period_date
-    from kpis
-    where _ingested_at > (select max(last_ingested_at) from {{ this }})
-
-),
-
 in_scope as (
 
-    select kpis.*
-    from kpis
-    inner join touched on kpis.cell_id = touched.cell_id and kpis.local_hour = touched.local_hour
-    where kpis.period_date in (select period_date from touched)
-
-),
-{% else %}
-in_scope as (
-
+    {% if is_incremental() %}
+    {{ rows_of_touched_groups('kpis', ['cell_id', 'local_hour'], 'period_date') }}
+    {% else %}
     select * from kpis
+    {% endif %}
 
 ),
-{% endif %}
 
 cells as (
 

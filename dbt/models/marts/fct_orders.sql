@@ -1,24 +1,14 @@
 -- One row per order: the unified status, the list price it must match, and order-to-activation
 -- minutes against the 2-hour target. Incremental: each run merges the orders the CDC apply has
--- changed since the last run, and removes the ones deleted at the source (with a MERGE: Delta's
--- DELETE takes no subquery).
+-- changed since the last run, and removes the ones deleted at the source (see the
+-- delete_rows_deleted_at_source macro).
 
 {{
     config(
         materialized='incremental',
         incremental_strategy='merge',
         unique_key='order_id',
-        pre_hook=[
-            "{% if is_incremental() %}
-             merge into {{ this }} as target
-             using (
-                 select order_id from {{ source('bss', 'bss_orders') }}
-                 where _is_deleted and _applied_at > (select max(_applied_at) from {{ this }})
-             ) as deleted
-             on target.order_id = deleted.order_id
-             when matched then delete
-             {% endif %}"
-        ],
+        pre_hook="{{ delete_rows_deleted_at_source(source('bss', 'bss_orders'), 'order_id') }}",
     )
 }}
 

@@ -8,17 +8,7 @@
         materialized='incremental',
         incremental_strategy='merge',
         unique_key='ticket_id',
-        pre_hook=[
-            "{% if is_incremental() %}
-             merge into {{ this }} as target
-             using (
-                 select ticket_id from {{ source('crm', 'crm_service_tickets') }}
-                 where _is_deleted and _applied_at > (select max(_applied_at) from {{ this }})
-             ) as deleted
-             on target.ticket_id = deleted.ticket_id
-             when matched then delete
-             {% endif %}"
-        ],
+        pre_hook="{{ delete_rows_deleted_at_source(source('crm', 'crm_service_tickets'), 'ticket_id') }}",
     )
 }}
 
