@@ -21,8 +21,8 @@ mvn_copy() {  # bundle, extra args...
 mvn_copy kafka -Dkafka.version="$KAFKA_VERSION" -Dscala.binary.version="$SCALA_BINARY_VERSION"
 # Debezium is a Connect plugin: its own folder under plugin.path.
 mvn_copy debezium -Ddebezium.version="$DEBEZIUM_VERSION" -DoutputDirectory="$JARS_DIR/connect-plugins/debezium-connector-postgres"
-# Only the three jars themselves: Spark's wheel already carries Hadoop, Jackson and Parquet.
+# Only the jars themselves: Spark's wheel already carries Hadoop, Jackson, Parquet and Hive 2.3.
 mvn_copy spark -Ddelta.version="$DELTA_VERSION" -Ddelta.spark.artifact="$DELTA_SPARK_ARTIFACT" \
-  -Dpostgres.jdbc.version="$POSTGRES_JDBC_VERSION" -DexcludeTransitive=true
+  -Dpostgres.jdbc.version="$POSTGRES_JDBC_VERSION" -Dhive.version="$HIVE_VERSION" -DexcludeTransitive=true
 echo "$stamp" > "$JARS_DIR/.complete"
 say "jars: $(find "$JARS_DIR" -name '*.jar' | wc -l) jars, $(du -sh "$JARS_DIR" | cut -f1) in $JARS_DIR"
