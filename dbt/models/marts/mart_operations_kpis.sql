@@ -46,53 +46,71 @@ logins as (
 
 ),
 
+-- one pass over each fact, then one row per KPI
+order_figures as (
+
+    select
+        percentile(minutes_to_activation, 0.5) as activation_p50,
+        percentile(minutes_to_activation, 0.95) as activation_p95,
+        avg(case when is_activated_within_target then 1D else 0D end) as activated_within_2h
+    from orders
+
+),
+
+ticket_figures as (
+
+    select
+        percentile(minutes_to_accept, 0.5) as accept_p50,
+        percentile(minutes_to_network_check, 0.5) as network_check_p50,
+        percentile(minutes_to_answer, 0.5) as answer_p50,
+        percentile(minutes_to_resolve, 0.5) as resolve_p50,
+        avg(case when is_accept_within_sla then 1D when minutes_to_accept is not null then 0D end) as accept_within_sla,
+        avg(case when is_network_check_within_sla then 1D when minutes_to_network_check is not null then 0D end)
+            as network_check_within_sla,
+        avg(case when is_answer_within_sla then 1D when minutes_to_answer is not null then 0D end) as answer_within_sla,
+        avg(satisfaction_score) as satisfaction
+    from tickets
+
+),
+
+user_figures as (
+
+    select
+        avg(case when subscriber_status = 'active' then (case when is_5g_plan then 1D else 0D end) end) as five_g_share,
+        avg(case when last_login_date is not null then (case when is_at_risk then 1D else 0D end) end) as at_risk_share
+    from users
+
+),
+
+retention as (
+
+    select sum(in_previous_week * in_last_week) / nullif(sum(in_previous_week), 0) as weekly_retention
+    from logins
+
+),
+
 kpis as (
 
-    select 'weekly_retention_rate' as kpi, 'share' as unit,
-        sum(in_previous_week * in_last_week) / nullif(sum(in_previous_week), 0) as kpi_value,
-        cast(null as double) as target
-    from logins
-    union all
-    select 'order_to_activation_p50_minutes', 'minutes', percentile(minutes_to_activation, 0.5), null from orders
-    union all
-    select 'order_to_activation_p95_minutes', 'minutes', percentile(minutes_to_activation, 0.95), null from orders
-    union all
-    select 'activated_within_2h_share', 'share', avg(case when is_activated_within_target then 1D else 0D end), null
-    from orders
-    union all
-    select 'ticket_accept_p50_minutes', 'minutes', percentile(minutes_to_accept, 0.5), {{ var('sla_accept_minutes') }}
-    from tickets
-    union all
-    select 'ticket_network_check_p50_minutes', 'minutes', percentile(minutes_to_network_check, 0.5),
-        {{ var('sla_network_check_minutes') }}
-    from tickets
-    union all
-    select 'ticket_answer_p50_minutes', 'minutes', percentile(minutes_to_answer, 0.5), {{ var('sla_answer_minutes') }}
-    from tickets
-    union all
-    select 'ticket_resolve_p50_minutes', 'minutes', percentile(minutes_to_resolve, 0.5), null from tickets
-    union all
-    select 'ticket_accept_within_sla_share', 'share',
-        avg(case when is_accept_within_sla then 1D when minutes_to_accept is not null then 0D end), null
-    from tickets
-    union all
-    select 'ticket_network_check_within_sla_share', 'share',
-        avg(case when is_network_check_within_sla then 1D when minutes_to_network_check is not null then 0D end), null
-    from tickets
-    union all
-    select 'ticket_answer_within_sla_share', 'share',
-        avg(case when is_answer_within_sla then 1D when minutes_to_answer is not null then 0D end), null
-    from tickets
-    union all
-    select 'avg_satisfaction', 'score 1-5', avg(satisfaction_score), null from tickets
-    union all
-    select 'five_g_user_share', 'share', avg(case when is_5g_plan then 1D else 0D end), null
-    from users
-    where subscriber_status = 'active'
-    union all
-    select 'at_risk_user_share', 'share', avg(case when is_at_risk then 1D else 0D end), null
-    from users
-    where last_login_date is not null
+    select stack(14,
+        'weekly_retention_rate', 'share', weekly_retention, cast(null as double),
+        'order_to_activation_p50_minutes', 'minutes', activation_p50, null,
+        'order_to_activation_p95_minutes', 'minutes', activation_p95, null,
+        'activated_within_2h_share', 'share', activated_within_2h, null,
+        'ticket_accept_p50_minutes', 'minutes', accept_p50, cast({{ var('sla_accept_minutes') }} as double),
+        'ticket_network_check_p50_minutes', 'minutes', network_check_p50, cast({{ var('sla_network_check_minutes') }} as double),
+        'ticket_answer_p50_minutes', 'minutes', answer_p50, cast({{ var('sla_answer_minutes') }} as double),
+        'ticket_resolve_p50_minutes', 'minutes', resolve_p50, null,
+        'ticket_accept_within_sla_share', 'share', accept_within_sla, null,
+        'ticket_network_check_within_sla_share', 'share', network_check_within_sla, null,
+        'ticket_answer_within_sla_share', 'share', answer_within_sla, null,
+        'avg_satisfaction', 'score 1-5', satisfaction, null,
+        'five_g_user_share', 'share', five_g_share, null,
+        'at_risk_user_share', 'share', at_risk_share, null
+    ) as (kpi, unit, kpi_value, target)
+    from retention
+    cross join order_figures
+    cross join ticket_figures
+    cross join user_figures
 
 )
 
