@@ -168,12 +168,16 @@ def change(spark, data: dict[str, pa.Table], bronze_db: str, share: float, progr
         for name, ts_col, id_col in (("app.events", "event_at", "event_id"), ("network.cell_kpis", "period_start", None)):
             table = data[name]
             k = max(1, int(round(share * table.num_rows)))
-            day_us = pa.scalar(US_PER_DAY * 1000, pa.duration("ns")).cast(pa.duration("us"))
             tail = table.slice(table.num_rows - k)  # the last day's latest rows (both tables are in day order)
-            shifted = tail.set_column(tail.schema.get_field_index(ts_col), ts_col, pc.add(tail.column(ts_col), day_us))
+            # the day after the newest one in bronze, so repeated changes each add a new day
+            newest = spark.sql(f"select unix_micros(max({ts_col})) from {table_name(bronze_db, name)}").first()[0]
+            last = pc.cast(tail.column(ts_col), pa.int64())[-1].as_py()
+            days = (newest - last) // US_PER_DAY + 1
+            shift = pa.scalar(days * US_PER_DAY, pa.duration("us"))
+            shifted = tail.set_column(tail.schema.get_field_index(ts_col), ts_col, pc.add(tail.column(ts_col), shift))
             if id_col:
                 shifted = shifted.set_column(shifted.schema.get_field_index(id_col), id_col,
-                                             pc.binary_join_element_wise(shifted.column(id_col), pa.scalar("n1"), ""))
+                                             pc.binary_join_element_wise(shifted.column(id_col), pa.scalar(f"d{days}"), ""))
             _write(spark, bronze_db, name, bronze_shaped(name, shifted), "append", Path(tmp))
             changed[name] = shifted.num_rows
             progress(f"  {table_name(bronze_db, name):<32} {shifted.num_rows:>11,} rows appended (a new day)")

@@ -1,4 +1,5 @@
-"""Rows inserted, updated and deleted in the CRM database come out of gold, through Airflow."""
+"""Rows inserted, updated and deleted in the CRM database come out of gold, and a file dropped
+in the landing zone lands once, through real Airflow runs (one run serves both for the first step)."""
 
 from __future__ import annotations
 
@@ -51,19 +52,44 @@ def _gold(ids) -> dict[int, tuple]:
     return {r[0]: tuple(r) for r in rows}
 
 
-def test_inserts_then_updates_and_deletes_reach_gold():
+def _event(tag: str, n: int) -> str:
+    return json.dumps({"event_id": f"it-{tag}-{n}", "user_phone": "13800001111", "device_id": "dev-1",
+                       "event_type": "login", "event_at": "2026-10-20T09:30:00.000+08:00", "app_version": "9.1.0",
+                       "channel": "app", "bytes": None, "duration_s": None})
+
+
+@pytest.fixture(scope="module")
+def first_run():
+    """Three customers inserted in the CRM (phones as people type them) and an app-log file
+    dropped in the landing zone (two events, a duplicate, a cut line), then one DAG run."""
+    folder = Path(get_settings().landing_dir) / "app" / "events"
+    made = [p for p in (folder.parent.parent, folder.parent, folder) if not p.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    tag = uuid.uuid4().hex[:8]
+    path = folder / f"events_it_{tag}.jsonl.gz"
+    path.write_bytes(gzip.compress("\n".join([_event(tag, 1), _event(tag, 2), _event(tag, 1), '{"event_id": "cut']).encode() + b"\n"))
     ts = datetime(2026, 11, 25, 8, 0, 0)
     p1, p2, p3 = PHONES
-    inserted = [  # as people type them: spaces and +86, dashes, plain
+    inserted = [
         (BASE_ID + 1, f"+86 {p1[:3]} {p1[3:7]} {p1[7:]}", "王芳", "F", date(1996, 3, 14), "杭州", "app", ts, ts),
         (BASE_ID + 2, f"{p2[:3]}-{p2[3:7]}-{p2[7:]}", "张伟", "M", date(1988, 7, 2), "成都", "store", ts, ts),
         (BASE_ID + 3, p3, "刘洋", "M", date(2001, 12, 30), "深圳", "wechat", ts, ts),
     ]
+    try:
+        start = end_offsets(TOPIC)
+        tx = _in_crm("insert into customers values %s", rows=inserted)
+        wait_for_transaction(TOPIC, tx, len(inserted), start)
+        _run_slice()
+        yield inserted, tag
+    finally:
+        path.unlink(missing_ok=True)
+        for p in reversed(made):
+            p.rmdir()
+
+
+def test_inserts_then_updates_and_deletes_reach_gold(first_run):
+    inserted, _ = first_run
     ids = [r[0] for r in inserted]
-    start = end_offsets(TOPIC)
-    tx = _in_crm("insert into customers values %s", rows=inserted)
-    wait_for_transaction(TOPIC, tx, len(inserted), start)
-    _run_slice()
     # thrift returns dates as strings; every phone format unified to E.164, the user ID
     assert _gold(ids) == {r[0]: (r[0], "+86" + p, r[2], r[3], r[4].isoformat(), r[5]) for r, p in zip(inserted, PHONES)}
 
@@ -82,29 +108,12 @@ def test_inserts_then_updates_and_deletes_reach_gold():
     assert gold[ids[2]][5] == "深圳"
 
 
-def test_a_file_dropped_in_the_landing_zone_lands_once_through_the_dag():
-    folder = Path(get_settings().landing_dir) / "app" / "events"
-    made = [p for p in (folder.parent.parent, folder.parent, folder) if not p.exists()]
-    folder.mkdir(parents=True, exist_ok=True)
-    tag = uuid.uuid4().hex[:8]
-    path = folder / f"events_it_{tag}.jsonl.gz"
-
-    def event(n: int) -> str:
-        return json.dumps({"event_id": f"it-{tag}-{n}", "user_phone": "13800001111", "device_id": "dev-1",
-                           "event_type": "login", "event_at": "2026-10-20T09:30:00.000+08:00", "app_version": "9.1.0",
-                           "channel": "app", "bytes": None, "duration_s": None})
-
-    try:
-        path.write_bytes(gzip.compress("\n".join([event(1), event(2), event(1), '{"event_id": "cut']).encode() + b"\n"))
-        _run_slice()
-        assert thrift_query(
-            "select status, rows_read, rows_landed, rows_quarantined, duplicates_skipped from bronze.landing_files "
-            f"where file_path like '%events_it_{tag}.jsonl.gz'") == [("loaded", 4, 2, 1, 1)]
-        assert thrift_query(f"select event_date, count(*) from bronze.app_events where event_id like 'it-{tag}-%' "
-                            "group by event_date") == [("2026-10-20", 2)]
-        assert thrift_query(f"select line_number, reason from bronze.landing_quarantine where file_path like '%{tag}%'") == [
-            (4, "not a JSON object")]
-    finally:
-        path.unlink(missing_ok=True)
-        for p in reversed(made):
-            p.rmdir()
+def test_a_file_dropped_in_the_landing_zone_lands_once_through_the_dag(first_run):
+    _, tag = first_run
+    assert thrift_query(
+        "select status, rows_read, rows_landed, rows_quarantined, duplicates_skipped from bronze.landing_files "
+        f"where file_path like '%events_it_{tag}.jsonl.gz'") == [("loaded", 4, 2, 1, 1)]
+    assert thrift_query(f"select event_date, count(*) from bronze.app_events where event_id like 'it-{tag}-%' "
+                        "group by event_date") == [("2026-10-20", 2)]
+    assert thrift_query(f"select line_number, reason from bronze.landing_quarantine where file_path like '%{tag}%'") == [
+        (4, "not a JSON object")]
