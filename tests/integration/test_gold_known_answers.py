@@ -18,6 +18,7 @@ from lakehouse.generator.config import GeneratorConfig
 from lakehouse.generator.manifest import Manifest
 from lakehouse.generator.cli import build_tables
 from lakehouse.sql import thrift_query
+from tests.integration.cdc_helpers import job_env
 from tests.integration.gold_expected import compute
 
 pytestmark = pytest.mark.integration
@@ -26,8 +27,10 @@ BRONZE, PREFIX, FULL_PREFIX = "kat_bronze", "kat_", "katfull_"
 
 
 def _fixture(*extra: str) -> None:
-    subprocess.run([sys.executable, "-m", "lakehouse.bronze_fixture", "--scale", str(CFG.scale), "--seed", str(CFG.seed),
-                    "--bronze-db", BRONZE, *extra], check=True, capture_output=True, text=True)
+    # the stack's Spark configuration (the Spark tier points SPARK_CONF_DIR at an empty one)
+    done = subprocess.run([sys.executable, "-m", "lakehouse.bronze_fixture", "--scale", str(CFG.scale),
+                           "--seed", str(CFG.seed), "--bronze-db", BRONZE, *extra], env=job_env(), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-4000:]
 
 
 def _drop(prefix: str) -> None:
