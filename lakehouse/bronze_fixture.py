@@ -22,17 +22,20 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from pyspark.sql import functions as F
 
 from lakehouse.generator import app_events, network
 from lakehouse.generator.cli import build_tables
 from lakehouse.generator.common import US_PER_DAY, phone_variants, pick_rows, stream
 from lakehouse.generator.config import GeneratorConfig
 from lakehouse.generator.manifest import Manifest
-from schemas.contracts import get_contract
+from schemas.contracts import Contract, get_contract
+from spark_jobs.cdc.current_state import current_schema
+from spark_jobs.landing.feeds import Feed
+from spark_jobs.landing.parse import with_partition
+from spark_jobs.landing.tables import feed_schema
 
-FEED_DATES = {"network.cell_kpis": ("period_date", "period_start"), "app.events": ("event_date", "event_at")}
 UTC_US = pa.timestamp("us", tz="UTC")
-LOCAL_OFFSET_US = 8 * 3_600_000_000  # business dates are China Standard Time (UTC+8, no DST)
 
 
 def generate(cfg: GeneratorConfig) -> dict[str, pa.Table]:
@@ -67,20 +70,16 @@ def _utc(table: pa.Table) -> pa.Table:
     return pa.table(cols, names=table.column_names)
 
 
-def local_date(ts: pa.ChunkedArray) -> pa.Array:
-    us = pc.cast(ts, pa.int64()).to_numpy(zero_copy_only=False)
-    return pa.array(((us + LOCAL_OFFSET_US) // US_PER_DAY).astype("datetime64[D]"))
-
-
-def bronze_shaped(name: str, table: pa.Table, first_offset: int = 0) -> pa.Table:
-    """The table with the lineage columns its bronze table carries."""
+def bronze_shaped(name: str, table: pa.Table) -> pa.Table:
+    """The table with the lineage columns its bronze table carries (a feed's date partition is
+    added in Spark, by the loader's own rule)."""
     contract = get_contract(name)
     table = _utc(table.select(contract.column_names))
     n = table.num_rows
     now = pa.array(np.full(n, np.datetime64(datetime.now(timezone.utc).replace(tzinfo=None), "us"))).cast(UTC_US)
     if contract.is_database_table:
         keys = table.select(contract.primary_key).to_pylist()
-        offsets = pa.array(np.arange(first_offset, first_offset + n, dtype=np.int64))
+        offsets = pa.array(np.arange(n, dtype=np.int64))
         extra = {
             "_key": [json.dumps(k, default=str, sort_keys=True) for k in keys],
             "_commit_lsn": offsets, "_lsn": offsets, "_kafka_offset": offsets,
@@ -89,16 +88,12 @@ def bronze_shaped(name: str, table: pa.Table, first_offset: int = 0) -> pa.Table
             "_applied_at": now,
         }
     else:
-        extra = {}
-        if name in FEED_DATES:
-            date_col, ts_col = FEED_DATES[name]
-            extra[date_col] = local_date(table.column(ts_col))
-        extra.update({
+        extra = {
             "_rescued_data": pa.nulls(n, pa.string()),
             "_source_file": pa.repeat("bronze_fixture", n),
             "_line_number": pa.array(np.arange(1, n + 1, dtype=np.int64)),
             "_ingested_at": now,
-        })
+        }
     for col, values in extra.items():
         table = table.append_column(col, values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values))
     return table
@@ -109,13 +104,21 @@ def table_name(bronze_db: str, qualified_name: str) -> str:
     return f"{bronze_db}.{source}_{name}"
 
 
+def _bronze_schema(contract: Contract):
+    """The pipeline's own schema of the bronze table: current state, or file feed."""
+    return current_schema(contract) if contract.is_database_table else feed_schema(Feed(contract))
+
+
 def _write(spark, bronze_db: str, name: str, table: pa.Table, mode: str, tmp: Path) -> None:
     path = tmp / name.replace(".", "_")
     pq.write_table(table, str(path) + ".parquet")
-    df = spark.read.parquet(str(path) + ".parquet")
+    contract = get_contract(name)
+    feed = Feed(contract)
+    df = with_partition(spark.read.parquet(str(path) + ".parquet"), feed)
+    df = df.select(*[F.col(f.name).cast(f.dataType) for f in _bronze_schema(contract)])
     writer = df.write.format("delta").mode(mode)
-    if name in FEED_DATES and mode == "overwrite":
-        writer = writer.partitionBy(FEED_DATES[name][0]).option("overwriteSchema", "true")
+    if feed.partition and mode == "overwrite":
+        writer = writer.partitionBy(feed.partition[0]).option("overwriteSchema", "true")
     writer.saveAsTable(table_name(bronze_db, name))
 
 

@@ -9,9 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lakehouse.settings import REPO_DIR
+from lakehouse.settings import get_settings
 
-DBT_PROJECT_DIR = REPO_DIR / "dbt"
+DBT_PROJECT_DIR = get_settings().dbt_project_dir
 
 
 def dbt_executable() -> str:

@@ -38,7 +38,7 @@ def current_table_for(contract: Contract) -> str:
     return f"{bronze.BRONZE_DB}.{contract.source}_{contract.name}"
 
 
-def _current_schema(contract: Contract):
+def current_schema(contract: Contract):
     schema = spark_schema(contract)
     for name, dtype in [("_key", T.StringType()), ("_commit_lsn", T.LongType()), ("_lsn", T.LongType()),
                         ("_kafka_offset", T.LongType()), ("_source_ts", T.TimestampType()),
@@ -50,7 +50,7 @@ def _current_schema(contract: Contract):
 def ensure_current_table(spark: SparkSession, contract: Contract) -> str:
     name = current_table_for(contract)
     if not spark.catalog.tableExists(name):
-        spark.createDataFrame([], _current_schema(contract)).write.format("delta").saveAsTable(name)
+        spark.createDataFrame([], current_schema(contract)).write.format("delta").saveAsTable(name)
     return name
 
 

@@ -13,9 +13,9 @@ import pandas as pd
 import pyarrow as pa
 import yaml
 
-from lakehouse.settings import REPO_DIR
+from lakehouse.dbt_cli import DBT_PROJECT_DIR
 
-VARS = yaml.safe_load((REPO_DIR / "dbt" / "dbt_project.yml").read_text())["vars"]
+VARS = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
 _MOBILE = re.compile(r"^(0086|86)?1[3-9]\d{9}$")
 
 
