@@ -41,7 +41,9 @@ hourly as (
     select
         cell_id,
         local_hour,
-        period_date as local_date,
+        -- the hour's own date: the bronze partition (period_date) is the date of period_start
+        -- as the NMS writes it, which is not China time for the first 8 hours of a local day
+        cast(local_hour as date) as local_date,
         count(*) as periods,
         avg(load_pct) as avg_load_pct,
         max(load_pct) as max_load_pct,
@@ -52,7 +54,7 @@ hourly as (
         sum(alarm_count) as alarm_count,
         max(_ingested_at) as last_ingested_at
     from in_scope
-    group by cell_id, local_hour, period_date
+    group by cell_id, local_hour
 
 ),
 
