@@ -24,5 +24,7 @@ mvn_copy debezium -Ddebezium.version="$DEBEZIUM_VERSION" -DoutputDirectory="$JAR
 # Only the jars themselves: Spark's wheel already carries Hadoop, Jackson, Parquet and Hive 2.3.
 mvn_copy spark -Ddelta.version="$DELTA_VERSION" -Ddelta.spark.artifact="$DELTA_SPARK_ARTIFACT" \
   -Dpostgres.jdbc.version="$POSTGRES_JDBC_VERSION" -Dhive.version="$HIVE_VERSION" -DexcludeTransitive=true
+# Data Docs' CSS/JS/fonts (WebJars), so the quality report needs no CDN.
+mvn_copy webjars -DexcludeTransitive=true
 echo "$stamp" > "$JARS_DIR/.complete"
 say "jars: $(find "$JARS_DIR" -name '*.jar' | wc -l) jars, $(du -sh "$JARS_DIR" | cut -f1) in $JARS_DIR"

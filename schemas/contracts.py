@@ -23,12 +23,34 @@ class ContractError(ValueError):
     """A contract file that cannot be used, with the file and the reason."""
 
 
+DIMENSIONS = ("completeness", "accuracy", "consistency", "validity", "uniqueness", "integrity")
+SEVERITIES = ("critical", "warning")
+# What a failed rule does: stop the step that feeds the next layer, quarantine the offending rows
+# (they do not reach the next layer), or only record and report it.
+ACTIONS = ("stop", "quarantine", "record")
+
+
 @dataclass(frozen=True)
 class Rule:
     rule: str
     dimension: str
     severity: str
     threshold: float = 1.0  # the pass rate below which the rule fails (1.0: every row must pass)
+    action: str = ""        # default: stop when critical, record when a warning
+
+    def __post_init__(self):
+        if self.dimension not in DIMENSIONS:
+            raise ValueError(f"rule {self.rule!r}: dimension {self.dimension!r} is not one of {', '.join(DIMENSIONS)}")
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"rule {self.rule!r}: severity {self.severity!r} is not one of {', '.join(SEVERITIES)}")
+        if not self.action:
+            object.__setattr__(self, "action", "stop" if self.severity == "critical" else "record")
+        if self.action not in ACTIONS:
+            raise ValueError(f"rule {self.rule!r}: action {self.action!r} is not one of {', '.join(ACTIONS)}")
+        if self.severity == "warning" and self.action != "record":
+            raise ValueError(f"rule {self.rule!r}: a warning can only be recorded; make it critical to {self.action}")
+        if not 0.0 < float(self.threshold) <= 1.0:
+            raise ValueError(f"rule {self.rule!r}: threshold {self.threshold!r} must be a pass rate in (0, 1]")
 
 
 @dataclass(frozen=True)
@@ -107,6 +129,8 @@ def parse_contract(doc: dict, path: Path | None = None) -> Contract:
         )
     except (KeyError, TypeError) as e:
         raise ContractError(f"{where}: missing or malformed field {e}") from e
+    except ValueError as e:
+        raise ContractError(f"{where}: {e}") from e
     for c in columns:
         if not _TYPE_RE.match(c.type):
             raise ContractError(f"{where}: column {c.name!r} has unsupported type {c.type!r}")

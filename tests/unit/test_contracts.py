@@ -30,7 +30,7 @@ def test_phone_is_pii_and_carries_the_completeness_rule():
     phone = get_contract("crm.customers").column("phone")
     assert phone.pii
     assert [(r.rule, r.dimension, r.severity, r.threshold) for r in phone.rules] == [
-        ("not_null", "completeness", "critical", 0.98), ("phone_format", "validity", "warning", 1.0)]
+        ("not_null", "completeness", "critical", 0.98), ("phone_format", "validity", "warning", 0.95)]
 
 
 def test_ddl_has_types_nullability_key_and_allowed_values():

@@ -1,0 +1,177 @@
+"""Great Expectations' context, checkpoints and Data Docs, made to render with no network.
+
+GX's pages load Bootstrap, jQuery, bootstrap-table, Font Awesome and friends from CDNs. The same
+files come from Maven Central as WebJars (``infra/jvm/webjars``, fetched with the stack's jars);
+:func:`make_offline` copies them beside the site and points every page at the local copies.
+Assets with no WebJar (Vega, only for profiling charts; a dark-mode stylesheet) are dropped.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import zipfile
+from functools import lru_cache
+from pathlib import Path
+
+from lakehouse.settings import get_settings
+
+SITE_NAME = "lakehouse_quality"
+VENDOR_DIR = "static/vendor"
+# CDN address -> path inside the webjars (META-INF/resources/webjars/...), or None to drop it.
+CDN_ASSETS = {
+    "https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css": "bootstrap/4.3.1/css/bootstrap.min.css",
+    "https://stackpath.bootstrapcdn.com/bootstrap/4.3.1/js/bootstrap.min.js": "bootstrap/4.3.1/js/bootstrap.min.js",
+    "https://code.jquery.com/jquery-3.7.1.min.js": "jquery/3.7.1/jquery.min.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/umd/popper.min.js": "popper.js/1.12.9/dist/umd/popper.min.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/font-awesome/6.6.0/css/all.min.css": "font-awesome/6.6.0/css/all.min.css",
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.css": "bootstrap-table/1.19.1/dist/bootstrap-table.min.css",
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.js": "bootstrap-table/1.19.1/dist/bootstrap-table.min.js",
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.js":
+        "bootstrap-table/1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.js",
+    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.min.css":
+        "bootstrap-table/1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.css",
+    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.css":
+        "bootstrap-table/1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.css",
+    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/css/bootstrap-datepicker.min.css":
+        "bootstrap-datepicker/1.9.0/css/bootstrap-datepicker.min.css",
+    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/js/bootstrap-datepicker.min.js":
+        "bootstrap-datepicker/1.9.0/js/bootstrap-datepicker.min.js",
+    "https://cdn.jsdelivr.net/npm/@forevolve/bootstrap-dark@1.1.0/dist/css/bootstrap-prefers-dark.css": None,
+    "https://cdn.jsdelivr.net/npm/vega@5": None,
+    "https://cdn.jsdelivr.net/npm/vega-lite@5": None,
+    "https://cdn.jsdelivr.net/npm/vega-embed@6": None,
+}
+_TAG = re.compile(r"""<(link|script)\b[^>]*?(?:href|src)=["'](https?://[^"']+)["'][^>]*>(?:\s*</script>)?""", re.I)
+_WEBJAR_ROOT = "META-INF/resources/webjars/"
+_STATIC_REF = re.compile(r"""((?:href|src)=["'])(?:\.\./)*static/""")
+# GX's logo comes from its S3 bucket (with the context id appended); the site holds a copy.
+_GX_IMAGE = re.compile(r"https://great-expectations-web-assets\.s3\.[a-z0-9-]+\.amazonaws\.com/([\w.-]+)(\?[^\"']*)?")
+
+
+class OfflineAssetsMissing(RuntimeError):
+    pass
+
+
+def gx_root() -> Path:
+    return Path(os.environ.get("LAKEHOUSE_GX_ROOT", get_settings().home / "gx"))
+
+
+def docs_dir() -> Path:
+    return Path(os.environ.get("LAKEHOUSE_DATA_DOCS", get_settings().reports_dir / "data_docs"))
+
+
+def docs_index() -> Path:
+    return docs_dir() / "index.html"
+
+
+def get_context():
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="file", project_root_dir=str(gx_root()))
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    if SITE_NAME not in context.get_site_names():
+        context.add_data_docs_site(site_name=SITE_NAME, site_config={
+            "class_name": "SiteBuilder",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir())},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        })
+    return context
+
+
+def run_checkpoint(context, layer: str, table: str, expectations: list, df):
+    """One suite and one checkpoint per table (a checkpoint's batch parameters apply to all its
+    validations); the Data Docs page of the run is written as it finishes."""
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+
+    name = f"{layer}__{table.replace('.', '__')}"
+    source = context.data_sources.add_or_update_spark(name="lakehouse_spark")
+    try:
+        asset = source.get_asset(name)
+    except LookupError:
+        asset = source.add_dataframe_asset(name=name)
+    try:
+        batch = asset.get_batch_definition("current_rows")
+    except KeyError:
+        batch = asset.add_batch_definition_whole_dataframe("current_rows")
+    suite = context.suites.add_or_update(gx.ExpectationSuite(name=f"{name}__suite", expectations=expectations))
+    vd = context.validation_definitions.add_or_update(gx.ValidationDefinition(name=f"{name}__validation", data=batch, suite=suite))
+    checkpoint = context.checkpoints.add_or_update(gx.Checkpoint(
+        name=f"{name}__checkpoint", validation_definitions=[vd],
+        actions=[UpdateDataDocsAction(name="update_docs", site_names=[SITE_NAME])],
+        result_format={"result_format": "SUMMARY"}))
+    result = checkpoint.run(batch_parameters={"dataframe": df})
+    return next(iter(result.run_results.values()))
+
+
+def webjars() -> list[Path]:
+    return sorted((get_settings().jars_dir / "webjars").glob("*.jar"))
+
+
+@lru_cache(maxsize=1)
+def _webjar_index() -> dict[str, tuple[Path, str]]:
+    """asset path (after META-INF/resources/webjars/) -> (jar, member)."""
+    index = {}
+    for jar in webjars():
+        with zipfile.ZipFile(jar) as z:
+            for member in z.namelist():
+                if member.startswith(_WEBJAR_ROOT) and not member.endswith("/"):
+                    index[member[len(_WEBJAR_ROOT):]] = (jar, member)
+    return index
+
+
+def _vendor(site: Path) -> None:
+    """Unpack the webjar folders the site needs (Font Awesome's fonts sit beside its CSS)."""
+    index = _webjar_index()
+    wanted = {p for p in CDN_ASSETS.values() if p}
+    missing = sorted(p for p in wanted if p not in index)
+    if missing:
+        raise OfflineAssetsMissing(f"web assets missing from {get_settings().jars_dir / 'webjars'}: {missing}; "
+                                   "run infra/fetch_jars.sh")
+    prefixes = {"/".join(p.split("/")[:2]) + "/" for p in wanted}
+    for path, (jar, member) in index.items():
+        if any(path.startswith(pre) for pre in prefixes):
+            target = site / VENDOR_DIR / path
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with zipfile.ZipFile(jar) as z, z.open(member) as src, open(target, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+
+
+def offline_html(html: str, page: Path, site: Path) -> str:
+    """The page with every CDN asset pointed at the site's copy (relative to the page), or dropped.
+    An asset this table does not know is an error, not a silent online dependency."""
+    def swap(m: re.Match) -> str:
+        tag, url = m.group(0), m.group(2)
+        if url not in CDN_ASSETS:
+            raise OfflineAssetsMissing(f"{page}: no local copy of {url}; add it to docs.CDN_ASSETS")
+        local = CDN_ASSETS[url]
+        if local is None:
+            return ""
+        rel = os.path.relpath(site / VENDOR_DIR / local, page.parent)
+        return tag.replace(url, rel).replace(' integrity="', ' data-integrity="').replace(' crossorigin="', ' data-crossorigin="')
+
+    html = _TAG.sub(swap, html)
+    static = os.path.relpath(site / "static", page.parent)
+    html = _GX_IMAGE.sub(lambda m: f"{static}/images/{m.group(1)}", html)
+    # GX counts a page's depth from the suite name's dots, which misses our folder depth: re-aim
+    # every relative static/ reference at the site's own folder.
+    return _STATIC_REF.sub(lambda m: f"{m.group(1)}{static}/", html)
+
+
+def make_offline(site: Path | None = None) -> int:
+    """Rewrite every page of the site; returns the number of pages. Idempotent."""
+    site = site or docs_dir()
+    if not site.exists():
+        return 0
+    _vendor(site)
+    pages = list(site.rglob("*.html"))
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        new = offline_html(html, page, site)
+        if new != html:
+            page.write_text(new, encoding="utf-8")
+    return len(pages)

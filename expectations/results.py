@@ -1,0 +1,123 @@
+"""What a validation leaves behind: one row per check per run in ``<prefix>quality.validation_results``
+(queryable through the Thrift server), and the rows held back by quarantine rules in
+``<prefix>quality.quarantine`` (silver's staging models leave them out)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from pyspark.sql import SparkSession
+from pyspark.sql import types as T
+
+from expectations.rules import Check
+
+RESULTS_SCHEMA = T.StructType([
+    T.StructField("run_id", T.StringType(), False),
+    T.StructField("layer", T.StringType(), False),
+    T.StructField("source", T.StringType(), False),
+    T.StructField("table_name", T.StringType(), False),
+    T.StructField("physical_table", T.StringType(), False),
+    T.StructField("rule", T.StringType(), False),
+    T.StructField("check_name", T.StringType(), False),
+    T.StructField("columns", T.StringType(), False),
+    T.StructField("dimension", T.StringType(), False),
+    T.StructField("severity", T.StringType(), False),
+    T.StructField("action", T.StringType(), False),
+    T.StructField("threshold", T.DoubleType(), False),
+    T.StructField("rows_checked", T.LongType(), False),
+    T.StructField("rows_failed", T.LongType(), False),
+    T.StructField("pass_rate", T.DoubleType(), False),
+    T.StructField("passed", T.BooleanType(), False),
+    T.StructField("outcome", T.StringType(), False),  # passed | warned | stopped | quarantined
+    T.StructField("validated_at", T.TimestampType(), False),
+])
+
+QUARANTINE_SCHEMA = T.StructType([
+    T.StructField("table_name", T.StringType(), False),     # the contract's name, e.g. bss.orders
+    T.StructField("rule", T.StringType(), False),
+    T.StructField("key_value", T.StringType(), False),      # the primary key (columns joined by '|')
+    T.StructField("reason", T.StringType(), False),
+    T.StructField("row_json", T.StringType(), True),
+    T.StructField("run_id", T.StringType(), False),
+    T.StructField("quarantined_at", T.TimestampType(), False),
+])
+
+
+def quality_db() -> str:
+    """Beside the layers it checks: LAKEHOUSE_SCHEMA_PREFIX moves it with them (tests, benchmarks)."""
+    return os.environ.get("LAKEHOUSE_SCHEMA_PREFIX", "") + "quality"
+
+
+def results_table() -> str:
+    return f"{quality_db()}.validation_results"
+
+
+def quarantine_table() -> str:
+    return f"{quality_db()}.quarantine"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check: Check
+    physical_table: str
+    rows_checked: int
+    rows_failed: int
+    quarantined: int = 0
+
+    @property
+    def pass_rate(self) -> float:
+        return 1.0 if self.rows_checked == 0 else 1.0 - self.rows_failed / self.rows_checked
+
+    @property
+    def passed(self) -> bool:
+        return self.pass_rate >= self.check.threshold
+
+    @property
+    def outcome(self) -> str:
+        if self.check.action == "quarantine" and self.rows_failed:
+            return "quarantined"
+        if self.passed:
+            return "passed"
+        return "stopped" if self.check.action == "stop" else "warned"
+
+    def describe(self) -> str:
+        c = self.check
+        return (f"{c.layer} {c.table} {c.rule} ({'+'.join(c.columns)}): {self.rows_failed:,} of "
+                f"{self.rows_checked:,} rows fail, pass rate {self.pass_rate:.2%} vs {c.threshold:.0%} [{c.severity}]")
+
+    def as_row(self, run_id: str, at: datetime) -> dict:
+        c = self.check
+        return {"run_id": run_id, "layer": c.layer, "source": c.source, "table_name": c.table,
+                "physical_table": self.physical_table, "rule": c.rule, "check_name": c.name,
+                "columns": ",".join(c.columns), "dimension": c.dimension, "severity": c.severity, "action": c.action,
+                "threshold": c.threshold, "rows_checked": self.rows_checked, "rows_failed": self.rows_failed,
+                "pass_rate": self.pass_rate, "passed": self.passed, "outcome": self.outcome, "validated_at": at}
+
+
+def ensure_tables(spark: SparkSession) -> None:
+    spark.sql(f"create database if not exists {quality_db()}")
+    for name, schema in ((results_table(), RESULTS_SCHEMA), (quarantine_table(), QUARANTINE_SCHEMA)):
+        if not spark.catalog.tableExists(name):
+            spark.createDataFrame([], schema).write.format("delta").saveAsTable(name)
+
+
+def append_results(spark: SparkSession, results: list[CheckResult], run_id: str, at: datetime) -> None:
+    """One Delta commit per validated layer."""
+    rows = [r.as_row(run_id, at) for r in results]
+    spark.createDataFrame(rows, RESULTS_SCHEMA).write.format("delta").mode("append").saveAsTable(results_table())
+
+
+def replace_quarantine(spark: SparkSession, table: str, rule: str, offending) -> int:
+    """The rows a quarantine rule holds back now replace what it held before (a row fixed at
+    the source is released); one Delta commit."""
+    condition = f"table_name = '{table}' and rule = '{rule}'"
+    (offending.select(*QUARANTINE_SCHEMA.fieldNames()).write.format("delta").mode("overwrite")
+     .option("replaceWhere", condition).saveAsTable(quarantine_table()))
+    return spark.table(quarantine_table()).where(condition).count()
+
+
+def as_dict(result: CheckResult) -> dict:
+    return {**asdict(result.check), "rows_checked": result.rows_checked, "rows_failed": result.rows_failed,
+            "pass_rate": result.pass_rate, "outcome": result.outcome}

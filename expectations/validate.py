@@ -1,0 +1,213 @@
+"""Validate one layer with Great Expectations and act on each rule's severity.
+
+``python -m expectations.validate --layer bronze|silver|gold|all [--run-id ID]``
+
+Per table: the rows are read once into a cached frame (joined with the reference keys its
+integrity rules need), and one checkpoint evaluates every expectation of the table against it,
+so a table is scanned once, not once per rule. Then:
+- every check's rows checked / failed / pass rate go to ``<prefix>quality.validation_results``;
+- a quarantine rule's offending rows go to ``<prefix>quality.quarantine`` (silver leaves them out);
+- a rule under its threshold, or a failed critical rule, raises an alert on the channel;
+- a failed critical ``stop`` rule fails the step (exit 3), after all of the above, so the next
+  layer is not built on it.
+Sources: ``LAKEHOUSE_BRONZE_DB`` (bronze), ``LAKEHOUSE_SCHEMA_PREFIX`` (silver, gold, quality).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from expectations import alerts, docs, results
+from expectations.results import CheckResult
+from expectations.rules import LAYERS, Check, checks_for, tables_of
+
+log = logging.getLogger(__name__)
+EXIT_STOPPED = 3
+
+
+class QualityGateFailed(RuntimeError):
+    """A critical rule failed: the step that feeds the next layer stops."""
+
+    def __init__(self, failures: list[CheckResult]):
+        self.failures = failures
+        super().__init__("critical quality rules failed, the next layer is not built: "
+                         + "; ".join(f.describe() for f in failures))
+
+
+class TableMissing(RuntimeError):
+    pass
+
+
+@dataclass
+class LayerReport:
+    layer: str
+    run_id: str
+    results: list[CheckResult] = field(default_factory=list)
+    seconds: float = 0.0
+    alerts_sent: int = 0
+    alert_error: str | None = None
+
+    @property
+    def stopped(self) -> list[CheckResult]:
+        return [r for r in self.results if r.outcome == "stopped"]
+
+    def summary(self) -> str:
+        by = {o: sum(r.outcome == o for r in self.results) for o in ("passed", "warned", "quarantined", "stopped")}
+        tables = len({r.check.table for r in self.results})
+        text = (f"{self.layer}: {len(self.results)} checks on {tables} tables in {self.seconds:.1f}s: "
+                + ", ".join(f"{n} {o}" for o, n in by.items()))
+        if self.alerts_sent:
+            text += f"; {self.alerts_sent} alerts sent"
+        if self.alert_error:
+            text += f"; ALERTS NOT DELIVERED ({self.alert_error})"
+        return text
+
+
+def physical_table(layer: str, table: str) -> str:
+    if layer == "bronze":
+        source, name = table.split(".")
+        return f"{os.environ.get('LAKEHOUSE_BRONZE_DB', 'bronze')}.{source}_{name}"
+    return f"{os.environ.get('LAKEHOUSE_SCHEMA_PREFIX', '')}{layer}.{table}"
+
+
+def _read(spark: SparkSession, name: str) -> DataFrame:
+    if not spark.catalog.tableExists(name):
+        raise TableMissing(f"{name} does not exist: load or build that layer before validating it")
+    df = spark.table(name)
+    return df.where(~F.col("_is_deleted")) if "_is_deleted" in df.columns else df  # the current rows only
+
+
+def table_frame(spark: SparkSession, layer: str, table: str, checks: list[Check]) -> DataFrame:
+    """The table's current rows, with the matched key of every reference its rules check."""
+    df = _read(spark, physical_table(layer, table))
+    for c in checks:
+        if c.kind == "exists_in":
+            ref_table, ref_col = c.ref.split(".")
+            keys = _read(spark, physical_table(layer, ref_table)).select(F.col(ref_col).alias(c.ref_column)).distinct()
+            df = df.join(keys, df[c.columns[0]] == keys[c.ref_column], "left")
+    return df
+
+
+def _key_columns(layer: str, table: str, checks: list[Check]) -> list[str]:
+    from schemas.contracts import get_contract
+
+    if layer == "bronze":
+        return list(get_contract(table).primary_key)
+    keys = [c.columns for c in checks if c.kind == "unique"]
+    return list(keys[0]) if keys else list(checks[0].columns)
+
+
+def offending_rows(df: DataFrame, check: Check, key_cols: list[str], run_id: str, at: datetime) -> DataFrame:
+    """The rows a check fails, in the quarantine table's shape."""
+    if check.kind == "unique":
+        df = df.withColumn("_key_count", F.count(F.lit(1)).over(Window.partitionBy(*check.columns)))
+    payload = [c for c in df.columns if not c.startswith("_")]
+    return (df.where(check.failing_sql())
+            .select(F.lit(check.table).alias("table_name"), F.lit(check.rule).alias("rule"),
+                    F.concat_ws("|", *[F.col(k).cast("string") for k in key_cols]).alias("key_value"),
+                    F.lit(f"{check.rule} ({check.dimension}, {check.severity}): fails {check.failing_sql()}").alias("reason"),
+                    F.to_json(F.struct(*payload)).alias("row_json"),
+                    F.lit(run_id).alias("run_id"), F.lit(at).cast("timestamp").alias("quarantined_at")))
+
+
+def _counts(validation_result) -> dict[str, tuple[int, int]]:
+    """check name -> (rows checked, rows failed) from a GX validation result. Rules that skip
+    missing values (regex, sets, pairs) leave them out of the rows checked."""
+    out = {}
+    for r in validation_result.results:
+        meta = r.expectation_config.meta or {}
+        res = r.result or {}
+        if r.exception_info and r.exception_info.get("raised_exception"):
+            raise RuntimeError(f"{meta.get('check')}: Great Expectations raised {r.exception_info.get('exception_message')}")
+        checked = int(res.get("element_count", 0)) - int(res.get("missing_count") or 0)
+        out[meta["check"]] = (checked, int(res.get("unexpected_count", 0)))
+    return out
+
+
+def validate_table(spark, context, layer: str, table: str, checks: list[Check], run_id: str,
+                   at: datetime) -> list[CheckResult]:
+    df = table_frame(spark, layer, table, checks).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        df.count()  # one scan of the table (and the joins); every rule then reads the cache
+        run = docs.run_checkpoint(context, layer, table, [c.expectation() for c in checks], df)
+        counts = _counts(run)
+        out = []
+        for c in checks:
+            checked, failed = counts[c.name]
+            held = 0
+            if c.action == "quarantine":
+                held = results.replace_quarantine(spark, c.table, c.rule,
+                                                  offending_rows(df, c, _key_columns(layer, table, checks), run_id, at))
+            out.append(CheckResult(c, physical_table(layer, table), checked, failed, held))
+        return out
+    finally:
+        df.unpersist()
+
+
+def validate_layer(spark: SparkSession, layer: str, run_id: str | None = None, context=None,
+                   webhook_url: str | None = None, progress=print) -> LayerReport:
+    """Validate every table of a layer; record, quarantine and alert; raise QualityGateFailed when
+    a critical stop rule failed (after recording it)."""
+    run_id = run_id or "manual__" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    at = datetime.now(timezone.utc).replace(tzinfo=None)
+    context = context or docs.get_context()
+    t0 = time.monotonic()
+    report = LayerReport(layer, run_id)
+    results.ensure_tables(spark)
+    for table, checks in tables_of(checks_for(layer)).items():
+        t1 = time.monotonic()
+        table_results = validate_table(spark, context, layer, table, checks, run_id, at)
+        report.results.extend(table_results)
+        failing = sum(not r.passed for r in table_results)
+        progress(f"  {layer} {table:<24} {len(checks):>3} checks  {failing} under threshold  {time.monotonic() - t1:5.1f}s")
+    results.append_results(spark, report.results, run_id, at)
+    report.seconds = time.monotonic() - t0
+    raised = alerts.alerts_for(report.results, run_id)
+    if raised:
+        try:
+            report.alerts_sent = alerts.send(raised, webhook_url)
+        except alerts.AlertDeliveryError as e:
+            report.alert_error = str(e)
+            log.error("quality alerts not delivered: %s", e)
+    docs.make_offline()
+    if report.stopped:
+        raise QualityGateFailed(report.stopped)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m expectations.validate", description=__doc__.split("\n\n")[0])
+    p.add_argument("--layer", choices=[*LAYERS, "all"], required=True)
+    p.add_argument("--run-id", default=None)
+    args = p.parse_args(argv)
+    from spark_jobs.session import get_spark
+
+    spark = get_spark(f"quality-{args.layer}")
+    run_id = args.run_id or "manual__" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    for layer in LAYERS if args.layer == "all" else [args.layer]:
+        try:
+            report = validate_layer(spark, layer, run_id)
+        except QualityGateFailed as e:
+            print(f"quality: {layer} STOPPED: {e}", file=sys.stderr)
+            return EXIT_STOPPED
+        except TableMissing as e:
+            print(f"quality: {layer}: {e}", file=sys.stderr)
+            return 2
+        print("quality: " + report.summary())
+    print(f"quality: results in {results.results_table()} (run {run_id}); report {docs.docs_index()}")
+    return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    sys.exit(main())

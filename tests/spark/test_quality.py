@@ -1,0 +1,151 @@
+"""The bronze quality gate on generated data: each rule's failed-row count is the generator's
+planted count; a quarantine rule holds back exactly its rows (and releases them once fixed); a
+critical rule under its threshold stops the step after recording and alerting; the alert reaches
+a webhook; the Data Docs render with no network."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from expectations import docs, results
+from expectations.rules import checks_for
+from expectations.validate import QualityGateFailed, validate_layer
+from lakehouse import bronze_fixture
+from lakehouse.generator.cli import build_tables
+from lakehouse.generator.config import GeneratorConfig
+from lakehouse.generator.manifest import Manifest
+
+CFG = GeneratorConfig(scale=0.001, seed=7, days=5)
+BRONZE, PREFIX = "dq_bronze", "dq_"
+
+
+@pytest.fixture(scope="module")
+def env(spark, tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    home = tmp_path_factory.mktemp("quality")
+    for key, value in {"LAKEHOUSE_BRONZE_DB": BRONZE, "LAKEHOUSE_SCHEMA_PREFIX": PREFIX,
+                       "LAKEHOUSE_GX_ROOT": str(home / "gx"), "LAKEHOUSE_DATA_DOCS": str(home / "docs")}.items():
+        mp.setenv(key, value)
+    manifest = Manifest(CFG.seed, CFG.scale)
+    build_tables(CFG, manifest)
+    bronze_fixture.write(spark, bronze_fixture.generate(CFG), BRONZE, progress=lambda line: None)
+    yield manifest, home
+    mp.undo()
+
+
+class Receiver:
+    """A local webhook: records every JSON body posted to it."""
+
+    def __init__(self):
+        self.bodies: list[dict] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                outer.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/alerts"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def _failed(report) -> dict[str, int]:
+    return {r.check.name: r.rows_failed for r in report.results if r.rows_failed}
+
+
+def test_each_bronze_rule_reports_the_planted_count_and_lands_in_the_results_table(spark, env, receiver):
+    manifest, _ = env
+    report = validate_layer(spark, "bronze", "run-1", webhook_url=receiver.url, progress=lambda line: None)
+    assert len(report.results) == len(checks_for("bronze"))
+    # bronze sees the source as it is: only the missing CRM phones break a bronze rule
+    assert _failed(report) == {"crm.customers.phone.not_null": manifest.defects["null_phone"]["count"]}
+    assert not report.stopped
+    rows = spark.table(results.results_table()).where("run_id = 'run-1'")
+    assert rows.count() == len(report.results)
+    phone = rows.where("check_name = 'crm.customers.phone.not_null'").first()
+    assert (phone.rows_checked, phone.rows_failed, phone.dimension, phone.severity) == (
+        manifest.rows["crm.customers"], manifest.defects["null_phone"]["count"], "completeness", "critical")
+    assert phone.outcome == "passed" and phone.pass_rate >= 0.98
+    assert receiver.bodies == []  # nothing under its threshold
+
+
+def _append_orders(spark, edits) -> None:
+    """Copies of existing orders with changed columns, as CDC would have landed them."""
+    table = f"{BRONZE}.bss_orders"
+    base = spark.table(table).limit(len(edits)).collect()
+    schema = spark.table(table).schema
+    rows = [tuple({**row.asDict(), **edit}[f.name] for f in schema) for row, edit in zip(base, edits)]
+    spark.createDataFrame(rows, schema).write.format("delta").mode("append").saveAsTable(table)
+
+
+def test_a_quarantine_rule_holds_back_exactly_its_rows_and_releases_fixed_ones(spark, env, receiver):
+    _append_orders(spark, [{"order_id": "MOB2026X0010001", "_key": '{"order_id": "MOB2026X0010001"}'},
+                           {"order_id": "XYZ20261001000001", "_key": '{"order_id": "XYZ20261001000001"}'}])
+    report = validate_layer(spark, "bronze", "run-2", webhook_url=receiver.url, progress=lambda line: None)
+    pattern = next(r for r in report.results if r.check.name == "bss.orders.order_id.pattern")
+    assert (pattern.rows_failed, pattern.outcome, pattern.quarantined) == (2, "quarantined", 2)
+    held = spark.table(results.quarantine_table()).where("run_id = 'run-2'").collect()
+    assert sorted(r.key_value for r in held) == ["MOB2026X0010001", "XYZ20261001000001"]
+    assert all("pattern" in r.reason and json.loads(r.row_json)["order_id"] == r.key_value for r in held)
+    # a critical rule that failed rows alerts with its rule, table and count, but does not stop
+    alert = receiver.bodies[-1]["alerts"]
+    assert [(a["table"], a["rule"], a["rows_failed"]) for a in alert] == [("bss.orders", "pattern", 2)]
+    # fixed at the source (deleted): released on the next run
+    spark.sql(f"update {BRONZE}.bss_orders set _is_deleted = true where order_id in ('MOB2026X0010001', 'XYZ20261001000001')")
+    validate_layer(spark, "bronze", "run-3", progress=lambda line: None)
+    assert spark.table(results.quarantine_table()).count() == 0
+
+
+def test_a_critical_rule_under_its_threshold_stops_after_recording_and_alerting(spark, env, receiver):
+    manifest, _ = env
+    customers = f"{BRONZE}.crm_customers"
+    n = manifest.rows["crm.customers"]
+    already = manifest.defects["null_phone"]["count"]
+    more = int(n * 0.03)  # completeness falls under 98 %
+    ids = [r.customer_id for r in spark.table(customers).where("phone is not null").orderBy("customer_id").limit(more).collect()]
+    spark.sql(f"update {customers} set phone = null where customer_id in ({', '.join(map(str, ids))})")
+    try:
+        with pytest.raises(QualityGateFailed, match=r"crm.customers not_null \(phone\)"):
+            validate_layer(spark, "bronze", "run-4", webhook_url=receiver.url, progress=lambda line: None)
+        row = spark.table(results.results_table()).where(
+            "run_id = 'run-4' and check_name = 'crm.customers.phone.not_null'").first()
+        assert (row.rows_failed, row.outcome, row.passed) == (already + more, "stopped", False)
+        alert = [a for a in receiver.bodies[-1]["alerts"] if a["rule"] == "not_null"]
+        assert [(a["table"], a["rows_failed"], a["outcome"]) for a in alert] == [("crm.customers", already + more, "stopped")]
+    finally:
+        bronze_fixture.write(spark, {"crm.customers": bronze_fixture.generate(CFG)["crm.customers"]}, BRONZE,
+                             progress=lambda line: None)
+
+
+def test_data_docs_render_with_no_network(spark, env):
+    site = docs.docs_dir()
+    pages = list(site.rglob("*.html"))
+    assert len(pages) >= 2 and (site / "index.html").exists()
+    for page in pages:
+        html = page.read_text()
+        for ref in re.findall(r"""<(?:link|script|img)\b[^>]*?(?:href|src)=["']([^"']+)["']""", html):
+            assert not re.match(r"(https?:)?//", ref), f"{page} loads {ref}"
+            target = (page.parent / ref.split("?")[0]).resolve()
+            assert target.exists(), f"{page}: {ref} is not in the site"
+    css = site / docs.VENDOR_DIR / "bootstrap/4.3.1/css/bootstrap.min.css"
+    assert css.stat().st_size > 100_000
