@@ -10,12 +10,18 @@ The lakehouse end to end:
 3. **load_files** (beside 1-2): new landing-zone files (network cells and KPIs, app events)
    into bronze, each file once; bad rows quarantined, broken files marked failed, every row
    accounted for in `bronze.landing_files`.
-4. **dbt** (Cosmos, one `dbt build` task per node): silver staging of every source, conformed
-   users, the SCD2 profile snapshot; gold `dim_user` (360° view), `dim_product`, the
-   incremental facts (orders, service tickets, hourly cell KPIs, daily app activity),
-   segments, product sales and the operations KPI board; each with its unit and data tests.
-5. **check_quality**: Great Expectations on `silver.stg_crm__customers` (the phone
-   completeness rule) and `gold.dim_user` (its key), Data Docs rebuilt under the reports folder.
+4. **validate_bronze**: Great Expectations on every bronze table (rules from the contracts):
+   a critical rule under its threshold stops here, before silver; a quarantine rule holds its
+   rows back from silver; warnings are recorded. Results in `quality.validation_results`.
+5. **silver** (Cosmos, one `dbt build` task per node): staging of every source, conformed users,
+   the SCD2 profile snapshot, each with its unit and data tests.
+6. **validate_silver**: phone formats, gender consistency CRM vs BSS, conformed keys.
+7. **gold** (Cosmos): `dim_user` (360° view), `dim_product`, the incremental facts (orders,
+   service tickets, hourly cell KPIs, daily app activity), segments, product sales and the
+   operations KPI board.
+8. **validate_gold**: amount = price, orders → users / products, gold keys.
+9. **quality_report** (always, even after a stop): Data Docs (offline) and the scorecard per
+   source and dimension with its trend over runs, under the reports folder.
 
 Triggered manually or by `make run`; rerunning is safe (bronze recovers its Kafka position
 from its own tables, the current state its applied offsets from its own commits, the file loader
@@ -36,6 +42,7 @@ from lakehouse.assets import (
     BRONZE_NETWORK_CELLS,
     CURRENT_CRM_CUSTOMERS,
     GOLD_DIM_USER,
+    QUALITY_RESULTS,
 )
 from lakehouse.dbt_config import execution_config, profile_config, project_config, render_config
 
@@ -79,29 +86,39 @@ def lakehouse_slice():
         return {r.feed: {"files": len(r.files), "landed": r.total("landed"), "quarantined": r.total("quarantined"),
                          "duplicates": r.total("duplicates")} for r in results}
 
-    dbt = DbtTaskGroup(
-        group_id="dbt",
-        project_config=project_config,
-        profile_config=profile_config,
-        execution_config=execution_config,
-        render_config=render_config,
-        default_args={"retries": 2},
-    )
+    def dbt_layer(layer: str) -> DbtTaskGroup:
+        return DbtTaskGroup(
+            group_id=layer,
+            project_config=project_config,
+            profile_config=profile_config,
+            execution_config=execution_config,
+            render_config=render_config(layer),
+            default_args={"retries": 2},
+        )
 
-    @task(outlets=[GOLD_DIM_USER])
-    def check_quality() -> dict:
-        from expectations.checks import check_users
-        from spark_jobs.session import get_spark
+    @task(outlets=[QUALITY_RESULTS])
+    def validate(layer: str) -> dict:
+        from airflow.exceptions import AirflowFailException
+        from airflow.sdk import get_current_context
 
-        results = check_users(get_spark("quality-checks"))
-        for result in results:
-            print(result.summary())
-        failed = [r.summary() for r in results if not r.success]
-        if failed:
-            raise RuntimeError("; ".join(failed))
-        return {"expectations": sum(r.evaluated for r in results), "report": str(results[-1].docs_index)}
+        from expectations.validate import QualityGateFailed, run_gate
 
-    [capture_changes() >> apply_current_state(), load_files()] >> dbt >> check_quality()
+        try:
+            return run_gate(layer, run_id=get_current_context()["run_id"])
+        except QualityGateFailed as e:
+            raise AirflowFailException(str(e)) from e  # the data, not the task, is wrong: no retry
+
+    @task(trigger_rule="all_done")
+    def quality_report() -> dict:
+        from expectations.scorecard import build_report
+
+        return build_report()
+
+    bronze = [capture_changes() >> apply_current_state(), load_files()]
+    gate_bronze = validate.override(task_id="validate_bronze")("bronze")
+    gate_silver = validate.override(task_id="validate_silver")("silver")
+    gate_gold = validate.override(task_id="validate_gold", outlets=[GOLD_DIM_USER, QUALITY_RESULTS])("gold")
+    bronze >> gate_bronze >> dbt_layer("silver") >> gate_silver >> dbt_layer("gold") >> gate_gold >> quality_report()
 
 
 lakehouse_slice()

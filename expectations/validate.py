@@ -185,6 +185,17 @@ def validate_layer(spark: SparkSession, layer: str, run_id: str | None = None, c
     return report
 
 
+def run_gate(layer: str, run_id: str | None = None) -> dict:
+    """The Airflow task's body: validate a layer in this process's Spark session; a summary for XCom."""
+    from spark_jobs.session import get_spark
+
+    report = validate_layer(get_spark(f"quality-{layer}"), layer, run_id)
+    print("quality: " + report.summary())
+    return {"checks": len(report.results), "under_threshold": sum(not r.passed for r in report.results),
+            "quarantined": sum(r.quarantined for r in report.results), "alerts_sent": report.alerts_sent,
+            "seconds": round(report.seconds, 1)}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m expectations.validate", description=__doc__.split("\n\n")[0])
     p.add_argument("--layer", choices=[*LAYERS, "all"], required=True)

@@ -25,8 +25,12 @@ execution_config = ExecutionConfig(
 # dbt ls renders the graph (cached by Cosmos); one `dbt build` task per node runs the model with
 # its unit tests before it and its data tests after it, so a failing test stops what depends on it.
 # Tests of several models (relationships) are tasks of their own, after all their parents.
-render_config = RenderConfig(
-    load_method=LoadMode.DBT_LS,
-    test_behavior=TestBehavior.BUILD,
-    should_detach_multiple_parents_tests=True,
-)
+def render_config(layer: str) -> RenderConfig:
+    """The nodes of one layer (a selector in dbt/selectors.yml): silver and gold are separate
+    task groups so the quality gate can stop gold from being built on a failed silver."""
+    return RenderConfig(
+        load_method=LoadMode.DBT_LS,
+        selector=layer,
+        test_behavior=TestBehavior.BUILD,
+        should_detach_multiple_parents_tests=True,
+    )

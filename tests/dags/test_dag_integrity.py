@@ -27,39 +27,54 @@ def test_every_dag_has_tags_docs_and_retries(dagbag):
             assert t.retries >= 2, f"{dag_id}.{t.task_id} retries {t.retries}"
 
 
+GOLD_MODELS = {p.stem for p in (REPO_DIR / "dbt" / "models" / "marts").rglob("*.sql")}
+
+
 def _build(name: str, kind: str = "model") -> str:
-    return f"dbt.{name}_{kind}_build"
+    """The Cosmos task of a dbt node: in the gold group for marts, else silver."""
+    return f"{'gold' if name in GOLD_MODELS else 'silver'}.{name}_{kind}_build"
 
 
-def test_slice_builds_every_dbt_node_after_capture_then_checks_quality(dagbag):
+def test_slice_builds_every_dbt_node_between_quality_gates(dagbag):
     dag = dagbag.dags["lakehouse_slice"]
     ids = set(dag.task_ids)
     models = {p.stem for p in (REPO_DIR / "dbt" / "models").rglob("*.sql")}
     seeds = {p.stem for p in (REPO_DIR / "dbt" / "seeds").glob("*.csv")}
-    assert len(models) > 20 and {"dim_user", "fct_orders", "mart_operations_kpis"} <= models
+    assert len(models) > 20 and {"dim_user", "fct_orders", "mart_operations_kpis"} <= GOLD_MODELS
     assert {_build(m) for m in models} | {_build(s, "seed") for s in seeds} | {_build("snap_user_profile", "snapshot")} <= ids
     assert dag.get_task("capture_changes").downstream_task_ids == {"apply_current_state"}
-    assert _build("stg_crm__customers") in dag.get_task("apply_current_state").downstream_task_ids
+    assert dag.get_task("validate_bronze").upstream_task_ids == {"apply_current_state", "load_files"}
+    assert {_build("stg_crm__customers"), _build("stg_app__events")} <= dag.get_task("validate_bronze").downstream_task_ids
+    # silver is whole before its gate; gold starts after it
+    silver_leaves = {t for t in ids if t.startswith("silver.") and not dag.get_task(t).downstream_task_ids & {
+        u for u in ids if u.startswith("silver.")}}
+    assert silver_leaves and dag.get_task("validate_silver").upstream_task_ids == silver_leaves
+    assert _build("snap_user_profile", "snapshot") in silver_leaves
+    assert {_build("fct_orders"), _build("dim_product")} <= dag.get_task("validate_silver").downstream_task_ids
     # dbt's own graph: the 360 view after the facts and the profile it joins
-    assert {_build("int_user_profile"), _build("fct_orders"), _build("fct_service_tickets"),
-            _build("int_user_app_activity")} <= dag.get_task(_build("dim_user")).upstream_task_ids
+    assert {_build("fct_orders"), _build("fct_service_tickets"), _build("int_user_app_activity")} <= \
+        dag.get_task(_build("dim_user")).upstream_task_ids
     assert _build("int_user_profile") in dag.get_task(_build("snap_user_profile", "snapshot")).upstream_task_ids
-    assert {_build("mart_operations_kpis"), _build("mart_segment_sizes")} <= dag.get_task("check_quality").upstream_task_ids
+    assert {_build("mart_operations_kpis"), _build("mart_segment_sizes")} <= dag.get_task("validate_gold").upstream_task_ids
+    report = dag.get_task("quality_report")
+    assert report.upstream_task_ids == {"validate_gold"} and report.trigger_rule == "all_done"
 
 
 def test_tests_of_two_models_run_after_both(dagbag):
     dag = dagbag.dags["lakehouse_slice"]
-    rel = [t for t in dag.task_ids if t.startswith("dbt.relationships_")]
-    assert len(rel) >= 4
+    rel = [t for t in dag.task_ids if ".relationships_" in t]
+    assert len(rel) >= 5 and all(t.startswith("gold.") for t in rel)
     for task_id in rel:
         parents = dag.get_task(task_id).upstream_task_ids
-        assert len(parents) == 2 and all(p.endswith("_model_build") for p in parents), (task_id, parents)
+        assert all(p.startswith("gold.") and p.endswith("_model_build") for p in parents), (task_id, parents)
+        # a test that also reads silver (built before the gate) waits for its gold model only
+        assert len(parents) == (1 if "ref_stg_" in task_id else 2), (task_id, parents)
     assert {_build("fct_orders"), _build("dim_user")} == dag.get_task(
-        "dbt.relationships_fct_orders_user_id__user_id__ref_dim_user__test").upstream_task_ids
+        "gold.relationships_fct_orders_user_id__user_id__ref_dim_user__test").upstream_task_ids
 
 
-def test_slice_loads_landed_files_beside_cdc_before_dbt(dagbag):
+def test_slice_loads_landed_files_beside_cdc_before_the_bronze_gate(dagbag):
     dag = dagbag.dags["lakehouse_slice"]
     load = dag.get_task("load_files")
     assert not load.upstream_task_ids
-    assert {_build("stg_crm__customers"), _build("stg_app__events"), _build("stg_network__cell_kpis")} <= load.downstream_task_ids
+    assert load.downstream_task_ids == {"validate_bronze"}

@@ -1,12 +1,21 @@
 -- Orders of every line of business with one unified status, the phone as the unified user ID,
--- and the order number checked against business type + creation date + serial.
+-- and the order number checked against business type + creation date + serial. Orders the
+-- bronze quality gate quarantined (a malformed order number) are left out.
 
 with
 
+quarantined as (
+
+    {{ quarantined_keys('bss.orders') }}
+
+),
+
 source as (
 
-    select * from {{ source('bss', 'bss_orders') }}
-    where not _is_deleted
+    select orders.*
+    from {{ source('bss', 'bss_orders') }} as orders
+    left anti join quarantined on orders.order_id = quarantined.key_value
+    where not orders._is_deleted
 
 ),
 

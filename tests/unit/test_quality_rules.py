@@ -1,0 +1,148 @@
+"""Quality rules from the contracts, severity actions, alerts, the offline Data Docs rewrite and
+the scorecard: pure logic, no Spark."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from expectations import alerts, docs, scorecard
+from expectations.results import CheckResult
+from expectations.rules import LAYERS, Check, RuleConfigError, _from_rule, checks_for
+from lakehouse.settings import REPO_DIR
+from schemas.contracts import ContractError, Rule, load_contracts, parse_contract
+
+
+def _by_name(layer: str) -> dict[str, Check]:
+    return {c.name: c for c in checks_for(layer)}
+
+
+def test_every_contract_rule_is_checked_in_exactly_one_layer():
+    declared = {(c.qualified_name, r.rule) for c in load_contracts() for col in c.columns for r in col.rules}
+    checked = [(c.source, c.rule, c.layer) for layer in LAYERS for c in checks_for(layer)]
+    for table, rule in declared:
+        layers = {layer for src, r, layer in checked if r == rule and src == table.split(".")[0]}
+        assert len(layers) == 1, (table, rule, layers)
+
+
+def test_bronze_checks_come_from_keys_nullability_allowed_values_and_patterns():
+    bronze = _by_name("bronze")
+    assert bronze["crm.customers.customer_id.unique_key"].kind == "unique"
+    assert bronze["network.cell_kpis.cell_id+period_start.unique_key"].columns == ("cell_id", "period_start")
+    required = {n for n in bronze if n.startswith("crm.customers.") and n.endswith(".required")}
+    assert required == {f"crm.customers.{c}.required" for c in
+                        ("customer_id", "full_name", "acquisition_channel", "created_at", "updated_at")}
+    phone = bronze["crm.customers.phone.not_null"]
+    assert (phone.dimension, phone.severity, phone.threshold, phone.action) == ("completeness", "critical", 0.98, "stop")
+    order_no = bronze["bss.orders.order_id.pattern"]
+    assert (order_no.kind, order_no.action) == ("regex", "quarantine")
+    assert bronze["crm.service_tickets.satisfaction_score.allowed_values"].values == (1, 2, 3, 4, 5)  # typed
+
+
+def test_cross_table_rules_run_where_their_inputs_meet():
+    silver, gold = _by_name("silver"), _by_name("gold")
+    assert silver["int_users.crm_gender+bss_gender.gender_matches_bss"].dimension == "consistency"
+    assert silver["stg_crm__customers.phone_e164.phone_format"].where == "phone_raw is not null"
+    amount = gold["fct_orders.amount+list_price.amount_matches_price"]
+    assert (amount.dimension, amount.kind) == ("accuracy", "pair_equal")
+    refs = {n: c.ref for n, c in gold.items() if c.kind == "exists_in"}
+    assert refs == {"fct_orders.user_id.references_customer": "dim_user.user_id",
+                    "fct_orders.product_id.references_product": "dim_product.product_id"}
+
+
+def test_failing_sql_says_what_the_expectation_counts():
+    silver, gold = _by_name("silver"), _by_name("gold")
+    assert silver["stg_crm__customers.phone_e164.phone_format"].failing_sql() == \
+        "(phone_raw is not null) and (phone_e164 is null)"
+    assert gold["fct_orders.user_id.references_customer"].failing_sql() == "user_id is not null and _ref_user_id is null"
+    expectation = gold["fct_orders.user_id.references_customer"].expectation()
+    assert expectation.column == "_ref_user_id" and "user_id IS NOT NULL" in str(expectation.row_condition)
+    assert expectation.meta["check"] == "fct_orders.user_id.references_customer"
+
+
+def test_severity_and_action_are_checked_where_declared():
+    with pytest.raises(ValueError, match="warning can only be recorded"):
+        Rule("x", "validity", "warning", action="stop")
+    with pytest.raises(ValueError, match="dimension 'tidiness'"):
+        Rule("x", "tidiness", "critical")
+    with pytest.raises(RuleConfigError, match="only bronze rows can be held back"):
+        _from_rule("gold", "fct_orders", "bss", Rule("x", "validity", "critical", action="quarantine"), "not_null", ["a"])
+    doc = {"name": "t", "source": "s", "primary_key": ["a"],
+           "columns": [{"name": "a", "type": "int", "nullable": False,
+                        "rules": [{"rule": "not_null", "dimension": "completeness", "severity": "urgent"}]}]}
+    with pytest.raises(ContractError, match="severity 'urgent'"):
+        parse_contract(doc)
+
+
+def test_every_quarantining_contract_is_filtered_in_its_staging_model():
+    quarantining = {c.table for c in checks_for("bronze") if c.action == "quarantine"}
+    assert quarantining == {"bss.orders"}
+    for table in quarantining:
+        source, name = table.split(".")
+        sql = (REPO_DIR / "dbt" / "models" / "staging" / source / f"stg_{source}__{name}.sql").read_text()
+        assert f"quarantined_keys('{table}')" in sql
+
+
+def _result(check: Check, checked: int, failed: int) -> CheckResult:
+    return CheckResult(check, "db.t", checked, failed)
+
+
+def test_alerts_for_critical_failures_and_rates_under_threshold():
+    bronze = _by_name("bronze")
+    phone, order_no, status = (bronze["crm.customers.phone.not_null"], bronze["bss.orders.order_id.pattern"],
+                               bronze["bss.orders.status.allowed_values"])
+    results = [_result(phone, 100, 1), _result(order_no, 100, 2), _result(status, 100, 0)]
+    assert [(r.outcome, r.passed) for r in results] == [("passed", True), ("quarantined", False), ("passed", True)]
+    raised = alerts.alerts_for(results, "r1")
+    assert [(a.rule, a.rows_failed, a.outcome) for a in raised] == [("pattern", 2, "quarantined")]
+    stopped = _result(phone, 100, 3)
+    assert stopped.outcome == "stopped" and "3 of 100 rows fail" in stopped.describe()
+    assert alerts.alerts_for([stopped], "r1")[0].text().startswith("[critical] bronze crm.customers: rule not_null")
+
+
+def test_cdn_assets_become_relative_local_paths(tmp_path):
+    site = tmp_path / "site"
+    page = site / "validations" / "a" / "b.html"
+    html = ('<link href="https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css" integrity="x" '
+            'crossorigin="anonymous" rel="stylesheet">\n<script src="https://cdn.jsdelivr.net/npm/vega@5"></script>'
+            '<img src="https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/logo-long.png?d=123">'
+            '<link rel="icon" href="../static/images/favicon.ico">')
+    out = docs.offline_html(html, page, site)
+    assert 'href="../../static/vendor/bootstrap/4.3.1/css/bootstrap.min.css"' in out
+    assert "vega" not in out and "integrity=" not in out.replace("data-integrity=", "")
+    assert 'src="../../static/images/logo-long.png"' in out and 'href="../../static/images/favicon.ico"' in out
+    assert docs.offline_html(out, page, site) == out  # idempotent
+    with pytest.raises(docs.OfflineAssetsMissing, match="unpkg.com/unknown"):
+        docs.offline_html('<script src="https://unpkg.com/unknown.js"></script>', page, site)
+
+
+def test_gx_templates_load_only_assets_the_offline_table_knows():
+    import great_expectations
+
+    templates = Path(great_expectations.__file__).parent / "render" / "view" / "templates"
+    urls = set()
+    for t in templates.rglob("*.j2"):
+        urls |= set(re.findall(r"""<(?:link|script)\b[^>]*?(?:href|src)=["'](https?://[^"']+)["']""", t.read_text()))
+    assert urls and urls <= set(docs.CDN_ASSETS), urls - set(docs.CDN_ASSETS)
+
+
+def _row(run, at, source, dimension, rate, check="c", passed=True, failed=0):
+    return {"run_id": run, "validated_at": datetime(2026, 11, 1, at), "source": source, "dimension": dimension,
+            "pass_rate": rate, "check_name": check, "passed": passed, "rows_failed": failed, "rows_checked": 100,
+            "layer": "bronze", "table_name": "crm.customers", "rule": "not_null", "columns": "phone",
+            "severity": "critical", "threshold": 0.98, "outcome": "passed" if passed else "stopped"}
+
+
+def test_scorecard_scores_are_mean_pass_rates_with_a_trend_per_group():
+    rows = [_row("r2", 2, "crm", "completeness", 0.5, "a", False, 50), _row("r2", 2, "crm", "validity", 1.0, "b"),
+            _row("r1", 1, "crm", "completeness", 1.0, "a"), _row("r1", 1, "bss", "validity", 0.9, "c", True, 10)]
+    assert scorecard.scores(rows, "source") == {"r1": {"bss": 90.0, "crm": 100.0}, "r2": {"crm": 75.0}}
+    page = scorecard.render(rows)
+    # lines for groups seen in both runs: crm; completeness and validity
+    assert page.count("<svg") == 2 and page.count("<polyline") == 3
+    assert "Latest run <b>r2</b>: 1 of 2 checks" in page
+    assert "<td class='num'>50</td><td class='num'>100</td><td class='num'>50.00%</td>" in page
+    assert not re.search(r"""(src|href)=["']https?:""", page)
