@@ -5,7 +5,8 @@ scale (CRM and BSS into PostgreSQL, network KPIs and app logs into the landing z
 Debezium has published every change, runs the ``lakehouse_slice`` DAG through Airflow's REST
 API, checks that gold holds every CRM customer and reports the model, segments and KPIs (through
 the Thrift server), reconciles every
-CRM and BSS table with its current state in bronze, key by key, and accounts for every row of
+CRM and BSS table with its current state in bronze, key by key, prints the quality results of
+the run (every rule of every layer, failing rows against the planted defects), and accounts for every row of
 the landed files against the generator's planted defects.
 Safe to rerun: the generator syncs only what changed and every step downstream is idempotent.
 """
@@ -21,6 +22,10 @@ from pathlib import Path
 from lakehouse.airflow_client import AirflowClient
 from lakehouse.generator.cli import default_landing, generate
 from lakehouse.generator.config import GeneratorConfig, GeneratorError
+from expectations.docs import docs_index
+from expectations.results import quarantine_table, results_table
+from expectations.run_summary import summary as quality_summary
+from expectations.scorecard import scorecard_path
 from lakehouse.gold_report import report as gold_report
 from lakehouse.settings import get_settings
 from lakehouse.sql import thrift_query
@@ -69,26 +74,28 @@ def run(scale: float, seed: int) -> int:
     cfg = GeneratorConfig(scale=scale, seed=seed)
     manifest = generate(cfg, default_landing(), load_db=True)
     changed = sum(v["upserted"] + v["deleted"] for v in manifest.loads.values())
-    print(f"[1/6] generator: {sum(manifest.rows.values()):,} rows at scale {scale} "
+    print(f"[1/7] generator: {sum(manifest.rows.values()):,} rows at scale {scale} "
           f"({changed:,} source rows changed; landing zone {default_landing()})")
     wait_for_sources()
-    print("[2/6] debezium: every committed CRM and BSS change is in Kafka")
+    print("[2/7] debezium: every committed CRM and BSS change is in Kafka")
     client = AirflowClient.from_settings()
     client.wait_for_dag(DAG_ID)
     run_id = client.trigger(DAG_ID)
-    print(f"[3/6] airflow: triggered {DAG_ID} run {run_id}")
+    print(f"[3/7] airflow: triggered {DAG_ID} run {run_id}")
     state = client.wait_for_run(DAG_ID, run_id, progress=lambda line: print("      " + line))
     if state != "success":
         print(f"ERROR: {DAG_ID} run {run_id} ended {state}; task states: {client.task_states(DAG_ID, run_id)}. "
               f"Task logs: {s.log_dir / 'airflow'} or the Airflow UI", file=sys.stderr)
         return 1
     gold_ok, gold_text = gold_report()
-    print(f"[4/6] gold (through Thrift): {gold_text}")
+    print(f"[4/7] gold (through Thrift): {gold_text}")
+    quality_ok, quality_text = quality_summary(run_id, manifest.defects)
+    print(f"[5/7] quality (Great Expectations, {results_table()}): {quality_text}")
     diffs = reconcile_all()
-    print("[5/6] reconcile: " + "; ".join(
+    print("[6/7] reconcile: " + "; ".join(
         f"{d.table} {d.source_rows:,} rows {'exact' if d.exact else 'DIFFERS'}" for d in diffs))
     landed_ok, landing_report = landing_accounting(manifest, default_landing())
-    print(f"[6/6] landing: {landing_report}")
+    print(f"[7/7] landing: {landing_report}")
     print(
         "\nSummary\n"
         f"  time              {time.monotonic() - t0:.0f}s\n"
@@ -103,13 +110,14 @@ def run(scale: float, seed: int) -> int:
         f"manifest {landing_tables.MANIFEST_TABLE}, quarantine {landing_tables.QUARANTINE_TABLE}\n"
         f"  Airflow UI        {s.airflow_url}  (login {s.airflow_admin_user} / {s.airflow_admin_password})\n"
         f"  SQL endpoint      {s.thrift_jdbc_url}  e.g. beeline -u {s.thrift_jdbc_url} -e 'select * from gold.dim_user limit 5'\n"
-        f"  quality report    {s.reports_dir / 'data_docs' / 'index.html'}\n"
+        f"  quality report    {scorecard_path()} (scorecard, trends) and {docs_index()} (Data Docs); "
+        f"results {results_table()}, quarantine {quarantine_table()}\n"
         f"  landing zone      {default_landing()} (manifest _manifest.json)\n"
         f"  warehouse         {s.warehouse_dir}\n"
         f"  service logs      {s.log_dir}\n"
         "  stop everything   make stop"
     )
-    return 0 if gold_ok and all(d.exact for d in diffs) and landed_ok else 1
+    return 0 if gold_ok and quality_ok and all(d.exact for d in diffs) and landed_ok else 1
 
 
 def main(argv: list[str] | None = None) -> int:

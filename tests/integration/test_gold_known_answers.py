@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from expectations.rules import LAYERS, checks_for
 from lakehouse import bronze_fixture
 from lakehouse.dbt_cli import run_dbt
 from lakehouse.generator.config import GeneratorConfig
@@ -34,7 +35,7 @@ def _fixture(*extra: str) -> None:
 
 
 def _drop(prefix: str) -> None:
-    for layer in ("silver", "gold"):
+    for layer in ("silver", "gold", "quality"):
         thrift_query(f"drop database if exists {prefix}{layer} cascade")
 
 
@@ -123,6 +124,51 @@ def test_cell_hours_fault_risk_and_app_events_are_all_accounted_for(built):
     assert thrift_query("select count(*), sum(case when is_fault_risk then 1 else 0 end), sum(periods) "
                         "from kat_gold.fct_cell_kpi_hourly")[0] == (exp.cell_hours, exp.fault_risk_hours, 17_280)
     assert thrift_query("select sum(events) from kat_gold.fct_app_activity_daily")[0][0] == exp.app_events
+
+
+BAD_ORDER = "MOB2026O9990000001"  # a letter in the date: fails the order-number pattern
+
+
+def _plant_bad_order() -> None:
+    """A copy of one order under a malformed number, as CDC would have landed it."""
+    cols = [r[0] for r in thrift_query(f"show columns in {BRONZE}.bss_orders")]
+    values = {"order_id": f"'{BAD_ORDER}'", "_key": f"'{{\"order_id\": \"{BAD_ORDER}\"}}'"}
+    select = ", ".join(f"{values.get(c, c)} as {c}" for c in cols)
+    thrift_query(f"insert into {BRONZE}.bss_orders select {select} from {BRONZE}.bss_orders limit 1")
+
+
+def test_quality_rules_count_exactly_the_planted_defects_and_quarantine_holds_back_a_bad_order(built, tmp_path):
+    """The three layers validated (GX, through the validate CLI) on the known-answer build: every
+    rule's failed rows are the generator's planted count, results queryable through Thrift; a
+    malformed order number in bronze is quarantined and, once silver is rebuilt, left out of it."""
+    _, _, manifest = built
+    _plant_bad_order()
+    env = {**job_env(), "LAKEHOUSE_BRONZE_DB": BRONZE, "LAKEHOUSE_SCHEMA_PREFIX": PREFIX,
+           "LAKEHOUSE_GX_ROOT": str(tmp_path / "gx"), "LAKEHOUSE_DATA_DOCS": str(tmp_path / "docs")}
+    try:
+        done = subprocess.run([sys.executable, "-m", "expectations.validate", "--layer", "all", "--run-id", "kat"],
+                              env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-4000:]
+        failed = dict(thrift_query(f"select check_name, rows_failed from {PREFIX}quality.validation_results "
+                                   "where run_id = 'kat' and rows_failed > 0"))
+        planted = {name: d["count"] for name, d in manifest.defects.items()}
+        assert failed == {
+            "crm.customers.phone.not_null": planted["null_phone"],
+            "bss.orders.order_id.pattern": 1,
+            "stg_crm__customers.phone_e164.phone_format": planted["malformed_phone"],
+            "int_users.crm_gender+bss_gender.gender_matches_bss": planted["gender_mismatch"],
+            "fct_orders.user_id.references_customer": planted["orphan_orders"],
+            "fct_orders.amount+list_price.amount_matches_price": planted["amount_mismatch"],
+        }
+        checked = dict(thrift_query(f"select layer, count(*) from {PREFIX}quality.validation_results "
+                                    "where run_id = 'kat' group by layer"))
+        assert checked == {layer: len(checks_for(layer)) for layer in LAYERS}
+        assert thrift_query(f"select key_value, rule from {PREFIX}quality.quarantine") == [(BAD_ORDER, "pattern")]
+        assert run_dbt(["run", "--select", "stg_bss__orders"], bronze_db=BRONZE, schema_prefix=PREFIX,
+                       target_path=str(tmp_path / "dbt")).returncode == 0
+        assert thrift_query(f"select count(*) from {PREFIX}silver.stg_bss__orders where order_id = '{BAD_ORDER}'") == [(0,)]
+    finally:
+        thrift_query(f"delete from {BRONZE}.bss_orders where order_id = '{BAD_ORDER}'")
 
 
 GOLD_TABLES = ["fct_orders", "fct_service_tickets", "fct_cell_kpi_hourly", "fct_app_activity_daily", "dim_user",

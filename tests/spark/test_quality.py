@@ -101,7 +101,8 @@ def _append_orders(spark, edits) -> None:
 def test_a_quarantine_rule_holds_back_exactly_its_rows_and_releases_fixed_ones(spark, env, receiver):
     _append_orders(spark, [{"order_id": "MOB2026X0010001", "_key": '{"order_id": "MOB2026X0010001"}'},
                            {"order_id": "XYZ20261001000001", "_key": '{"order_id": "XYZ20261001000001"}'}])
-    report = validate_layer(spark, "bronze", "run-2", webhook_url=receiver.url, progress=lambda line: None)
+    report = validate_layer(spark, "bronze", "run-2", webhook_url=receiver.url, progress=lambda line: None,
+                            tables={"bss.orders"})
     pattern = next(r for r in report.results if r.check.name == "bss.orders.order_id.pattern")
     assert (pattern.rows_failed, pattern.outcome, pattern.quarantined) == (2, "quarantined", 2)
     held = spark.table(results.quarantine_table()).where("run_id = 'run-2'").collect()
@@ -112,7 +113,7 @@ def test_a_quarantine_rule_holds_back_exactly_its_rows_and_releases_fixed_ones(s
     assert [(a["table"], a["rule"], a["rows_failed"]) for a in alert] == [("bss.orders", "pattern", 2)]
     # fixed at the source (deleted): released on the next run
     spark.sql(f"update {BRONZE}.bss_orders set _is_deleted = true where order_id in ('MOB2026X0010001', 'XYZ20261001000001')")
-    validate_layer(spark, "bronze", "run-3", progress=lambda line: None)
+    validate_layer(spark, "bronze", "run-3", progress=lambda line: None, tables={"bss.orders"})
     assert spark.table(results.quarantine_table()).count() == 0
 
 
@@ -126,7 +127,8 @@ def test_a_critical_rule_under_its_threshold_stops_after_recording_and_alerting(
     spark.sql(f"update {customers} set phone = null where customer_id in ({', '.join(map(str, ids))})")
     try:
         with pytest.raises(QualityGateFailed, match=r"crm.customers not_null \(phone\)"):
-            validate_layer(spark, "bronze", "run-4", webhook_url=receiver.url, progress=lambda line: None)
+            validate_layer(spark, "bronze", "run-4", webhook_url=receiver.url, progress=lambda line: None,
+                           tables={"crm.customers"})
         row = spark.table(results.results_table()).where(
             "run_id = 'run-4' and check_name = 'crm.customers.phone.not_null'").first()
         assert (row.rows_failed, row.outcome, row.passed) == (already + more, "stopped", False)
