@@ -102,7 +102,7 @@ def run_checkpoint(context, layer: str, table: str, expectations: list, df):
     checkpoint = context.checkpoints.add_or_update(gx.Checkpoint(
         name=f"{name}__checkpoint", validation_definitions=[vd],
         actions=[UpdateDataDocsAction(name="update_docs", site_names=[SITE_NAME])],
-        result_format={"result_format": "SUMMARY"}))
+        result_format={"result_format": "SUMMARY", "partial_unexpected_count": 0}))
     result = checkpoint.run(batch_parameters={"dataframe": df})
     return next(iter(result.run_results.values()))
 

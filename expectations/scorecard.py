@@ -116,7 +116,7 @@ Scores are mean pass rates of the rules in each group. Rule by rule: <a href="{h
 </body></html>"""
 
 
-def build_report(spark=None) -> dict:
+def build_report(spark=None, quiet: bool = False) -> dict:
     """Scorecard from the results table, Data Docs made offline; paths and the latest scores."""
     if spark is None:
         from spark_jobs.session import get_spark
@@ -131,7 +131,8 @@ def build_report(spark=None) -> dict:
     pages = docs.make_offline()
     by_source = scores(rows, "source") if rows else {}
     latest = by_source[list(by_source)[-1]] if by_source else {}
-    print(f"quality report: scorecard {path} ({len(by_source)} runs), Data Docs {docs.docs_index()} ({pages} pages)")
+    if not quiet:
+        print(f"quality report: scorecard {path} ({len(by_source)} runs), Data Docs {docs.docs_index()} ({pages} pages)")
     return {"scorecard": str(path), "data_docs": str(docs.docs_index()), "runs": len(by_source),
             "latest_scores": {k: round(v, 2) for k, v in latest.items()}}
 

@@ -8,6 +8,7 @@ so a table is scanned once, not once per rule. Then:
 - every check's rows checked / failed / pass rate go to ``<prefix>quality.validation_results``;
 - a quarantine rule's offending rows go to ``<prefix>quality.quarantine`` (silver leaves them out);
 - a rule under its threshold, or a failed critical rule, raises an alert on the channel;
+- the Data Docs (made offline) and the scorecard are rebuilt;
 - a failed critical ``stop`` rule fails the step (exit 3), after all of the above, so the next
   layer is not built on it.
 Sources: ``LAKEHOUSE_BRONZE_DB`` (bronze), ``LAKEHOUSE_SCHEMA_PREFIX`` (silver, gold, quality).
@@ -181,7 +182,10 @@ def validate_layer(spark: SparkSession, layer: str, run_id: str | None = None, c
         except alerts.AlertDeliveryError as e:
             report.alert_error = str(e)
             log.error("quality alerts not delivered: %s", e)
-    docs.make_offline()
+    # the committee's report follows every validation, a stopped one included
+    from expectations.scorecard import build_report
+
+    build_report(spark, quiet=True)
     if report.stopped:
         raise QualityGateFailed(report.stopped)
     return report

@@ -56,8 +56,7 @@ def test_slice_builds_every_dbt_node_between_quality_gates(dagbag):
         dag.get_task(_build("dim_user")).upstream_task_ids
     assert _build("int_user_profile") in dag.get_task(_build("snap_user_profile", "snapshot")).upstream_task_ids
     assert {_build("mart_operations_kpis"), _build("mart_segment_sizes")} <= dag.get_task("validate_gold").upstream_task_ids
-    report = dag.get_task("quality_report")
-    assert report.upstream_task_ids == {"validate_gold"} and report.trigger_rule == "all_done"
+    assert not dag.get_task("validate_gold").downstream_task_ids
 
 
 def test_tests_of_two_models_run_after_both(dagbag):

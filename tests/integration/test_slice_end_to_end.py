@@ -40,7 +40,7 @@ def _run_slice() -> None:
     client = AirflowClient.from_settings()
     client.wait_for_dag("lakehouse_slice")
     run_id = client.trigger("lakehouse_slice")
-    state = client.wait_for_run("lakehouse_slice", run_id, timeout_s=600, progress=lambda _: None)
+    state = client.wait_for_run("lakehouse_slice", run_id, timeout_s=900, progress=lambda _: None)
     assert state == "success", client.task_states("lakehouse_slice", run_id)
 
 
