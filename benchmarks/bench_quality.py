@@ -44,8 +44,10 @@ def main() -> int:
     p.add_argument("--skip-load", action="store_true", help="reuse bench_bronze (load time then not counted)")
     p.add_argument("--skip-build", action="store_true", help="reuse bench_silver / bench_gold (build time not counted)")
     args = p.parse_args()
+    bench_home = get_settings().home / "bench_quality"  # its own GX store and report, not the pipeline's
     env = {**os.environ, "LAKEHOUSE_BRONZE_DB": BRONZE, "LAKEHOUSE_SCHEMA_PREFIX": PREFIX,
-           "SPARK_CONF_DIR": str(get_settings().spark_conf_dir)}
+           "SPARK_CONF_DIR": str(get_settings().spark_conf_dir), "LAKEHOUSE_GX_ROOT": str(bench_home / "gx"),
+           "LAKEHOUSE_DATA_DOCS": str(bench_home / "reports" / "data_docs")}
 
     def load():
         subprocess.run([sys.executable, "-m", "lakehouse.bronze_fixture", "--scale", str(args.scale),

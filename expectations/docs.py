@@ -81,7 +81,7 @@ def get_context():
     return context
 
 
-def run_checkpoint(context, layer: str, table: str, expectations: list, df):
+def run_checkpoint(context, layer: str, table: str, expectations: list, df, run_id: str | None = None):
     """One suite and one checkpoint per table (a checkpoint's batch parameters apply to all its
     validations); the Data Docs page of the run is written as it finishes."""
     import great_expectations as gx
@@ -103,8 +103,29 @@ def run_checkpoint(context, layer: str, table: str, expectations: list, df):
         name=f"{name}__checkpoint", validation_definitions=[vd],
         actions=[UpdateDataDocsAction(name="update_docs", site_names=[SITE_NAME])],
         result_format={"result_format": "SUMMARY", "partial_unexpected_count": 0}))
-    result = checkpoint.run(batch_parameters={"dataframe": df})
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    result = checkpoint.run(batch_parameters={"dataframe": df},
+                            run_id=RunIdentifier(run_name=run_id) if run_id else None)
     return next(iter(result.run_results.values()))
+
+
+def prune_history(keep: int = 30, roots: list[Path] | None = None) -> int:
+    """Keep each suite's newest ``keep`` validations in GX's store and in the site (the site's
+    index reads every stored result, so it would slow down run after run; the full history is
+    the results table's). Returns the number removed."""
+    roots = roots or [gx_root() / "gx" / "uncommitted" / "validations", docs_dir() / "validations"]
+    removed = 0
+    for root in roots:
+        for suite in (d for d in root.glob("*") if d.is_dir()) if root.exists() else ():
+            runs = sorted((ts for run in suite.iterdir() if run.is_dir() for ts in run.iterdir() if ts.is_dir()),
+                          key=lambda ts: ts.name)
+            for old in runs[:-keep] if keep else runs:
+                shutil.rmtree(old)
+                removed += 1
+                if not any(old.parent.iterdir()):
+                    old.parent.rmdir()
+    return removed
 
 
 def webjars() -> list[Path]:

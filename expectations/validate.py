@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from expectations import alerts, docs, results
+from expectations import alerts, docs, results, scorecard
 from expectations.results import CheckResult
 from expectations.rules import LAYERS, Check, checks_for, tables_of
 
@@ -88,10 +89,22 @@ def _read(spark: SparkSession, name: str) -> DataFrame:
     return df.where(~F.col("_is_deleted")) if "_is_deleted" in df.columns else df  # the current rows only
 
 
+def _referenced(checks: list[Check]) -> set[str]:
+    cols = {c for check in checks for c in check.columns}
+    for check in checks:  # columns named in a row condition
+        cols |= set(re.findall(r"\b([a-z_][a-z0-9_]*)\b(?=\s+is\b)", check.where or ""))
+    return cols
+
+
 def table_frame(spark: SparkSession, layer: str, table: str, checks: list[Check]) -> DataFrame:
-    """The table's current rows, with the matched key of every reference its rules check."""
+    """The table's current rows, with the matched key of every reference its rules check: only
+    the columns the rules read (the whole row where a rule may quarantine it)."""
     df = _read(spark, physical_table(layer, table))
+    if not any(c.action == "quarantine" for c in checks):
+        df = df.select(*[c for c in df.columns if c in _referenced(checks)])
     for c in checks:
+        if c.kind == "unique" and len(c.columns) > 1:
+            df = df.withColumn(c.key_column, F.concat_ws("|", *[F.col(k).cast("string") for k in c.columns]))
         if c.kind == "exists_in":
             ref_table, ref_col = c.ref.split(".")
             keys = _read(spark, physical_table(layer, ref_table)).select(F.col(ref_col).alias(c.ref_column)).distinct()
@@ -111,7 +124,7 @@ def _key_columns(layer: str, table: str, checks: list[Check]) -> list[str]:
 def offending_rows(df: DataFrame, check: Check, key_cols: list[str], run_id: str, at: datetime) -> DataFrame:
     """The rows a check fails, in the quarantine table's shape."""
     if check.kind == "unique":
-        df = df.withColumn("_key_count", F.count(F.lit(1)).over(Window.partitionBy(*check.columns)))
+        df = df.withColumn("_key_copy", F.row_number().over(Window.partitionBy(*check.columns).orderBy(*check.columns)))
     payload = [c for c in df.columns if not c.startswith("_")]
     return (df.where(check.failing_sql())
             .select(F.lit(check.table).alias("table_name"), F.lit(check.rule).alias("rule"),
@@ -121,15 +134,20 @@ def offending_rows(df: DataFrame, check: Check, key_cols: list[str], run_id: str
                     F.lit(run_id).alias("run_id"), F.lit(at).cast("timestamp").alias("quarantined_at")))
 
 
-def _counts(validation_result) -> dict[str, tuple[int, int]]:
+def _counts(validation_result, rows: int) -> dict[str, tuple[int, int]]:
     """check name -> (rows checked, rows failed) from a GX validation result. Rules that skip
-    missing values (regex, sets, pairs) leave them out of the rows checked."""
+    missing values (regex, sets, pairs) leave them out of the rows checked; a key's failed rows
+    are its copies beyond the first (rows x (1 - share of distinct values))."""
     out = {}
     for r in validation_result.results:
         meta = r.expectation_config.meta or {}
         res = r.result or {}
         if r.exception_info and r.exception_info.get("raised_exception"):
             raise RuntimeError(f"{meta.get('check')}: Great Expectations raised {r.exception_info.get('exception_message')}")
+        if "observed_value" in res:  # uniqueness, an aggregate
+            distinct_share = res["observed_value"] if res["observed_value"] is not None else 1.0
+            out[meta["check"]] = (rows, round(rows * (1.0 - distinct_share)))
+            continue
         checked = int(res.get("element_count", 0)) - int(res.get("missing_count") or 0)
         out[meta["check"]] = (checked, int(res.get("unexpected_count", 0)))
     return out
@@ -139,9 +157,9 @@ def validate_table(spark, context, layer: str, table: str, checks: list[Check], 
                    at: datetime) -> list[CheckResult]:
     df = table_frame(spark, layer, table, checks).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        df.count()  # one scan of the table (and the joins); every rule then reads the cache
-        run = docs.run_checkpoint(context, layer, table, [c.expectation() for c in checks], df)
-        counts = _counts(run)
+        rows = df.count()  # one scan of the table (and the joins); every rule then reads the cache
+        run = docs.run_checkpoint(context, layer, table, [c.expectation() for c in checks], df, run_id)
+        counts = _counts(run, rows)
         out = []
         for c in checks:
             checked, failed = counts[c.name]
@@ -183,9 +201,8 @@ def validate_layer(spark: SparkSession, layer: str, run_id: str | None = None, c
             report.alert_error = str(e)
             log.error("quality alerts not delivered: %s", e)
     # the committee's report follows every validation, a stopped one included
-    from expectations.scorecard import build_report
-
-    build_report(spark, quiet=True)
+    docs.prune_history()
+    scorecard.build_report(spark, quiet=True)
     if report.stopped:
         raise QualityGateFailed(report.stopped)
     return report

@@ -146,3 +146,13 @@ def test_scorecard_scores_are_mean_pass_rates_with_a_trend_per_group():
     assert "Latest run <b>r2</b>: 1 of 2 checks" in page
     assert "<td class='num'>50</td><td class='num'>100</td><td class='num'>50.00%</td>" in page
     assert not re.search(r"""(src|href)=["']https?:""", page)
+
+
+def test_history_pruning_keeps_each_suites_newest_validations(tmp_path):
+    root = tmp_path / "validations"
+    for suite in ("a__suite", "b__suite"):
+        for n in range(5):
+            (root / suite / f"run-{n}" / f"2026110{n}T000000Z").mkdir(parents=True)
+    assert docs.prune_history(keep=2, roots=[root]) == 6
+    assert sorted(p.name for p in (root / "a__suite").iterdir()) == ["run-3", "run-4"]
+    assert docs.prune_history(keep=2, roots=[root]) == 0
