@@ -156,3 +156,22 @@ def test_history_pruning_keeps_each_suites_newest_validations(tmp_path):
     assert docs.prune_history(keep=2, roots=[root]) == 6
     assert sorted(p.name for p in (root / "a__suite").iterdir()) == ["run-3", "run-4"]
     assert docs.prune_history(keep=2, roots=[root]) == 0
+
+
+def test_run_summary_names_planted_defects_and_fails_on_a_stop_or_a_missing_layer(monkeypatch):
+    from expectations import run_summary
+
+    counts = {layer: len(checks_for(layer)) for layer in LAYERS}
+    answers = {
+        "group by layer": [(layer, n, 1 if layer == "gold" else 0, 0) for layer, n in counts.items()],
+        "rows_failed > 0": [("crm.customers.phone.not_null", 2, 200, "passed"),
+                            ("fct_orders.amount+list_price.amount_matches_price", 44, 2000, "warned")],
+    }
+    monkeypatch.setattr(run_summary, "thrift_query", lambda sql: next(v for k, v in answers.items() if k in sql))
+    ok, text = run_summary.summary("r1", {"null_phone": {"count": 2}, "amount_mismatch": {"count": 44}})
+    assert ok
+    assert f"bronze {counts['bronze']} (0 under threshold)" in text and f"gold {counts['gold']} (1 under threshold)" in text
+    assert "crm.customers.phone.not_null: 2 of 200 rows fail, passed (planted null_phone 2)" in text
+    assert "amount_matches_price: 44 of 2,000 rows fail, warned (planted amount_mismatch 44)" in text
+    answers["group by layer"] = [("bronze", counts["bronze"], 1, 1)]  # stopped at bronze: no silver, gold
+    assert run_summary.summary("r1", {})[0] is False
