@@ -1,12 +1,11 @@
 """Quality alerts: a failed critical rule, or any rule under its pass-rate threshold, is posted as
-JSON to a webhook (``LAKEHOUSE_ALERT_WEBHOOK``; Slack-, Teams- or Alertmanager-style receivers
-take the ``text`` field). With no channel configured the alerts are logged."""
+JSON to a webhook (``LAKEHOUSE_ALERT_WEBHOOK`` in ``infra/stack.env`` or the environment; Slack-
+or Teams-style receivers take the ``text`` field). With no channel configured the alerts are logged."""
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 import urllib.error
 import urllib.request
@@ -54,7 +53,9 @@ def alerts_for(results, run_id: str) -> list[Alert]:
 
 
 def webhook_url() -> str | None:
-    return os.environ.get("LAKEHOUSE_ALERT_WEBHOOK") or None
+    from lakehouse.settings import get_settings
+
+    return get_settings().alert_webhook or None
 
 
 def send(alerts: list[Alert], url: str | None = None, attempts: int = 3, timeout: float = 10.0) -> int:

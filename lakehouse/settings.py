@@ -44,6 +44,7 @@ class Settings:
     airflow_admin_user: str
     airflow_admin_password: str
     spark_master: str
+    alert_webhook: str = ""  # quality alerts' channel (empty: alerts are only logged)
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -123,6 +124,7 @@ def get_settings() -> Settings:
         airflow_admin_user=value("AIRFLOW_ADMIN_USER"),
         airflow_admin_password=value("AIRFLOW_ADMIN_PASSWORD"),
         spark_master=value("SPARK_MASTER"),
+        alert_webhook=value("LAKEHOUSE_ALERT_WEBHOOK"),
     )
 
 
