@@ -148,8 +148,9 @@ def _counts(validation_result, rows: int) -> dict[str, tuple[int, int]]:
             distinct_share = res["observed_value"] if res["observed_value"] is not None else 1.0
             out[meta["check"]] = (rows, round(rows * (1.0 - distinct_share)))
             continue
-        checked = int(res.get("element_count", 0)) - int(res.get("missing_count") or 0)
-        out[meta["check"]] = (checked, int(res.get("unexpected_count", 0)))
+        # an empty table: GX reports None counts (nothing checked, nothing failed)
+        checked = int(res.get("element_count") or 0) - int(res.get("missing_count") or 0)
+        out[meta["check"]] = (checked, int(res.get("unexpected_count") or 0))
     return out
 
 
