@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 
 from pyspark.sql import SparkSession
@@ -120,8 +120,3 @@ def replace_quarantine(spark: SparkSession, table: str, rule: str, offending) ->
     (offending.select(*QUARANTINE_SCHEMA.fieldNames()).write.format("delta").mode("overwrite")
      .option("replaceWhere", condition).save(location))
     return spark.table(quarantine_table()).where(condition).count()
-
-
-def as_dict(result: CheckResult) -> dict:
-    return {**asdict(result.check), "rows_checked": result.rows_checked, "rows_failed": result.rows_failed,
-            "pass_rate": result.pass_rate, "outcome": result.outcome}

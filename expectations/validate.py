@@ -75,6 +75,11 @@ class LayerReport:
         return text
 
 
+def new_run_id() -> str:
+    """A run id for a validation started outside Airflow (which passes its own)."""
+    return "manual__" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+
+
 def physical_table(layer: str, table: str) -> str:
     if layer == "bronze":
         source, name = table.split(".")
@@ -178,7 +183,7 @@ def validate_layer(spark: SparkSession, layer: str, run_id: str | None = None, c
                    webhook_url: str | None = None, progress=print, tables: set[str] | None = None) -> LayerReport:
     """Validate every table of a layer (or only ``tables``); record, quarantine and alert; raise
     QualityGateFailed when a critical stop rule failed (after recording it)."""
-    run_id = run_id or "manual__" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    run_id = run_id or new_run_id()
     at = datetime.now(timezone.utc).replace(tzinfo=None)
     context = context or docs.get_context()
     t0 = time.monotonic()
@@ -228,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     from spark_jobs.session import get_spark
 
     spark = get_spark(f"quality-{args.layer}")
-    run_id = args.run_id or "manual__" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    run_id = args.run_id or new_run_id()
     for layer in LAYERS if args.layer == "all" else [args.layer]:
         try:
             report = validate_layer(spark, layer, run_id)
