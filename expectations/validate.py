@@ -2,9 +2,10 @@
 
 ``python -m expectations.validate --layer bronze|silver|gold|all [--run-id ID]``
 
-Per table: the rows are read once into a cached frame (joined with the reference keys its
-integrity rules need), and one checkpoint evaluates every expectation of the table against it,
-so a table is scanned once, not once per rule. Then:
+Per table: one frame (the columns its rules read, joined with the reference keys its integrity
+rules need) and one checkpoint evaluating every expectation of the table against it; GX bundles
+the expectations' aggregates, so a table is scanned two or three times (the map rules' counts
+together, a key's distinct count), not once per rule. Then:
 - every check's rows checked / failed / pass rate go to ``<prefix>quality.validation_results``;
 - a quarantine rule's offending rows go to ``<prefix>quality.quarantine`` (silver leaves them out);
 - a rule under its threshold, or a failed critical rule, raises an alert on the channel;
@@ -25,7 +26,6 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
@@ -139,6 +139,14 @@ def offending_rows(df: DataFrame, check: Check, key_cols: list[str], run_id: str
                     F.lit(run_id).alias("run_id"), F.lit(at).cast("timestamp").alias("quarantined_at")))
 
 
+def _row_count(validation_result) -> int | None:
+    """The table's rows as GX counted them for a rule on every row (None: no such rule)."""
+    for r in validation_result.results:
+        if "row_condition" not in r.expectation_config.kwargs and "element_count" in (r.result or {}):
+            return int(r.result["element_count"] or 0)
+    return None
+
+
 def _counts(validation_result, rows: int) -> dict[str, tuple[int, int]]:
     """check name -> (rows checked, rows failed) from a GX validation result. Rules that skip
     missing values (regex, sets, pairs) leave them out of the rows checked; a key's failed rows
@@ -160,23 +168,22 @@ def _counts(validation_result, rows: int) -> dict[str, tuple[int, int]]:
 
 
 def validate_table(spark, context, layer: str, table: str, checks: list[Check], run_id: str,
-                   at: datetime) -> list[CheckResult]:
-    df = table_frame(spark, layer, table, checks).persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        rows = df.count()  # one scan of the table (and the joins); every rule then reads the cache
-        run = docs.run_checkpoint(context, layer, table, [c.expectation() for c in checks], df, run_id)
-        counts = _counts(run, rows)
-        out = []
-        for c in checks:
-            checked, failed = counts[c.name]
-            held = 0
-            if c.action == "quarantine":
-                held = results.replace_quarantine(spark, c.table, c.rule,
-                                                  offending_rows(df, c, _key_columns(layer, table, checks), run_id, at))
-            out.append(CheckResult(c, physical_table(layer, table), checked, failed, held))
-        return out
-    finally:
-        df.unpersist()
+                   at: datetime) -> tuple[list[CheckResult], object]:
+    """The table's check results, and the key of GX's stored validation result (for its page)."""
+    # Not cached: a cache fill costs more than the scans GX's metric bundles make.
+    df = table_frame(spark, layer, table, checks)
+    key, run = docs.run_checkpoint(context, layer, table, [c.expectation() for c in checks], df, run_id)
+    rows = _row_count(run)
+    counts = _counts(run, df.count() if rows is None else rows)
+    out = []
+    for c in checks:
+        checked, failed = counts[c.name]
+        held = 0
+        if c.action == "quarantine":
+            held = results.replace_quarantine(spark, c.table, c.rule,
+                                              offending_rows(df, c, _key_columns(layer, table, checks), run_id, at))
+        out.append(CheckResult(c, physical_table(layer, table), checked, failed, held))
+    return out, key
 
 
 def validate_layer(spark: SparkSession, layer: str, run_id: str | None = None, context=None,
@@ -189,16 +196,19 @@ def validate_layer(spark: SparkSession, layer: str, run_id: str | None = None, c
     t0 = time.monotonic()
     report = LayerReport(layer, run_id)
     results.ensure_tables(spark)
+    pages = []
     for table, checks in tables_of(checks_for(layer)).items():
         if tables is not None and table not in tables:
             continue
         t1 = time.monotonic()
-        table_results = validate_table(spark, context, layer, table, checks, run_id, at)
+        table_results, key = validate_table(spark, context, layer, table, checks, run_id, at)
         report.results.extend(table_results)
+        pages.append(key)
         failing = sum(not r.passed for r in table_results)
         progress(f"  {layer} {table:<24} {len(checks):>3} checks  {failing} under threshold  {time.monotonic() - t1:5.1f}s")
+    t1 = time.monotonic()
     results.append_results(spark, report.results, run_id, at)
-    report.seconds = time.monotonic() - t0
+    t2 = time.monotonic()
     raised = alerts.alerts_for(report.results, run_id)
     if raised:
         try:
@@ -208,7 +218,10 @@ def validate_layer(spark: SparkSession, layer: str, run_id: str | None = None, c
             log.error("quality alerts not delivered: %s", e)
     # the committee's report follows every validation, a stopped one included
     docs.prune_history()
+    docs.build_pages(context, pages)
     scorecard.build_report(spark, quiet=True)
+    report.seconds = time.monotonic() - t0
+    progress(f"  {layer} results table {t2 - t1:.1f}s, alerts and report {time.monotonic() - t2:.1f}s")
     if report.stopped:
         raise QualityGateFailed(report.stopped)
     return report

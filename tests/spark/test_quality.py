@@ -153,7 +153,11 @@ def test_an_empty_table_passes_with_nothing_checked(spark, env):
 def test_data_docs_render_with_no_network(spark, env):
     site = docs.docs_dir()
     pages = list(site.rglob("*.html"))
-    assert len(pages) >= 2 and (site / "index.html").exists()
+    assert (site / "index.html").exists()
+    index = (site / "index.html").read_text()
+    for table in ("crm.customers", "bss.orders", "network.cells"):  # a page per table validated above
+        suite = f"bronze__{table.replace('.', '__')}__suite"
+        assert list((site / "validations" / suite).rglob("*.html")) and f"validations/{suite}/" in index, suite
     for page in pages:
         html = page.read_text()
         for ref in re.findall(r"""<(?:link|script|img)\b[^>]*?(?:href|src)=["']([^"']+)["']""", html):
