@@ -3,8 +3,8 @@
 ``python benchmarks/bench_quality.py [--scale 1] [--skip-load] [--skip-build]``
 
 1. Generated source data at the scale written into a scratch bronze database (``bench_bronze``,
-   as bench_dbt.py does; the CDC and file loaders' own throughput is benchmarked by issues 4/5's
-   scripts, and this stand-in is faster than they are, so the share below is an upper bound).
+   as bench_dbt.py does; this stand-in is much faster than the CDC and file loaders, so the share
+   below is an upper bound: ``bench_pipeline.py`` measures the gates inside the real DAG run).
 2. ``dbt build`` from scratch into ``bench_silver`` / ``bench_gold``.
 3. ``python -m expectations.validate --layer all``: every rule of the three layers (results in
    ``bench_quality``).

@@ -82,7 +82,7 @@ def run(scale: float, seed: int) -> int:
     client.wait_for_dag(DAG_ID)
     run_id = client.trigger(DAG_ID)
     print(f"[3/7] airflow: triggered {DAG_ID} run {run_id}")
-    state = client.wait_for_run(DAG_ID, run_id, progress=lambda line: print("      " + line))
+    state = client.wait_for_run(DAG_ID, run_id, timeout_s=900 + 7200 * scale, progress=lambda line: print("      " + line))
     if state != "success":
         print(f"ERROR: {DAG_ID} run {run_id} ended {state}; task states: {client.task_states(DAG_ID, run_id)}. "
               f"Task logs: {s.log_dir / 'airflow'} or the Airflow UI", file=sys.stderr)
