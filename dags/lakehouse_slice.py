@@ -74,7 +74,7 @@ def lakehouse_slice():
 
         results = run()
         for r in results:
-            print(f"{r.table}: {r.changes} changes applied to {r.keys} keys")
+            print(r.summary())
         return {r.table: r.changes for r in results}
 
     @task(outlets=[BRONZE_NETWORK_CELLS, BRONZE_NETWORK_CELL_KPIS, BRONZE_APP_EVENTS])

@@ -316,11 +316,21 @@ def main(argv: list[str] | None = None) -> int:
                       help="consume until every partition is at its end offset, then exit (default)")
     mode.add_argument("--interval", type=float, metavar="SECONDS",
                       help="run continuously, polling again after SECONDS when idle")
+    parser.add_argument("--apply", action="store_true",
+                        help="once caught up, apply the change logs to the current-state tables in the same "
+                             "Spark session (one JVM start; Airflow runs the two as separate tasks)")
     args = parser.parse_args(argv)
+    if args.apply and args.interval is not None:
+        parser.error("--apply needs a run that ends: leave out --interval")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)
     stats = run(until_caught_up=args.interval is None, interval_s=args.interval or 5.0)
     print(stats.summary())
+    if args.apply:
+        from spark_jobs.cdc import current_state
+
+        for r in current_state.run(get_spark("cdc-consumer")):
+            print(r.summary())
     return 0
 
 

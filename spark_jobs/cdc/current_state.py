@@ -107,6 +107,9 @@ class ApplyResult:
     changes: int
     keys: int
 
+    def summary(self) -> str:
+        return f"current state: {self.table}: {self.changes} new changes applied to {self.keys} keys"
+
 
 def apply_changes(spark: SparkSession, contract: Contract) -> ApplyResult:
     table = ensure_current_table(spark, contract)
@@ -150,7 +153,7 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     results = run()
     for r in results:
-        print(f"current state: {r.table}: {r.changes} new changes applied to {r.keys} keys")
+        print(r.summary())
     return 0
 
 

@@ -35,10 +35,10 @@ CFG = GeneratorConfig(scale=0.002, seed=99, days=3)
 
 
 def catch_up() -> None:
-    """Everything committed in the sources is in Kafka, then in bronze, then in current state."""
+    """Everything committed in the sources is in Kafka, then in bronze, then in current state
+    (the two jobs in one process: the DAG's tasks run them apart, see the end-to-end test)."""
     wait_for_sources()
-    run_job("spark_jobs.cdc.consumer")
-    run_job("spark_jobs.cdc.current_state")
+    run_job("spark_jobs.cdc.consumer", "--apply")
 
 
 def assert_reconciled() -> None:
