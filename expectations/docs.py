@@ -9,6 +9,7 @@ Assets with no WebJar (Vega, only for profiling charts; a dark-mode stylesheet) 
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 import shutil
 import zipfile
@@ -45,6 +46,7 @@ CDN_ASSETS = {
 }
 _TAG = re.compile(r"""<(link|script)\b[^>]*?(?:href|src)=["'](https?://[^"']+)["'][^>]*>(?:\s*</script>)?""", re.I)
 _WEBJAR_ROOT = "META-INF/resources/webjars/"
+_CSS_URL = re.compile(r"""url\(\s*["']?(?!data:|https?:|//)([^"')?#]+)""")
 _STATIC_REF = re.compile(r"""((?:href|src)=["'])(?:\.\./)*static/""")
 # GX's logo comes from its S3 bucket (with the context id appended); the site holds a copy.
 _GX_IMAGE = re.compile(r"https://great-expectations-web-assets\.s3\.[a-z0-9-]+\.amazonaws\.com/([\w.-]+)(\?[^\"']*)?")
@@ -153,21 +155,41 @@ def _webjar_index() -> dict[str, tuple[Path, str]]:
     return index
 
 
+def _referenced_by_css(css: str, css_path: str, index: dict) -> set[str]:
+    """Webjar paths a stylesheet loads through ``url(...)`` (Font Awesome's fonts)."""
+    refs = set()
+    for ref in _CSS_URL.findall(css):
+        target = posixpath.normpath(posixpath.join(posixpath.dirname(css_path), ref))
+        if target in index:
+            refs.add(target)
+    return refs
+
+
 def _vendor(site: Path) -> None:
-    """Unpack the webjar folders the site needs (Font Awesome's fonts sit beside its CSS)."""
+    """Unpack the assets the site's pages load, and the files their stylesheets load, once each
+    (a whole webjar folder would be thousands of files: Font Awesome alone ships 2,000 SVGs)."""
     index = _webjar_index()
     wanted = {p for p in CDN_ASSETS.values() if p}
     missing = sorted(p for p in wanted if p not in index)
     if missing:
         raise OfflineAssetsMissing(f"web assets missing from {get_settings().jars_dir / 'webjars'}: {missing}; "
                                    "run infra/fetch_jars.sh")
-    prefixes = {"/".join(p.split("/")[:2]) + "/" for p in wanted}
-    for path, (jar, member) in index.items():
-        if any(path.startswith(pre) for pre in prefixes):
-            target = site / VENDOR_DIR / path
-            if not target.exists():
+    todo = {p for p in wanted if not (site / VENDOR_DIR / p).exists()}
+    if not todo:
+        return
+    by_jar: dict[Path, list[str]] = {}
+    for path in wanted:
+        by_jar.setdefault(index[path][0], []).append(path)
+    for jar, paths in by_jar.items():
+        with zipfile.ZipFile(jar) as z:
+            needed = set(paths)
+            for path in paths:
+                if path.endswith(".css"):
+                    needed |= _referenced_by_css(z.read(index[path][1]).decode("utf-8", "replace"), path, index)
+            for path in needed:
+                target = site / VENDOR_DIR / path
                 target.parent.mkdir(parents=True, exist_ok=True)
-                with zipfile.ZipFile(jar) as z, z.open(member) as src, open(target, "wb") as dst:
+                with z.open(index[path][1]) as src, open(target, "wb") as dst:
                     shutil.copyfileobj(src, dst)
 
 

@@ -166,6 +166,12 @@ def test_data_docs_render_with_no_network(spark, env):
             assert target.exists(), f"{page}: {ref} is not in the site"
     css = site / docs.VENDOR_DIR / "bootstrap/4.3.1/css/bootstrap.min.css"
     assert css.stat().st_size > 100_000
+    # only what the pages load: the assets and the fonts their stylesheets point at
+    vendored = [p for p in (site / docs.VENDOR_DIR).rglob("*") if p.is_file()]
+    assert any(p.suffix == ".woff2" for p in vendored) and len(vendored) < 50
+    for sheet in (p for p in vendored if p.suffix == ".css"):
+        for ref in re.findall(r"""url\(\s*["']?(?!data:)([^"')?#]+)""", sheet.read_text(errors="replace")):
+            assert (sheet.parent / ref).exists(), f"{sheet}: {ref} is not in the site"
     # the scorecard, rebuilt after each validation: every run so far on its trend charts
     card = scorecard.scorecard_path().read_text()
     assert card.count("<svg") == 2 and "<title>crm " in card and "run-5" in card
