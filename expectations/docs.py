@@ -174,8 +174,7 @@ def _vendor(site: Path) -> None:
     if missing:
         raise OfflineAssetsMissing(f"web assets missing from {get_settings().jars_dir / 'webjars'}: {missing}; "
                                    "run infra/fetch_jars.sh")
-    todo = {p for p in wanted if not (site / VENDOR_DIR / p).exists()}
-    if not todo:
+    if all((site / VENDOR_DIR / p).exists() for p in wanted):
         return
     by_jar: dict[Path, list[str]] = {}
     for path in wanted:
