@@ -19,6 +19,7 @@ from pyspark.sql import types as T
 from pyspark.sql.pandas.types import to_arrow_schema
 
 from schemas.contracts import Contract
+from spark_jobs import arrow_delta
 from schemas.spark import spark_schema
 from spark_jobs.cdc.envelope import ChangeRow
 
@@ -73,6 +74,7 @@ DEAD_LETTER_SCHEMA = T.StructType(
 
 
 CHECKPOINT_INTERVAL = 100
+STATS_COLUMNS = ("kafka_partition", "kafka_offset")
 OPS_DB = "ops"
 BATCHES_TABLE = f"{OPS_DB}.cdc_batches"
 BATCHES_SCHEMA = T.StructType(
@@ -103,14 +105,30 @@ def ensure_tables(spark: SparkSession, contracts: list[Contract]) -> None:
     for name, schema in wanted:
         if not spark.catalog.tableExists(name):
             spark.createDataFrame([], schema).write.format("delta").saveAsTable(name)
-            # A commit per batch: a checkpoint every 10 (Delta's default) is most of the tail latency.
-            spark.sql(f"alter table {name} set tblproperties ('delta.checkpointInterval' = '{CHECKPOINT_INTERVAL}')")
-            continue
-        # Tables made by an earlier version of this code gain the columns added since.
-        have = set(spark.table(name).columns)
-        missing = [f for f in schema.fields if f.name not in have]
-        if missing:
-            spark.sql(f"alter table {name} add columns ({', '.join(f'{f.name} {f.dataType.simpleString()}' for f in missing)})")
+        else:
+            # Tables made by an earlier version of this code gain the columns added since.
+            have = set(spark.table(name).columns)
+            missing = [f for f in schema.fields if f.name not in have]
+            if missing:
+                spark.sql(f"alter table {name} add columns ({', '.join(f'{f.name} {f.dataType.simpleString()}' for f in missing)})")
+        _set_properties(spark, name, _table_properties(name))
+
+
+def _table_properties(name: str) -> dict[str, str]:
+    # A commit per batch: a checkpoint every 10 (Delta's default) is most of the tail latency.
+    props = {"delta.checkpointInterval": str(CHECKPOINT_INTERVAL)}
+    if name.endswith("_changes"):
+        # Readers skip files by Kafka position (current_state); statistics on the 30-odd image
+        # columns would cost every append a wide aggregate and its code generation for nothing.
+        props["delta.dataSkippingStatsColumns"] = ",".join(STATS_COLUMNS)
+    return props
+
+
+def _set_properties(spark: SparkSession, table: str, wanted: dict[str, str]) -> None:
+    have = {r.key: r.value for r in spark.sql(f"show tblproperties {table}").collect()}
+    changed = {k: v for k, v in wanted.items() if have.get(k) != v}
+    if changed:
+        spark.sql(f"alter table {table} set tblproperties ({', '.join(f'{k!r} = {v!r}' for k, v in changed.items())})")
 
 
 @lru_cache(maxsize=None)
@@ -118,14 +136,15 @@ def _arrow_schema(contract: Contract) -> pa.Schema:
     return to_arrow_schema(change_log_schema(contract), timezone="UTC")
 
 
-def change_rows_arrow(
-    contract: Contract,
-    records: list[tuple[ChangeRow, int, int]],
-    topic: str,
-    ingested_at: datetime,
-) -> pa.Table:
-    """(change, partition, offset) triples to an Arrow table in the change-log schema: built in
-    C++ and handed to Spark without row-by-row Python conversion."""
+@lru_cache(maxsize=None)
+def parsed_schema(contract: Contract) -> pa.Schema:
+    """The change-log schema as parsing makes it: everything but ``ingested_at``, which the
+    writer stamps when the rows are written."""
+    return _arrow_schema(contract).remove(_arrow_schema(contract).get_field_index("ingested_at"))
+
+
+def change_rows_arrow(contract: Contract, records: list[tuple[ChangeRow, int, int]], topic: str) -> pa.Table:
+    """(change, partition, offset) triples to an Arrow table in ``parsed_schema``."""
     return pa.Table.from_pylist(
         [
             {
@@ -133,12 +152,19 @@ def change_rows_arrow(
                 "tx_id": ch.tx_id, "lsn": ch.lsn, "commit_lsn": ch.commit_lsn, "is_snapshot": ch.snapshot,
                 "extra_columns": list(ch.extra_columns.items()) if ch.extra_columns else None,
                 "kafka_topic": topic, "kafka_partition": partition, "kafka_offset": offset,
-                "ingested_at": ingested_at,
             }
             for ch, partition, offset in records
         ],
-        schema=_arrow_schema(contract),
+        schema=parsed_schema(contract),
     )
+
+
+def stamp_ingested_at(contract: Contract, parsed: pa.Table, ingested_at: datetime) -> pa.Table:
+    """Parsed rows plus the time they are written, in the full change-log schema."""
+    field = _arrow_schema(contract).field("ingested_at")
+    micros = int(ingested_at.timestamp() * 1_000_000)
+    column = pa.array([micros] * parsed.num_rows, pa.int64()).cast(field.type)
+    return parsed.append_column(field, column)
 
 
 def change_rows_frame(
@@ -149,7 +175,7 @@ def change_rows_frame(
     ingested_at: datetime,
 ) -> DataFrame:
     """(change, partition, offset) triples to a DataFrame in the change-log schema."""
-    return spark.createDataFrame(change_rows_arrow(contract, records, topic, ingested_at))
+    return spark.createDataFrame(stamp_ingested_at(contract, change_rows_arrow(contract, records, topic), ingested_at))
 
 
 def append(df: DataFrame, table: str, location: str | None = None) -> None:
@@ -158,6 +184,11 @@ def append(df: DataFrame, table: str, location: str | None = None) -> None:
         df.write.format("delta").mode("append").save(location)
     else:
         df.write.format("delta").mode("append").saveAsTable(table)
+
+
+def append_changes(spark: SparkSession, contract: Contract, rows: pa.Table, location: str) -> int:
+    """Append change rows (full change-log schema) to the contract's change table at ``location``."""
+    return arrow_delta.append(spark, location, rows, _arrow_schema(contract), STATS_COLUMNS)
 
 
 def table_location(spark: SparkSession, table: str) -> str:

@@ -8,7 +8,10 @@ On start the position is recovered from those tables (Kafka's committed offsets 
 written for monitoring), so a crash at any instant neither loses nor duplicates a change.
 Poison messages go to the dead-letter table with their raw bytes and the error.
 
-Polling and parsing (Python) overlap with writing (Spark, in a writer thread). While the writer
+Each partition's slice of a poll is parsed column-wise by Arrow (``columnar``), so the Python
+work per record is little more than the poll's own; a slice with anything unusual in it is
+parsed record by record (``envelope``), which dead-letters poison and keeps unknown columns.
+Polling and parsing overlap with writing (Spark, in a writer thread). While the writer
 is busy, new polls are merged into one pending batch, so a slow Delta commit makes the next
 batch bigger instead of making a queue longer: latency stays near one write, and each table
 gets one commit per batch whatever the change rate.
@@ -28,12 +31,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaError
 
 from lakehouse.settings import get_settings
 from schemas.contracts import Contract, load_contracts
-from spark_jobs.cdc import bronze
+from spark_jobs.cdc import bronze, columnar
 from spark_jobs.cdc.envelope import PoisonMessage, parse_change
 from spark_jobs.session import get_spark
 
@@ -62,23 +67,28 @@ class RunStats:
 
 @dataclass
 class Batch:
-    """One poll, parsed: change rows per topic, dead letters, and where each partition ends."""
+    """One poll, parsed: change rows per topic (Arrow tables in ``bronze.parsed_schema``), dead
+    letters, and where each partition ends."""
 
     number: int
-    changes: dict[str, list] = field(default_factory=lambda: defaultdict(list))
+    changes: dict[str, list[pa.Table]] = field(default_factory=lambda: defaultdict(list))
     dead: list[tuple] = field(default_factory=list)
     tombstones: int = 0
     next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
     lag: dict[str, int] = field(default_factory=dict)
+    created: float = field(default_factory=time.monotonic)
+
+    def ready(self, min_batch: int, linger_s: float) -> bool:
+        return self.size >= min_batch or not any(self.lag.values()) or time.monotonic() - self.created >= linger_s
 
     @property
     def size(self) -> int:
-        return sum(len(r) for r in self.changes.values()) + len(self.dead) + self.tombstones
+        return sum(t.num_rows for ts in self.changes.values() for t in ts) + len(self.dead) + self.tombstones
 
     def absorb(self, later: "Batch") -> None:
         """Append a later poll to this batch (same partitions keep their order)."""
-        for topic, rows in later.changes.items():
-            self.changes[topic].extend(rows)
+        for topic, tables in later.changes.items():
+            self.changes[topic].extend(tables)
         self.dead.extend(later.dead)
         self.tombstones += later.tombstones
         self.next_offsets.update(later.next_offsets)
@@ -90,28 +100,33 @@ def cdc_contracts() -> list[Contract]:
 
 
 def parse_poll(number: int, records_by_tp, contracts_by_topic, received_at: datetime) -> Batch:
+    """Each partition's records column-wise (``columnar``); a slice with anything unusual in it
+    record by record, which dead-letters poison messages and keeps unknown columns."""
     batch = Batch(number)
     for tp, records in records_by_tp.items():
         contract = contracts_by_topic[tp.topic]
-        for rec in records:
-            batch.next_offsets[tp] = rec.offset + 1
-            try:
-                change = parse_change(rec.key, rec.value, contract)
-            except PoisonMessage as e:
-                batch.dead.append((tp.topic, tp.partition, rec.offset, rec.key, rec.value, str(e), received_at))
-                continue
-            if change is None:
-                batch.tombstones += 1
-            else:
-                batch.changes[tp.topic].append((change, tp.partition, rec.offset))
+        batch.next_offsets[tp] = records[-1].offset + 1
+        live = [r for r in records if r.value is not None]
+        batch.tombstones += len(records) - len(live)  # a delete's tombstone: the delete event precedes it
+        if not live:
+            continue
+        table = columnar.parse_slice(contract, bronze.parsed_schema(contract), [r.key for r in live],
+                                     [r.value for r in live], tp.topic, tp.partition, [r.offset for r in live])
+        if table is None:
+            table = _parse_records(batch, tp, live, contract, received_at)
+        if table.num_rows:
+            batch.changes[tp.topic].append(table)
     return batch
 
 
-def _percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+def _parse_records(batch: Batch, tp: TopicPartition, records, contract: Contract, received_at: datetime) -> pa.Table:
+    rows = []
+    for rec in records:
+        try:
+            rows.append((parse_change(rec.key, rec.value, contract), tp.partition, rec.offset))
+        except PoisonMessage as e:
+            batch.dead.append((tp.topic, tp.partition, rec.offset, rec.key, rec.value, str(e), received_at))
+    return bronze.change_rows_arrow(contract, rows, tp.topic)
 
 
 class BatchWriter:
@@ -167,24 +182,27 @@ class BatchWriter:
         if rows:
             bronze.append(self.spark.createDataFrame(rows, bronze.BATCHES_SCHEMA), bronze.BATCHES_TABLE)
 
-    def _append(self, batch: Batch, topic: str, rows: list) -> None:
+    def _append(self, batch: Batch, topic: str, tables: list[pa.Table]) -> None:
         contract = self.contracts_by_topic[topic]
         table = bronze.change_table_for(contract)
         t0 = time.monotonic()
         ingested_at = bronze.now_utc()
-        frame = bronze.change_rows_frame(self.spark, contract, rows, topic, ingested_at)
-        bronze.append(frame, table, self.locations[topic])
+        parsed = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+        bronze.append_changes(self.spark, contract, bronze.stamp_ingested_at(contract, parsed, ingested_at),
+                              self.locations[topic])
         secs = time.monotonic() - t0
-        fresh = [(ingested_at - ch.source_ts).total_seconds() for ch, _, _ in rows]
+        n = parsed.num_rows
+        offsets = pc.min_max(parsed.column("kafka_offset"))
+        age_us = pc.subtract(int(ingested_at.timestamp() * 1_000_000), parsed.column("source_ts").cast(pa.int64()))
+        p50, p95 = (q / 1e6 for q in pc.quantile(age_us, q=[0.5, 0.95], interpolation="nearest").to_pylist())
         with self.lock:
             self.metrics.append((
-                self.run_id, batch.number, table, len(rows), sum(1 for d in batch.dead if d[0] == topic),
-                min(o for _, _, o in rows), max(o for _, _, o in rows), batch.lag.get(topic), secs,
-                len(rows) / secs if secs else None, _percentile(fresh, 0.5), _percentile(fresh, 0.95),
-                bronze.now_utc(),
+                self.run_id, batch.number, table, n, sum(1 for d in batch.dead if d[0] == topic),
+                offsets["min"].as_py(), offsets["max"].as_py(), batch.lag.get(topic), secs,
+                n / secs if secs else None, p50, p95, bronze.now_utc(),
             ))
-            self.stats.per_table[table] += len(rows)
-            self.stats.changes += len(rows)
+            self.stats.per_table[table] += n
+            self.stats.changes += n
 
     def _loop(self) -> None:
         last_flush = time.monotonic()
@@ -209,7 +227,7 @@ class BatchWriter:
         with self.lock:
             self.written.update(batch.next_offsets)
         log.info("batch %d: %d changes, %d dead letters written in %.1fs", batch.number,
-                 sum(len(r) for r in batch.changes.values()), len(batch.dead), time.monotonic() - started)
+                 sum(t.num_rows for ts in batch.changes.values() for t in ts), len(batch.dead), time.monotonic() - started)
 
 
 def _assign(consumer: KafkaConsumer, topics: list[str], positions: dict[tuple[str, int], int]) -> list[TopicPartition]:
@@ -239,7 +257,12 @@ def _caught_up(consumer: KafkaConsumer, tps: list[TopicPartition]) -> bool:
 
 
 def run(until_caught_up: bool = True, interval_s: float = 5.0, max_records: int = 20_000,
-        max_seconds: float | None = None, max_pending: int = 100_000) -> RunStats:
+        max_seconds: float | None = None, min_batch: int = 150_000, linger_s: float = 2.0,
+        max_pending: int = 300_000) -> RunStats:
+    """Consume until caught up (or continuously). A batch goes to the writer once it holds
+    ``min_batch`` records, or nothing more is waiting in Kafka, or it is ``linger_s`` old: each
+    Delta append has a fixed cost (planning, code generation, the commit), so a backlog is
+    written in few large commits while a trickle is written at once."""
     settings = get_settings()
     contracts = cdc_contracts()
     contracts_by_topic = {bronze.topic_for(c): c for c in contracts}
@@ -285,7 +308,7 @@ def run(until_caught_up: bool = True, interval_s: float = 5.0, max_records: int 
                 if pending.size >= max_pending:
                     writer.submit(pending)  # back-pressure: wait for the writer
                     pending = None
-                elif writer.offer(pending):
+                elif (not polled or pending.ready(min_batch, linger_s)) and writer.offer(pending):
                     pending = None
             if not polled and pending is None:
                 if until_caught_up and writer.queue.empty() and _caught_up(consumer, tps):

@@ -152,7 +152,7 @@ def parse_change(key: bytes | None, value: bytes | None, contract: Contract) -> 
         raise PoisonMessage("delete without a before image")
     try:
         seq = _sequence(source["sequence"]) if source.get("sequence") else [None, None]
-        commit_lsn, lsn = _lsn(seq[0]), _lsn(source.get("lsn", seq[1]))
+        commit_lsn, lsn = _lsn(seq[0]), _lsn(source["lsn"] if source.get("lsn") is not None else seq[1])
         ts_ms = int(source["ts_ms"])
     except (KeyError, ValueError, TypeError, IndexError) as e:
         raise PoisonMessage(f"source block unreadable: {e}") from e
@@ -173,6 +173,6 @@ def parse_change(key: bytes | None, value: bytes | None, contract: Contract) -> 
         tx_id=source.get("txId"),
         lsn=lsn,
         commit_lsn=commit_lsn,
-        snapshot=op == "r" or str(source.get("snapshot", "false")) not in ("false", "False"),
+        snapshot=op == "r" or str(source.get("snapshot") or "false") not in ("false", "False"),
         extra_columns=extra or None,
     )

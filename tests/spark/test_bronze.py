@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from pyspark.sql import types as T
 
 from schemas.contracts import get_contract
+from spark_jobs import arrow_delta
 from spark_jobs.cdc import bronze
 from spark_jobs.cdc.envelope import parse_change
 
@@ -42,7 +45,8 @@ def test_change_log_images_carry_the_contract_schema(spark, tables):
 def test_offsets_are_recovered_from_the_rows_they_committed_with(spark, tables):
     assert bronze.committed_offsets(spark, [tables]) == {}
     records = [(_event("c", 1, "A", 100), 0, 10), (_event("u", 1, "B", 200), 0, 11), (_event("d", 1, "B", 300), 0, 12)]
-    bronze.append(bronze.change_rows_frame(spark, CUSTOMERS, records, TOPIC, bronze.now_utc()), tables)
+    rows = bronze.stamp_ingested_at(CUSTOMERS, bronze.change_rows_arrow(CUSTOMERS, records, TOPIC), bronze.now_utc())
+    bronze.append_changes(spark, CUSTOMERS, rows, bronze.table_location(spark, tables))
     assert bronze.committed_offsets(spark, [tables]) == {(TOPIC, 0): 13}
     rows = spark.table(tables).orderBy("kafka_offset").collect()
     assert [(r.op, r.after.city if r.after else None, r.before.city if r.before else None) for r in rows] == [
@@ -56,3 +60,36 @@ def test_dead_letters_are_recorded_once_when_a_batch_is_reread(spark, tables):
     dead = spark.table(bronze.DEAD_LETTER_TABLE).collect()
     assert len(dead) == 1
     assert dead[0].raw_value == bytearray(b"\xff not json") and dead[0].kafka_offset == 42
+
+
+def _stamped(records):
+    return bronze.stamp_ingested_at(CUSTOMERS, bronze.change_rows_arrow(CUSTOMERS, records, TOPIC), bronze.now_utc())
+
+
+def test_an_arrow_append_is_a_delta_write_that_reads_back_typed(spark, tables):
+    location = bronze.table_location(spark, tables)
+    first = bronze.append_changes(spark, CUSTOMERS, _stamped([(_event("c", 7, "A", 100), 1, 5)]), location)
+    second = bronze.append_changes(spark, CUSTOMERS, _stamped([(_event("u", 7, "B", 200), 1, 6)]), location)
+    assert second == first + 1
+    history = spark.sql(f"describe history {tables}").orderBy("version").collect()
+    assert [(h.operation, h.operationParameters["mode"]) for h in history[-2:]] == [("WRITE", "Append")] * 2
+    rows = spark.table(tables).orderBy("kafka_offset").collect()
+    assert [(r.op, r.after.city, r.after.birth_date.isoformat(), r.kafka_partition) for r in rows] == [
+        ("c", "A", "1970-01-01", 1), ("u", "B", "1970-01-01", 1)]
+    # Statistics on the Kafka positions, so a reader past an offset skips the files before it.
+    commit = Path(location.removeprefix("file:")) / "_delta_log" / f"{second:020d}.json"
+    adds = [json.loads(line)["add"] for line in commit.read_text().splitlines() if '"add"' in line]
+    stats = json.loads(adds[0]["stats"])
+    assert stats["numRecords"] == 1 and stats["minValues"] == {"kafka_partition": 1, "kafka_offset": 6}
+
+
+def test_an_arrow_append_refuses_rows_that_do_not_fit(spark, tables):
+    location = bronze.table_location(spark, tables)
+    version = spark.sql(f"describe history {tables}").agg({"version": "max"}).first()[0]
+    rows = _stamped([(_event("c", 8, "A", 100), 0, 1)])
+    with pytest.raises(arrow_delta.SchemaMismatch, match="schema"):
+        bronze.append_changes(spark, CUSTOMERS, rows.drop_columns(["tx_id"]), location)
+    not_null = pa.schema([pa.field("key", pa.string(), nullable=False)])
+    with pytest.raises(arrow_delta.SchemaMismatch, match="NOT NULL"):
+        arrow_delta.append(spark, location, pa.table({"key": pa.array([None], pa.string())}, schema=not_null), not_null)
+    assert spark.sql(f"describe history {tables}").agg({"version": "max"}).first()[0] == version
