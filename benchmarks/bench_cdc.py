@@ -6,8 +6,9 @@
    end to end with a bare kafka-python consumer (the raw rate) and lands the same records with
    the real consumer into a scratch bronze database (``bronze_bench``); reports both rates and
    their ratio (target >= 0.7).
-2. Freshness: runs the workload at ``--rate`` changes/s while the consumer runs continuously,
-   and reports p50/p95 of (landed in bronze - committed in the source) (target p95 <= 5 s).
+2. Freshness: starts the consumer continuously, then runs the workload at ``--rate`` changes/s,
+   and reports p50/p95 of (the Delta commit that landed the change - its commit in the source)
+   (target p95 <= 5 s).
 Needs the running stack and generated sources (``make run`` once).
 """
 
@@ -42,6 +43,29 @@ def raw_consume(topics: list[str]) -> tuple[int, float]:
     return n, secs
 
 
+def freshness(spark, tables: list[str], since) -> tuple:
+    """p50, p95 and max of (Delta commit time of the version that added the row - source
+    commit time), and the row count, over the rows ingested since ``since``."""
+    from pyspark.sql import functions as F
+
+    from spark_jobs.cdc import bronze
+
+    parts = []
+    for t in tables:
+        log_dir = bronze.table_location(spark, t).rstrip("/") + "/_delta_log/*.json"
+        actions = spark.read.json(log_dir).select(F.input_file_name().alias("f"), "add.path", "commitInfo.timestamp")
+        commits = (actions.where("path is not null").select("f", "path")
+                   .join(actions.where("timestamp is not null").select("f", "timestamp"), "f"))
+        rows = (spark.table(t).where(F.col("ingested_at") >= F.lit(since))
+                .select(F.element_at(F.split(F.col("_metadata.file_path"), "/"), -1).alias("path"), "source_ts"))
+        parts.append(rows.join(commits, "path").select(
+            (F.col("timestamp") / 1000 - F.col("source_ts").cast("double")).alias("s")))
+    union = parts[0]
+    for p in parts[1:]:
+        union = union.unionByName(p)
+    return union.selectExpr("percentile(s, 0.5)", "percentile(s, 0.95)", "max(s)", "count(*)").first()
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--backlog-changes", type=int, default=100_000)
@@ -68,36 +92,34 @@ def main() -> int:
     print("[2/4] raw kafka-python consume of every CDC topic")
     raw_n, raw_s = raw_consume(topics)
     print(f"      {raw_n:,} records in {raw_s:.1f}s = {raw_n / raw_s:,.0f} records/s")
+    bronze.ensure_tables(spark, cdc_contracts())  # creating the tables is set-up, not landing
     print("[3/4] the consumer landing the same records in bronze")
     landed = run(until_caught_up=True)
     records = landed.changes + landed.tombstones + landed.dead_letters
     print(f"      {landed.summary()}")
     ratio = (records / landed.seconds) / (raw_n / raw_s)
 
-    print(f"[4/4] freshness at {args.rate:,.0f} changes/s for {args.seconds:.0f}s")
-    stop = threading.Event()
-    load_stats = []
+    print(f"[4/4] freshness at {args.rate:,.0f} changes/s for {args.seconds:.0f}s (consumer running first)")
+    load_stats, consuming = [], threading.Event()
 
     def load():
+        consuming.wait()
         lw = Workload(seed=7)
         load_stats.append(lw.run(rate=args.rate, duration_s=args.seconds))
         lw.close()
-        stop.set()
 
     started = bronze.now_utc()
     th = threading.Thread(target=load)
     th.start()
-    run(until_caught_up=False, interval_s=0.2, max_seconds=args.seconds + 10)
+    run(until_caught_up=False, interval_s=0.2, max_seconds=args.seconds + 15, started_event=consuming)
     th.join()
-    tables = [bronze.change_table_for(c) for c in cdc_contracts()]
-    lat = spark.sql(" union all ".join(
-        f"select cast(ingested_at as double) - cast(source_ts as double) as s from {t} where ingested_at >= timestamp'{started:%Y-%m-%d %H:%M:%S}'"
-        for t in tables)).selectExpr("percentile(s, 0.5)", "percentile(s, 0.95)", "count(*)").first()
+    lat = freshness(spark, [bronze.change_table_for(c) for c in cdc_contracts()], started)
     print(f"      {load_stats[0].summary()}")
     print("\nCDC benchmark")
     print(f"  raw kafka-python consume   {raw_n / raw_s:>10,.0f} records/s")
     print(f"  landed in bronze (Delta)   {records / landed.seconds:>10,.0f} records/s   ratio {ratio:.2f} (target >= 0.7)")
-    print(f"  freshness at {load_stats[0].rate:,.0f} changes/s  p50 {lat[0]:.2f} s, p95 {lat[1]:.2f} s over {lat[2]:,} changes (target p95 <= 5 s)")
+    print(f"  freshness at {load_stats[0].rate:,.0f} changes/s  p50 {lat[0]:.2f} s, p95 {lat[1]:.2f} s, max {lat[2]:.2f} s "
+          f"over {lat[3]:,} changes, source commit to Delta commit (target p95 <= 5 s)")
     spark.sql(f"drop database if exists {BENCH_DB} cascade")
     return 0
 

@@ -76,5 +76,15 @@ def append(spark: SparkSession, location: str, rows: pa.Table, schema: pa.Schema
     none = _scala_none(jvm)
     # DeltaOperations.Write(mode, partitionBy, predicate, userMetadata, ...): Delta 4.4 has nine fields.
     operation = getattr(delta, "DeltaOperations$Write")(jvm.org.apache.spark.sql.SaveMode.Append, *[none] * 8)
-    log = delta.DeltaLog.forTable(spark._jsparkSession, location)
+    log = _log(spark, location)
     return log.startTransaction().commit(jvm.scala.jdk.javaapi.CollectionConverters.asScala(actions).toList(), operation)
+
+
+def checkpoint(spark: SparkSession, location: str) -> None:
+    """Write a checkpoint of the table's latest version (what a commit does inline every
+    ``delta.checkpointInterval`` versions; a caller may do it off its latency path instead)."""
+    _log(spark, location).checkpoint()
+
+
+def _log(spark: SparkSession, location: str):
+    return spark._jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, location)

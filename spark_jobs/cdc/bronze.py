@@ -19,8 +19,8 @@ from pyspark.sql import types as T
 from pyspark.sql.pandas.types import to_arrow_schema
 
 from schemas.contracts import Contract
-from spark_jobs import arrow_delta
 from schemas.spark import spark_schema
+from spark_jobs import arrow_delta
 from spark_jobs.cdc.envelope import ChangeRow
 
 # Benchmarks land a second copy under another name (LAKEHOUSE_BRONZE_DB) without touching bronze.
@@ -74,6 +74,7 @@ DEAD_LETTER_SCHEMA = T.StructType(
 
 
 CHECKPOINT_INTERVAL = 100
+NO_INLINE_CHECKPOINT = 1_000_000_000  # a commit checkpoints when its version is a multiple of the interval
 STATS_COLUMNS = ("kafka_partition", "kafka_offset")
 OPS_DB = "ops"
 BATCHES_TABLE = f"{OPS_DB}.cdc_batches"
@@ -118,6 +119,9 @@ def _table_properties(name: str) -> dict[str, str]:
     # A commit per batch: a checkpoint every 10 (Delta's default) is most of the tail latency.
     props = {"delta.checkpointInterval": str(CHECKPOINT_INTERVAL)}
     if name.endswith("_changes"):
+        # The consumer checkpoints these itself, off its write path (a checkpoint is a Spark job
+        # of seconds that an inline one adds to a batch's latency): see consumer.BatchWriter.
+        props["delta.checkpointInterval"] = str(NO_INLINE_CHECKPOINT)
         # Readers skip files by Kafka position (current_state); statistics on the 30-odd image
         # columns would cost every append a wide aggregate and its code generation for nothing.
         props["delta.dataSkippingStatsColumns"] = ",".join(STATS_COLUMNS)
@@ -187,8 +191,15 @@ def append(df: DataFrame, table: str, location: str | None = None) -> None:
 
 
 def append_changes(spark: SparkSession, contract: Contract, rows: pa.Table, location: str) -> int:
-    """Append change rows (full change-log schema) to the contract's change table at ``location``."""
+    """Append change rows (full change-log schema) to the contract's change table at ``location``;
+    returns the new version. Checkpoints are the caller's (``checkpoint_due``)."""
     return arrow_delta.append(spark, location, rows, _arrow_schema(contract), STATS_COLUMNS)
+
+
+def checkpoint_due(previous_version: int, version: int) -> bool:
+    """Whether the commits after ``previous_version`` up to ``version`` crossed a multiple of the
+    checkpoint interval (other writers' commits may lie between)."""
+    return version // CHECKPOINT_INTERVAL > previous_version // CHECKPOINT_INTERVAL
 
 
 def table_location(spark: SparkSession, table: str) -> str:

@@ -38,6 +38,7 @@ from kafka.errors import KafkaError
 
 from lakehouse.settings import get_settings
 from schemas.contracts import Contract, load_contracts
+from spark_jobs import arrow_delta
 from spark_jobs.cdc import bronze, columnar
 from spark_jobs.cdc.envelope import PoisonMessage, parse_change
 from spark_jobs.session import get_spark
@@ -78,8 +79,14 @@ class Batch:
     lag: dict[str, int] = field(default_factory=dict)
     created: float = field(default_factory=time.monotonic)
 
-    def ready(self, min_batch: int, linger_s: float) -> bool:
-        return self.size >= min_batch or not any(self.lag.values()) or time.monotonic() - self.created >= linger_s
+    def ready(self, min_batch: int, linger_s: float, trickle_linger_s: float) -> bool:
+        """Big enough, or old enough: ``linger_s`` while a backlog lasts, ``trickle_linger_s``
+        once caught up (so a trickle makes a commit per table every second or so, not one per
+        poll: each commit costs the JVM ~0.1 s and the checkpoints they add up to)."""
+        if self.size >= min_batch:
+            return True
+        age = time.monotonic() - self.created
+        return age >= (linger_s if any(self.lag.values()) else trickle_linger_s)
 
     @property
     def size(self) -> int:
@@ -142,6 +149,10 @@ class BatchWriter:
         self.locations = {t: bronze.table_location(spark, bronze.change_table_for(c)) for t, c in contracts_by_topic.items()}
         # Each table's append is its own Spark job: run them side by side.
         self.pool = ThreadPoolExecutor(max_workers=6, thread_name_prefix="bronze-append")
+        # Checkpoints of the change tables, one at a time beside the appends (not inline in a commit).
+        self.checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bronze-checkpoint")
+        self.versions: dict[str, int] = {}
+        self.checkpointing: set[str] = set()
         self.thread = threading.Thread(target=self._loop, name="bronze-writer", daemon=True)
         self.thread.start()
 
@@ -173,6 +184,7 @@ class BatchWriter:
             self.queue.put(None)
             self.thread.join()
         self.pool.shutdown(wait=True)
+        self.checkpointer.shutdown(wait=True)
         self.raise_if_failed()
         self.flush_metrics()
 
@@ -188,9 +200,10 @@ class BatchWriter:
         t0 = time.monotonic()
         ingested_at = bronze.now_utc()
         parsed = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
-        bronze.append_changes(self.spark, contract, bronze.stamp_ingested_at(contract, parsed, ingested_at),
-                              self.locations[topic])
+        version = bronze.append_changes(self.spark, contract, bronze.stamp_ingested_at(contract, parsed, ingested_at),
+                                        self.locations[topic])
         secs = time.monotonic() - t0
+        self._checkpoint_if_due(topic, version)
         n = parsed.num_rows
         offsets = pc.min_max(parsed.column("kafka_offset"))
         age_us = pc.subtract(int(ingested_at.timestamp() * 1_000_000), parsed.column("source_ts").cast(pa.int64()))
@@ -203,6 +216,24 @@ class BatchWriter:
             ))
             self.stats.per_table[table] += n
             self.stats.changes += n
+
+    def _checkpoint_if_due(self, topic: str, version: int) -> None:
+        with self.lock:
+            due = bronze.checkpoint_due(self.versions.get(topic, version - 1), version) and topic not in self.checkpointing
+            self.versions[topic] = version
+            if due:
+                self.checkpointing.add(topic)
+        if due:
+            self.checkpointer.submit(self._checkpoint, topic)
+
+    def _checkpoint(self, topic: str) -> None:
+        try:
+            arrow_delta.checkpoint(self.spark, self.locations[topic])
+        except Exception as e:  # noqa: BLE001 - the commits stand; readers replay more log until the next one
+            log.warning("checkpoint of %s failed: %s", topic, e)
+        finally:
+            with self.lock:
+                self.checkpointing.discard(topic)
 
     def _loop(self) -> None:
         last_flush = time.monotonic()
@@ -258,11 +289,12 @@ def _caught_up(consumer: KafkaConsumer, tps: list[TopicPartition]) -> bool:
 
 def run(until_caught_up: bool = True, interval_s: float = 5.0, max_records: int = 20_000,
         max_seconds: float | None = None, min_batch: int = 150_000, linger_s: float = 2.0,
-        max_pending: int = 300_000) -> RunStats:
+        trickle_linger_s: float = 1.0, max_pending: int = 300_000, started_event: threading.Event | None = None) -> RunStats:
     """Consume until caught up (or continuously). A batch goes to the writer once it holds
-    ``min_batch`` records, or nothing more is waiting in Kafka, or it is ``linger_s`` old: each
-    Delta append has a fixed cost (planning, code generation, the commit), so a backlog is
-    written in few large commits while a trickle is written at once."""
+    ``min_batch`` records, or a poll finds nothing, or it is ``linger_s`` old (``trickle_linger_s``
+    when nothing more is waiting in Kafka): each Delta commit has a fixed cost, so a backlog is
+    written in few large commits and a trickle in about one per table per second. ``started_event`` is set
+    once the tables are ready and the first poll is done (a benchmark starts its load then)."""
     settings = get_settings()
     contracts = cdc_contracts()
     contracts_by_topic = {bronze.topic_for(c): c for c in contracts}
@@ -291,6 +323,8 @@ def run(until_caught_up: bool = True, interval_s: float = 5.0, max_records: int 
             writer.raise_if_failed()
             tps = _assign(consumer, list(contracts_by_topic), positions)
             polled = consumer.poll(timeout_ms=200, max_records=max_records) if tps else {}
+            if started_event is not None:
+                started_event.set()
             if polled:
                 number += 1
                 batch = parse_poll(number, polled, contracts_by_topic, bronze.now_utc())
@@ -308,7 +342,7 @@ def run(until_caught_up: bool = True, interval_s: float = 5.0, max_records: int 
                 if pending.size >= max_pending:
                     writer.submit(pending)  # back-pressure: wait for the writer
                     pending = None
-                elif (not polled or pending.ready(min_batch, linger_s)) and writer.offer(pending):
+                elif (not polled or pending.ready(min_batch, linger_s, trickle_linger_s)) and writer.offer(pending):
                     pending = None
             if not polled and pending is None:
                 if until_caught_up and writer.queue.empty() and _caught_up(consumer, tps):

@@ -93,3 +93,13 @@ def test_an_arrow_append_refuses_rows_that_do_not_fit(spark, tables):
     with pytest.raises(arrow_delta.SchemaMismatch, match="NOT NULL"):
         arrow_delta.append(spark, location, pa.table({"key": pa.array([None], pa.string())}, schema=not_null), not_null)
     assert spark.sql(f"describe history {tables}").agg({"version": "max"}).first()[0] == version
+
+
+def test_change_tables_checkpoint_only_when_asked(spark, tables):
+    location = bronze.table_location(spark, tables)
+    log_dir = Path(location.removeprefix("file:")) / "_delta_log"
+    version = bronze.append_changes(spark, CUSTOMERS, _stamped([(_event("c", 9, "A", 100), 0, 1)]), location)
+    assert not list(log_dir.glob("*.checkpoint.parquet"))  # the consumer checkpoints off its write path
+    arrow_delta.checkpoint(spark, location)
+    assert (log_dir / f"{version:020d}.checkpoint.parquet").exists()
+    assert spark.read.format("delta").load(location).count() == 1
