@@ -1,6 +1,6 @@
 """Debezium topics to bronze change-log tables, exactly once.
 
-``python -m spark_jobs.cdc.consumer [--until-caught-up | --interval SECONDS]``
+``python -m spark_jobs.cdc.consumer [--until-caught-up | --interval SECONDS] [--readers N] [--apply]``
 
 Reads the Debezium envelopes with kafka-python, types them by the contracts and appends each
 topic's micro-batch to its bronze table in one Delta commit that also holds the Kafka offsets.
@@ -8,28 +8,32 @@ On start the position is recovered from those tables (Kafka's committed offsets 
 written for monitoring), so a crash at any instant neither loses nor duplicates a change.
 Poison messages go to the dead-letter table with their raw bytes and the error.
 
-Each partition's slice of a poll is parsed column-wise by Arrow (``columnar``), so the Python
-work per record is little more than the poll's own; a slice with anything unusual in it is
-parsed record by record (``envelope``), which dead-letters poison and keeps unknown columns.
-Polling and parsing overlap with writing (Spark, in a writer thread). While the writer
-is busy, new polls are merged into one pending batch, so a slow Delta commit makes the next
-batch bigger instead of making a queue longer: latency stays near one write, and each table
-gets one commit per batch whatever the change rate.
+Reading is done by reader processes (``reader``), one per core, each polling a group of topics
+and parsing each partition's slice column-wise with Arrow (``columnar``; a slice with anything
+unusual in it goes record by record through ``envelope``, which dead-letters poison and keeps
+unknown columns). This process only writes: Arrow files committed to Delta by a writer thread
+(``arrow_delta``). While the writer is busy, incoming polls are merged into one pending batch,
+so a slow commit makes the next batch bigger instead of a queue longer: latency stays near one
+write, and each table gets one commit per batch whatever the change rate.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import queue
+import subprocess
 import sys
 import threading
 import time
+import traceback
 import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -39,13 +43,14 @@ from kafka.errors import KafkaError
 from lakehouse.settings import get_settings
 from schemas.contracts import Contract, load_contracts
 from spark_jobs import arrow_delta
-from spark_jobs.cdc import bronze, columnar
-from spark_jobs.cdc.envelope import PoisonMessage, parse_change
+from spark_jobs.cdc import bronze
+from spark_jobs.cdc.reader import Batch, ReaderConfig, read_frames, write_frame
 from spark_jobs.session import get_spark
 
 log = logging.getLogger("cdc.consumer")
 CDC_SOURCES = ("crm", "bss")
 GROUP_ID = "lakehouse-bronze-cdc"
+REPO_DIR = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -66,74 +71,8 @@ class RunStats:
         )
 
 
-@dataclass
-class Batch:
-    """One poll, parsed: change rows per topic (Arrow tables in ``bronze.parsed_schema``), dead
-    letters, and where each partition ends."""
-
-    number: int
-    changes: dict[str, list[pa.Table]] = field(default_factory=lambda: defaultdict(list))
-    dead: list[tuple] = field(default_factory=list)
-    tombstones: int = 0
-    next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
-    lag: dict[str, int] = field(default_factory=dict)
-    created: float = field(default_factory=time.monotonic)
-
-    def ready(self, min_batch: int, linger_s: float, trickle_linger_s: float) -> bool:
-        """Big enough, or old enough: ``linger_s`` while a backlog lasts, ``trickle_linger_s``
-        once caught up (so a trickle makes a commit per table every second or so, not one per
-        poll: each commit costs the JVM ~0.1 s and the checkpoints they add up to)."""
-        if self.size >= min_batch:
-            return True
-        age = time.monotonic() - self.created
-        return age >= (linger_s if any(self.lag.values()) else trickle_linger_s)
-
-    @property
-    def size(self) -> int:
-        return sum(t.num_rows for ts in self.changes.values() for t in ts) + len(self.dead) + self.tombstones
-
-    def absorb(self, later: "Batch") -> None:
-        """Append a later poll to this batch (same partitions keep their order)."""
-        for topic, tables in later.changes.items():
-            self.changes[topic].extend(tables)
-        self.dead.extend(later.dead)
-        self.tombstones += later.tombstones
-        self.next_offsets.update(later.next_offsets)
-        self.lag.update(later.lag)
-
-
 def cdc_contracts() -> list[Contract]:
     return [c for c in load_contracts() if c.source in CDC_SOURCES]
-
-
-def parse_poll(number: int, records_by_tp, contracts_by_topic, received_at: datetime) -> Batch:
-    """Each partition's records column-wise (``columnar``); a slice with anything unusual in it
-    record by record, which dead-letters poison messages and keeps unknown columns."""
-    batch = Batch(number)
-    for tp, records in records_by_tp.items():
-        contract = contracts_by_topic[tp.topic]
-        batch.next_offsets[tp] = records[-1].offset + 1
-        live = [r for r in records if r.value is not None]
-        batch.tombstones += len(records) - len(live)  # a delete's tombstone: the delete event precedes it
-        if not live:
-            continue
-        table = columnar.parse_slice(contract, bronze.parsed_schema(contract), [r.key for r in live],
-                                     [r.value for r in live], tp.topic, tp.partition, [r.offset for r in live])
-        if table is None:
-            table = _parse_records(batch, tp, live, contract, received_at)
-        if table.num_rows:
-            batch.changes[tp.topic].append(table)
-    return batch
-
-
-def _parse_records(batch: Batch, tp: TopicPartition, records, contract: Contract, received_at: datetime) -> pa.Table:
-    rows = []
-    for rec in records:
-        try:
-            rows.append((parse_change(rec.key, rec.value, contract), tp.partition, rec.offset))
-        except PoisonMessage as e:
-            batch.dead.append((tp.topic, tp.partition, rec.offset, rec.key, rec.value, str(e), received_at))
-    return bronze.change_rows_arrow(contract, rows, tp.topic)
 
 
 class BatchWriter:
@@ -261,40 +200,72 @@ class BatchWriter:
                  sum(t.num_rows for ts in batch.changes.values() for t in ts), len(batch.dead), time.monotonic() - started)
 
 
-def _assign(consumer: KafkaConsumer, topics: list[str], positions: dict[tuple[str, int], int]) -> list[TopicPartition]:
-    """Assign every partition of the topics that exist, at the recovered positions."""
-    existing = consumer.topics()
-    tps = [
-        TopicPartition(t, p)
-        for t in topics
-        if t in existing
-        for p in sorted(consumer.partitions_for_topic(t) or ())
-    ]
-    if set(tps) != set(consumer.assignment()):
-        consumer.assign(tps)
-        for tp in tps:
-            if (tp.topic, tp.partition) in positions:
-                consumer.seek(tp, positions[(tp.topic, tp.partition)])
-            else:
-                consumer.seek_to_beginning(tp)
-    return tps
+def reader_groups(backlog: dict[str, int], readers: int) -> list[list[str]]:
+    """Topics split into at most ``readers`` groups of about equal backlog (largest first, each
+    to the lightest group): a reader's pace is set by the records it has to decode."""
+    groups: list[list[str]] = [[] for _ in range(max(1, min(readers, len(backlog))))]
+    load = [(0, 0)] * len(groups)  # (records, topics): empty topics spread out too
+    for topic in sorted(backlog, key=lambda t: (-backlog[t], t)):
+        i = load.index(min(load))
+        groups[i].append(topic)
+        load[i] = (load[i][0] + backlog[topic], load[i][1] + 1)
+    return [g for g in groups if g]
 
 
-def _caught_up(consumer: KafkaConsumer, tps: list[TopicPartition]) -> bool:
-    if not tps:
-        return True
-    ends = consumer.end_offsets(tps)
-    return all(consumer.position(tp) >= ends[tp] for tp in tps)
+class Readers:
+    """The reader processes (``reader``) and a thread per process that unpickles its messages
+    into one inbox: ``(reader index, message)``; ``("exit", code)`` when a process ends."""
+
+    def __init__(self, configs: list[ReaderConfig], inbox_size: int = 4):
+        self.inbox: queue.Queue[tuple[int, tuple]] = queue.Queue(maxsize=inbox_size)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_DIR), os.environ.get("PYTHONPATH")])))
+        self.procs = [subprocess.Popen([sys.executable, "-m", "spark_jobs.cdc.reader"], stdin=subprocess.PIPE,
+                                       stdout=subprocess.PIPE, env=env) for _ in configs]
+        for proc, cfg in zip(self.procs, configs):
+            write_frame(proc.stdin, (cfg,))
+        self.threads = [threading.Thread(target=self._pump, args=(i, p), name=f"cdc-reader-{i}", daemon=True)
+                        for i, p in enumerate(self.procs)]
+        for t in self.threads:
+            t.start()
+
+    def _pump(self, i: int, proc: subprocess.Popen) -> None:
+        try:
+            for message in read_frames(proc.stdout):
+                self.inbox.put((i, message))
+        except Exception:  # noqa: BLE001 - a message this process cannot read fails the run
+            proc.kill()
+            self.inbox.put((i, ("error", traceback.format_exc())))
+        self.inbox.put((i, ("exit", proc.wait())))
+
+    def stop(self) -> None:
+        """Ask every reader to finish: each sends what it has read, then ("done",)."""
+        for p in self.procs:
+            if p.stdin and not p.stdin.closed:
+                try:
+                    p.stdin.close()
+                except BrokenPipeError:
+                    pass
+
+    def close(self) -> None:
+        self.stop()
+        for p in self.procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
 
 
 def run(until_caught_up: bool = True, interval_s: float = 5.0, max_records: int = 20_000,
         max_seconds: float | None = None, min_batch: int = 150_000, linger_s: float = 2.0,
-        trickle_linger_s: float = 1.0, max_pending: int = 300_000, started_event: threading.Event | None = None) -> RunStats:
+        trickle_linger_s: float = 1.0, max_pending: int = 300_000, readers: int | None = None,
+        started_event: threading.Event | None = None) -> RunStats:
     """Consume until caught up (or continuously). A batch goes to the writer once it holds
     ``min_batch`` records, or a poll finds nothing, or it is ``linger_s`` old (``trickle_linger_s``
     when nothing more is waiting in Kafka): each Delta commit has a fixed cost, so a backlog is
-    written in few large commits and a trickle in about one per table per second. ``started_event`` is set
-    once the tables are ready and the first poll is done (a benchmark starts its load then)."""
+    written in few large commits and a trickle in about one per table per second. Topics are read
+    by ``readers`` processes (default: one per core), grouped by backlog. ``started_event`` is
+    set once every reader has polled (a benchmark starts its load then)."""
     settings = get_settings()
     contracts = cdc_contracts()
     contracts_by_topic = {bronze.topic_for(c): c for c in contracts}
@@ -315,55 +286,70 @@ def run(until_caught_up: bool = True, interval_s: float = 5.0, max_records: int 
     run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     writer = BatchWriter(spark, contracts_by_topic, stats, run_id)
     started = time.monotonic()
-    number = 0
+    groups = reader_groups(_backlog(consumer, list(contracts_by_topic), positions), readers or os.cpu_count() or 1)
+    pool = Readers([ReaderConfig({t: contracts_by_topic[t] for t in g}, {k: v for k, v in positions.items() if k[0] in g},
+                                 settings.kafka_bootstrap, os.getpid(), until_caught_up, interval_s, max_records)
+                    for g in groups])
+    log.info("cdc: %d readers: %s", len(groups), "; ".join(", ".join(g) for g in groups))
     pending: Batch | None = None
     committed: dict[TopicPartition, int] = {}
+    polling: set[int] = set()
+    done: set[int] = set()
+    stopping = False
     try:
-        while True:
+        while len(done) < len(groups) or pending is not None:
             writer.raise_if_failed()
-            tps = _assign(consumer, list(contracts_by_topic), positions)
-            polled = consumer.poll(timeout_ms=200, max_records=max_records) if tps else {}
-            if started_event is not None:
-                started_event.set()
-            if polled:
-                number += 1
-                batch = parse_poll(number, polled, contracts_by_topic, bronze.now_utc())
-                for tp in polled:
-                    hw = consumer.highwater(tp)
-                    if hw is not None:
-                        batch.lag[tp.topic] = batch.lag.get(tp.topic, 0) + max(0, hw - batch.next_offsets[tp])
-                for tp, off in batch.next_offsets.items():
-                    positions[(tp.topic, tp.partition)] = off
-                if pending is None:
-                    pending = batch
-                else:
-                    pending.absorb(batch)
+            try:
+                i, message = pool.inbox.get(timeout=0.2)
+            except queue.Empty:
+                i, message = -1, ("idle",)
+            kind = message[0]
+            if kind == "batch" and pending is None:
+                pending = message[1]
+            elif kind == "batch":
+                pending.absorb(message[1])
+            elif kind == "polling":
+                polling.add(i)
+                if started_event is not None and len(polling) == len(groups):
+                    started_event.set()
+            elif kind == "done":
+                done.add(i)
+            elif kind == "error":
+                raise RuntimeError(f"cdc reader of {', '.join(groups[i])} failed:\n{message[1]}")
+            elif kind == "exit" and i not in done:
+                raise RuntimeError(f"cdc reader of {', '.join(groups[i])} exited with code {message[1]} before it was done")
             if pending is not None:
                 if pending.size >= max_pending:
                     writer.submit(pending)  # back-pressure: wait for the writer
                     pending = None
-                elif (not polled or pending.ready(min_batch, linger_s, trickle_linger_s)) and writer.offer(pending):
+                elif (kind != "batch" or pending.ready(min_batch, linger_s, trickle_linger_s)) and writer.offer(pending):
                     pending = None
-            if not polled and pending is None:
-                if until_caught_up and writer.queue.empty() and _caught_up(consumer, tps):
-                    break
-                if not until_caught_up:
-                    time.sleep(interval_s)
             # For lag monitoring only: the position of record is the bronze tables.
             with writer.lock:
-                done = {tp: off for tp, off in writer.written.items() if committed.get(tp) != off}
-            if done:
-                consumer.commit({tp: OffsetAndMetadata(off, None, -1) for tp, off in done.items()})
-                committed.update(done)
-            if max_seconds is not None and time.monotonic() - started > max_seconds:
-                break
-        if pending is not None:
-            writer.submit(pending)
+                written = {tp: off for tp, off in writer.written.items() if committed.get(tp) != off}
+            if written:
+                consumer.commit({tp: OffsetAndMetadata(off, None, -1) for tp, off in written.items()})
+                committed.update(written)
+            if not stopping and max_seconds is not None and time.monotonic() - started > max_seconds:
+                pool.stop()
+                stopping = True
         writer.close()
     finally:
         stats.seconds = time.monotonic() - started
+        pool.close()
         consumer.close()
     return stats
+
+
+def _backlog(consumer: KafkaConsumer, topics: list[str], positions: dict[tuple[str, int], int]) -> dict[str, int]:
+    """Records waiting per topic from the recovered positions (0 for a topic not there yet)."""
+    existing = consumer.topics()
+    tps = [TopicPartition(t, p) for t in topics if t in existing for p in consumer.partitions_for_topic(t) or ()]
+    ends = consumer.end_offsets(tps) if tps else {}
+    backlog = dict.fromkeys(topics, 0)
+    for tp, end in ends.items():
+        backlog[tp.topic] += max(0, end - positions.get((tp.topic, tp.partition), 0))
+    return backlog
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -376,12 +362,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--apply", action="store_true",
                         help="once caught up, apply the change logs to the current-state tables in the same "
                              "Spark session (one JVM start; Airflow runs the two as separate tasks)")
+    parser.add_argument("--readers", type=int, metavar="N",
+                        help="reader processes polling Kafka (default: one per core, at most one per topic)")
     args = parser.parse_args(argv)
     if args.apply and args.interval is not None:
         parser.error("--apply needs a run that ends: leave out --interval")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)
-    stats = run(until_caught_up=args.interval is None, interval_s=args.interval or 5.0)
+    stats = run(until_caught_up=args.interval is None, interval_s=args.interval or 5.0, readers=args.readers)
     print(stats.summary())
     if args.apply:
         from spark_jobs.cdc import current_state

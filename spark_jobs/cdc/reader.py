@@ -1,0 +1,228 @@
+"""Read and parse CDC topics in a process of its own: ``python -m spark_jobs.cdc.reader``.
+
+kafka-python decodes every record in Python (~20 µs each on this machine), most of a core on
+its own. The consumer (``consumer.run``) starts one reader per group of topics, so reading and
+parsing use every core and never wait for the GIL of the process that writes to Delta.
+
+Protocol: the reader gets its ``ReaderConfig`` on stdin as one framed pickle, then treats the
+end of stdin as "stop". It writes framed pickles to stdout: ``("polling",)`` after its first
+poll, ``("batch", Batch)`` per poll that returned records, ``("done",)`` when it is caught up
+(if asked to stop there) or stopped, ``("error", traceback)`` when it fails. It keeps no state
+that matters: positions are recovered from bronze by the consumer, so a reader that dies, or
+is orphaned by a killed consumer (it notices and exits), loses nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import struct
+import sys
+import threading
+import time
+import traceback
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import BinaryIO, Iterator
+
+import pyarrow as pa
+from kafka import KafkaConsumer, TopicPartition
+
+from schemas.contracts import Contract
+from spark_jobs.cdc import bronze, columnar
+from spark_jobs.cdc.envelope import PoisonMessage, parse_change
+
+_FRAME = struct.Struct(">Q")
+
+
+@dataclass
+class ReaderConfig:
+    topics: dict[str, Contract]  # topic -> its contract
+    positions: dict[tuple[str, int], int]  # (topic, partition) -> next offset, from bronze
+    bootstrap: str
+    parent_pid: int
+    until_caught_up: bool = True
+    interval_s: float = 5.0
+    max_records: int = 20_000
+
+
+@dataclass
+class Batch:
+    """One poll, parsed: change rows per topic (Arrow tables in ``bronze.parsed_schema``), dead
+    letters, and where each partition ends."""
+
+    number: int
+    changes: dict[str, list[pa.Table]] = field(default_factory=lambda: defaultdict(list))
+    dead: list[tuple] = field(default_factory=list)
+    tombstones: int = 0
+    next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
+    lag: dict[str, int] = field(default_factory=dict)
+    created: float = field(default_factory=time.monotonic)  # CLOCK_MONOTONIC: the same in every process
+
+    def ready(self, min_batch: int, linger_s: float, trickle_linger_s: float) -> bool:
+        """Big enough, or old enough: ``linger_s`` while a backlog lasts, ``trickle_linger_s``
+        once caught up (so a trickle makes a commit per table every second or so, not one per
+        poll: each commit costs the JVM ~0.1 s and the checkpoints they add up to)."""
+        if self.size >= min_batch:
+            return True
+        age = time.monotonic() - self.created
+        return age >= (linger_s if any(self.lag.values()) else trickle_linger_s)
+
+    @property
+    def size(self) -> int:
+        return sum(t.num_rows for ts in self.changes.values() for t in ts) + len(self.dead) + self.tombstones
+
+    def absorb(self, later: "Batch") -> None:
+        """Append a later poll to this batch (same partitions keep their order)."""
+        for topic, tables in later.changes.items():
+            self.changes[topic].extend(tables)
+        self.dead.extend(later.dead)
+        self.tombstones += later.tombstones
+        self.next_offsets.update(later.next_offsets)
+        self.lag.update(later.lag)
+
+
+def parse_poll(number: int, records_by_tp, contracts_by_topic, received_at: datetime) -> Batch:
+    """Each partition's records column-wise (``columnar``); a slice with anything unusual in it
+    record by record, which dead-letters poison messages and keeps unknown columns."""
+    batch = Batch(number)
+    for tp, records in records_by_tp.items():
+        contract = contracts_by_topic[tp.topic]
+        batch.next_offsets[tp] = records[-1].offset + 1
+        live = [r for r in records if r.value is not None]
+        batch.tombstones += len(records) - len(live)  # a delete's tombstone: the delete event precedes it
+        if not live:
+            continue
+        table = columnar.parse_slice(contract, bronze.parsed_schema(contract), [r.key for r in live],
+                                     [r.value for r in live], tp.topic, tp.partition, [r.offset for r in live])
+        if table is None:
+            table = _parse_records(batch, tp, live, contract, received_at)
+        if table.num_rows:
+            batch.changes[tp.topic].append(table)
+    return batch
+
+
+def _parse_records(batch: Batch, tp: TopicPartition, records, contract: Contract, received_at: datetime) -> pa.Table:
+    rows = []
+    for rec in records:
+        try:
+            rows.append((parse_change(rec.key, rec.value, contract), tp.partition, rec.offset))
+        except PoisonMessage as e:
+            batch.dead.append((tp.topic, tp.partition, rec.offset, rec.key, rec.value, str(e), received_at))
+    return bronze.change_rows_arrow(contract, rows, tp.topic)
+
+
+def write_frame(out: BinaryIO, message: tuple) -> None:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    out.write(_FRAME.pack(len(data)))
+    out.write(data)
+    out.flush()
+
+
+def read_frames(stream: BinaryIO) -> Iterator[tuple]:
+    while header := stream.read(_FRAME.size):
+        if len(header) < _FRAME.size:
+            return
+        (size,) = _FRAME.unpack(header)
+        data = stream.read(size)
+        if len(data) < size:
+            return  # the writer died mid-frame
+        yield pickle.loads(data)
+
+
+class _Assignment:
+    """The partitions of the reader's topics that exist, at their recovered positions; topics
+    that do not exist yet (before the connector's snapshot) are looked for once a second."""
+
+    def __init__(self, consumer: KafkaConsumer, topics: list[str], positions: dict[tuple[str, int], int]):
+        self.consumer, self.topics, self.positions = consumer, topics, positions
+        self.tps: list[TopicPartition] = []
+        self.checked = 0.0
+
+    def refresh(self) -> list[TopicPartition]:
+        if {tp.topic for tp in self.tps} == set(self.topics) or time.monotonic() - self.checked < 1.0:
+            return self.tps
+        self.checked = time.monotonic()
+        existing = self.consumer.topics()
+        tps = [TopicPartition(t, p) for t in self.topics if t in existing
+               for p in sorted(self.consumer.partitions_for_topic(t) or ())]
+        if set(tps) != set(self.tps):
+            self.consumer.assign(tps)
+            for tp in tps:
+                at = self.positions.get((tp.topic, tp.partition))
+                if at is None:
+                    self.consumer.seek_to_beginning(tp)
+                else:
+                    self.consumer.seek(tp, at)
+            self.tps = tps
+        return self.tps
+
+
+def _caught_up(consumer: KafkaConsumer, tps: list[TopicPartition]) -> bool:
+    if not tps:
+        return True
+    ends = consumer.end_offsets(tps)
+    return all(consumer.position(tp) >= ends[tp] for tp in tps)
+
+
+def read(cfg: ReaderConfig, out: BinaryIO, stop: threading.Event) -> None:
+    consumer = KafkaConsumer(bootstrap_servers=cfg.bootstrap, enable_auto_commit=False,
+                             auto_offset_reset="earliest", max_partition_fetch_bytes=8 * 1024 * 1024)
+    assignment = _Assignment(consumer, list(cfg.topics), dict(cfg.positions))
+    number, announced = 0, False
+    try:
+        while not stop.is_set() and os.getppid() == cfg.parent_pid:
+            tps = assignment.refresh()
+            polled = consumer.poll(timeout_ms=200, max_records=cfg.max_records) if tps else {}
+            if not announced:
+                write_frame(out, ("polling",))
+                announced = True
+            if polled:
+                number += 1
+                batch = parse_poll(number, polled, cfg.topics, bronze.now_utc())
+                for tp in polled:
+                    hw = consumer.highwater(tp)
+                    if hw is not None:
+                        batch.lag[tp.topic] = batch.lag.get(tp.topic, 0) + max(0, hw - batch.next_offsets[tp])
+                write_frame(out, ("batch", batch))
+            elif cfg.until_caught_up and _caught_up(consumer, tps):
+                break
+            elif not cfg.until_caught_up:
+                stop.wait(cfg.interval_s)
+        write_frame(out, ("done",))
+    finally:
+        consumer.close()
+
+
+def main() -> int:
+    # Frames go to the real stdout; anything a library prints goes to stderr instead.
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    cfg = next(read_frames(sys.stdin.buffer))[0]
+    stop = threading.Event()
+
+    def wait_for_stop():
+        while os.read(sys.stdin.fileno(), 4096):  # b"" once the consumer closes our stdin (or dies)
+            pass
+        stop.set()
+
+    threading.Thread(target=wait_for_stop, name="stop-on-stdin-eof", daemon=True).start()
+    try:
+        read(cfg, out, stop)
+    except BrokenPipeError:
+        return 1  # the consumer is gone: nothing to report to
+    except BaseException:  # noqa: BLE001 - reported to the consumer, which fails the run
+        try:
+            write_frame(out, ("error", traceback.format_exc()))
+        except BrokenPipeError:
+            pass
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    # Run as the importable module, so pickled Batches name spark_jobs.cdc.reader.Batch, not __main__.Batch.
+    from spark_jobs.cdc import reader
+
+    sys.exit(reader.main())
