@@ -77,7 +77,7 @@ def main() -> int:
 
     from lakehouse.workload import Workload
     from spark_jobs.cdc import bronze
-    from spark_jobs.cdc.consumer import cdc_contracts, run
+    from spark_jobs.cdc.consumer import WRITE_ONLY_JVM_OPTIONS, cdc_contracts, run
     from spark_jobs.cdc.fence import wait_for_sources
     from spark_jobs.session import get_spark
 
@@ -87,17 +87,23 @@ def main() -> int:
     print(f"      {stats.summary()}")
     wait_for_sources()
     topics = [bronze.topic_for(c) for c in cdc_contracts()]
-    spark = get_spark("bench-cdc")
+    spark = get_spark("bench-cdc", WRITE_ONLY_JVM_OPTIONS)  # the JVM the consumer makes for itself
     spark.sql(f"drop database if exists {BENCH_DB} cascade")
     print("[2/4] raw kafka-python consume of every CDC topic")
     raw_n, raw_s = raw_consume(topics)
     print(f"      {raw_n:,} records in {raw_s:.1f}s = {raw_n / raw_s:,.0f} records/s")
     bronze.ensure_tables(spark, cdc_contracts())  # creating the tables is set-up, not landing
     print("[3/4] the consumer landing the same records in bronze")
-    landed = run(until_caught_up=True)
+    polling, marks = threading.Event(), []
+    threading.Thread(target=lambda: marks.append(time.monotonic()) if polling.wait(600) else None, daemon=True).start()
+    landed = run(until_caught_up=True, started_event=polling)
+    t_end = time.monotonic()
     records = landed.changes + landed.tombstones + landed.dead_letters
     print(f"      {landed.summary()}")
     ratio = (records / landed.seconds) / (raw_n / raw_s)
+    # The same run from the readers' first poll: without starting the reader processes, which a
+    # long catch-up pays once (the run's time already leaves out the Spark set-up before it).
+    streaming_s = t_end - marks[0] if marks else landed.seconds
 
     print(f"[4/4] freshness at {args.rate:,.0f} changes/s for {args.seconds:.0f}s (consumer running first)")
     load_stats, consuming = [], threading.Event()
@@ -118,6 +124,8 @@ def main() -> int:
     print("\nCDC benchmark")
     print(f"  raw kafka-python consume   {raw_n / raw_s:>10,.0f} records/s")
     print(f"  landed in bronze (Delta)   {records / landed.seconds:>10,.0f} records/s   ratio {ratio:.2f} (target >= 0.7)")
+    print(f"    from the first poll      {records / streaming_s:>10,.0f} records/s   ratio "
+          f"{(records / streaming_s) / (raw_n / raw_s):.2f} (start-up {landed.seconds - streaming_s:.1f}s left out)")
     print(f"  freshness at {load_stats[0].rate:,.0f} changes/s  p50 {lat[0]:.2f} s, p95 {lat[1]:.2f} s, max {lat[2]:.2f} s "
           f"over {lat[3]:,} changes, source commit to Delta commit (target p95 <= 5 s)")
     spark.sql(f"drop database if exists {BENCH_DB} cascade")

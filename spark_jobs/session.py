@@ -18,11 +18,15 @@ class SparkConfigMissing(RuntimeError):
     pass
 
 
-def get_spark(app_name: str) -> SparkSession:
+def get_spark(app_name: str, driver_java_options: str | None = None) -> SparkSession:
+    """The process's session; ``driver_java_options`` apply only if this call starts the JVM."""
     conf_dir = os.environ.setdefault("SPARK_CONF_DIR", str(get_settings().spark_conf_dir))
     if not os.path.exists(os.path.join(conf_dir, "spark-defaults.conf")):
         raise SparkConfigMissing(
             f"no spark-defaults.conf in {conf_dir}: render it with `infra/stack.sh start` "
             "(it also starts the metastore's PostgreSQL)"
         )
-    return SparkSession.builder.appName(app_name).enableHiveSupport().getOrCreate()
+    builder = SparkSession.builder.appName(app_name).enableHiveSupport()
+    if driver_java_options:
+        builder = builder.config("spark.driver.extraJavaOptions", driver_java_options)
+    return builder.getOrCreate()

@@ -51,6 +51,10 @@ log = logging.getLogger("cdc.consumer")
 CDC_SOURCES = ("crm", "bss")
 GROUP_ID = "lakehouse-bronze-cdc"
 REPO_DIR = Path(__file__).resolve().parents[2]
+# The consumer's JVM only commits (Arrow writes the data): C2's compiles of the commit path cost
+# it more CPU in a run of minutes than they give back, CPU the reader processes need (bench_cdc:
+# landed 31k -> 35k records/s). Not for a session that also runs heavy Spark work (--apply).
+WRITE_ONLY_JVM_OPTIONS = "-XX:TieredStopAtLevel=1"
 
 
 @dataclass
@@ -259,17 +263,18 @@ class Readers:
 def run(until_caught_up: bool = True, interval_s: float = 5.0, max_records: int = 20_000,
         max_seconds: float | None = None, min_batch: int = 150_000, linger_s: float = 2.0,
         trickle_linger_s: float = 1.0, max_pending: int = 300_000, readers: int | None = None,
-        started_event: threading.Event | None = None) -> RunStats:
+        write_only_jvm: bool = True, started_event: threading.Event | None = None) -> RunStats:
     """Consume until caught up (or continuously). A batch goes to the writer once it holds
     ``min_batch`` records, or a poll finds nothing, or it is ``linger_s`` old (``trickle_linger_s``
     when nothing more is waiting in Kafka): each Delta commit has a fixed cost, so a backlog is
     written in few large commits and a trickle in about one per table per second. Topics are read
     by ``readers`` processes (default: one per core), grouped by backlog. ``started_event`` is
-    set once every reader has polled (a benchmark starts its load then)."""
+    set once every reader has polled (a benchmark starts its load then). ``write_only_jvm``
+    starts the JVM (if this call starts it) with ``WRITE_ONLY_JVM_OPTIONS``."""
     settings = get_settings()
     contracts = cdc_contracts()
     contracts_by_topic = {bronze.topic_for(c): c for c in contracts}
-    spark = get_spark("cdc-consumer")
+    spark = get_spark("cdc-consumer", WRITE_ONLY_JVM_OPTIONS if write_only_jvm else None)
     bronze.ensure_tables(spark, contracts)
     positions = bronze.committed_offsets(spark, [bronze.change_table_for(c) for c in contracts])
     try:
@@ -369,7 +374,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--apply needs a run that ends: leave out --interval")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)
-    stats = run(until_caught_up=args.interval is None, interval_s=args.interval or 5.0, readers=args.readers)
+    stats = run(until_caught_up=args.interval is None, interval_s=args.interval or 5.0, readers=args.readers,
+                write_only_jvm=not args.apply)
     print(stats.summary())
     if args.apply:
         from spark_jobs.cdc import current_state
