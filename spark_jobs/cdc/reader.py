@@ -131,17 +131,23 @@ def read_frames(stream: BinaryIO) -> Iterator[tuple]:
         yield pickle.loads(data)
 
 
-class _Assignment:
-    """The partitions of the reader's topics that exist, at their recovered positions; topics
-    that do not exist yet (before the connector's snapshot) are looked for once a second."""
+class Assignment:
+    """The partitions of the reader's topics that exist, at their positions (recovered from
+    bronze, then moved on by ``advance`` as batches are sent: ``assign`` forgets them). Topics
+    that do not exist yet (before the connector's snapshot) are looked for every second, and
+    partitions added to a topic every 30 s (a metadata request each time, so not every poll)."""
+
+    MISSING_TOPICS_S = 1.0
+    ALL_TOPICS_S = 30.0
 
     def __init__(self, consumer: KafkaConsumer, topics: list[str], positions: dict[tuple[str, int], int]):
         self.consumer, self.topics, self.positions = consumer, topics, positions
         self.tps: list[TopicPartition] = []
-        self.checked = 0.0
+        self.checked: float | None = None
 
     def refresh(self) -> list[TopicPartition]:
-        if {tp.topic for tp in self.tps} == set(self.topics) or time.monotonic() - self.checked < 1.0:
+        every = self.ALL_TOPICS_S if {tp.topic for tp in self.tps} == set(self.topics) else self.MISSING_TOPICS_S
+        if self.checked is not None and time.monotonic() - self.checked < every:
             return self.tps
         self.checked = time.monotonic()
         existing = self.consumer.topics()
@@ -158,6 +164,10 @@ class _Assignment:
             self.tps = tps
         return self.tps
 
+    def advance(self, next_offsets: dict[TopicPartition, int]) -> None:
+        for tp, offset in next_offsets.items():
+            self.positions[(tp.topic, tp.partition)] = offset
+
 
 def _caught_up(consumer: KafkaConsumer, tps: list[TopicPartition]) -> bool:
     if not tps:
@@ -169,7 +179,7 @@ def _caught_up(consumer: KafkaConsumer, tps: list[TopicPartition]) -> bool:
 def read(cfg: ReaderConfig, out: BinaryIO, stop: threading.Event) -> None:
     consumer = KafkaConsumer(bootstrap_servers=cfg.bootstrap, enable_auto_commit=False,
                              auto_offset_reset="earliest", max_partition_fetch_bytes=8 * 1024 * 1024)
-    assignment = _Assignment(consumer, list(cfg.topics), dict(cfg.positions))
+    assignment = Assignment(consumer, list(cfg.topics), dict(cfg.positions))
     number, announced = 0, False
     try:
         while not stop.is_set() and os.getppid() == cfg.parent_pid:
@@ -186,6 +196,7 @@ def read(cfg: ReaderConfig, out: BinaryIO, stop: threading.Event) -> None:
                     if hw is not None:
                         batch.lag[tp.topic] = batch.lag.get(tp.topic, 0) + max(0, hw - batch.next_offsets[tp])
                 write_frame(out, ("batch", batch))
+                assignment.advance(batch.next_offsets)
             elif cfg.until_caught_up and _caught_up(consumer, tps):
                 break
             elif not cfg.until_caught_up:
