@@ -171,17 +171,6 @@ def stamp_ingested_at(contract: Contract, parsed: pa.Table, ingested_at: datetim
     return parsed.append_column(field, column)
 
 
-def change_rows_frame(
-    spark: SparkSession,
-    contract: Contract,
-    records: list[tuple[ChangeRow, int, int]],
-    topic: str,
-    ingested_at: datetime,
-) -> DataFrame:
-    """(change, partition, offset) triples to a DataFrame in the change-log schema."""
-    return spark.createDataFrame(stamp_ingested_at(contract, change_rows_arrow(contract, records, topic), ingested_at))
-
-
 def append(df: DataFrame, table: str, location: str | None = None) -> None:
     """Append to a Delta table; by its location when known, which skips the metastore round trips."""
     if location:

@@ -44,7 +44,7 @@ from lakehouse.settings import get_settings
 from schemas.contracts import Contract, load_contracts
 from spark_jobs import arrow_delta
 from spark_jobs.cdc import bronze
-from spark_jobs.cdc.reader import Batch, ReaderConfig, read_frames, write_frame
+from spark_jobs.cdc.reader import Batch, ReaderConfig, existing_partitions, read_frames, write_frame
 from spark_jobs.session import get_spark
 
 log = logging.getLogger("cdc.consumer")
@@ -297,6 +297,7 @@ def run(until_caught_up: bool = True, interval_s: float = 5.0, max_records: int 
                     for g in groups])
     log.info("cdc: %d readers: %s", len(groups), "; ".join(", ".join(g) for g in groups))
     pending: Batch | None = None
+    batches = 0
     committed: dict[TopicPartition, int] = {}
     polling: set[int] = set()
     done: set[int] = set()
@@ -311,6 +312,8 @@ def run(until_caught_up: bool = True, interval_s: float = 5.0, max_records: int 
             kind = message[0]
             if kind == "batch" and pending is None:
                 pending = message[1]
+                batches += 1
+                pending.number = batches  # readers number their own polls; ops.cdc_batches needs one sequence
             elif kind == "batch":
                 pending.absorb(message[1])
             elif kind == "polling":
@@ -348,8 +351,7 @@ def run(until_caught_up: bool = True, interval_s: float = 5.0, max_records: int 
 
 def _backlog(consumer: KafkaConsumer, topics: list[str], positions: dict[tuple[str, int], int]) -> dict[str, int]:
     """Records waiting per topic from the recovered positions (0 for a topic not there yet)."""
-    existing = consumer.topics()
-    tps = [TopicPartition(t, p) for t in topics if t in existing for p in consumer.partitions_for_topic(t) or ()]
+    tps = existing_partitions(consumer, topics)
     ends = consumer.end_offsets(tps) if tps else {}
     backlog = dict.fromkeys(topics, 0)
     for tp, end in ends.items():

@@ -131,6 +131,12 @@ def read_frames(stream: BinaryIO) -> Iterator[tuple]:
         yield pickle.loads(data)
 
 
+def existing_partitions(consumer: KafkaConsumer, topics: list[str]) -> list[TopicPartition]:
+    """Every partition of those of ``topics`` that exist (a metadata request)."""
+    existing = consumer.topics()
+    return [TopicPartition(t, p) for t in topics if t in existing for p in sorted(consumer.partitions_for_topic(t) or ())]
+
+
 class Assignment:
     """The partitions of the reader's topics that exist, at their positions (recovered from
     bronze, then moved on by ``advance`` as batches are sent: ``assign`` forgets them). Topics
@@ -150,9 +156,7 @@ class Assignment:
         if self.checked is not None and time.monotonic() - self.checked < every:
             return self.tps
         self.checked = time.monotonic()
-        existing = self.consumer.topics()
-        tps = [TopicPartition(t, p) for t in self.topics if t in existing
-               for p in sorted(self.consumer.partitions_for_topic(t) or ())]
+        tps = existing_partitions(self.consumer, self.topics)
         if set(tps) != set(self.tps):
             self.consumer.assign(tps)
             for tp in tps:

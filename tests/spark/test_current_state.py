@@ -26,8 +26,8 @@ def change(op, cid, city, commit_lsn, lsn):
 
 def land(spark, events, first_offset):
     rows = [(ch, 0, first_offset + i) for i, ch in enumerate(events)]
-    bronze.append(bronze.change_rows_frame(spark, CUSTOMERS, rows, TOPIC, bronze.now_utc()),
-                  bronze.change_table_for(CUSTOMERS))
+    stamped = bronze.stamp_ingested_at(CUSTOMERS, bronze.change_rows_arrow(CUSTOMERS, rows, TOPIC), bronze.now_utc())
+    bronze.append_changes(spark, CUSTOMERS, stamped, bronze.table_location(spark, bronze.change_table_for(CUSTOMERS)))
 
 
 def current(spark):
