@@ -32,7 +32,7 @@ from lakehouse.generator.manifest import Manifest
 from schemas.contracts import Contract, get_contract
 from spark_jobs.cdc.current_state import current_schema
 from spark_jobs.landing.feeds import Feed
-from spark_jobs.landing.parse import with_partition
+from spark_jobs.landing.parse import partition_values
 from spark_jobs.landing.tables import feed_schema
 
 UTC_US = pa.timestamp("us", tz="UTC")
@@ -72,7 +72,7 @@ def _utc(table: pa.Table) -> pa.Table:
 
 def bronze_shaped(name: str, table: pa.Table) -> pa.Table:
     """The table with the lineage columns its bronze table carries (a feed's date partition is
-    added in Spark, by the loader's own rule)."""
+    added when written, by the loader's own rule)."""
     contract = get_contract(name)
     table = _utc(table.select(contract.column_names))
     n = table.num_rows
@@ -111,10 +111,12 @@ def _bronze_schema(contract: Contract):
 
 def _write(spark, bronze_db: str, name: str, table: pa.Table, mode: str, tmp: Path) -> None:
     path = tmp / name.replace(".", "_")
-    pq.write_table(table, str(path) + ".parquet")
     contract = get_contract(name)
     feed = Feed(contract)
-    df = with_partition(spark.read.parquet(str(path) + ".parquet"), feed)
+    if feed.partition:
+        table = table.append_column(feed.partition[0], partition_values(table, feed))
+    pq.write_table(table, str(path) + ".parquet")
+    df = spark.read.parquet(str(path) + ".parquet")
     df = df.select(*[F.col(f.name).cast(f.dataType) for f in _bronze_schema(contract)])
     writer = df.write.format("delta").mode(mode)
     if feed.partition and mode == "overwrite":

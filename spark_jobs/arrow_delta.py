@@ -56,28 +56,56 @@ def check_fits(rows: pa.Table, schema: pa.Schema) -> None:
 
 
 def append(spark: SparkSession, location: str, rows: pa.Table, schema: pa.Schema,
-           stats_columns: tuple[str, ...] = ()) -> int:
-    """Write ``rows`` (in ``schema``, the table's Arrow schema) as one Parquet file under the
-    unpartitioned Delta table at ``location`` and commit it; returns the new table version.
-    A crash before the commit leaves an unreferenced file that VACUUM removes."""
+           stats_columns: tuple[str, ...] = (), partition_by: str | None = None,
+           user_metadata: str | None = None) -> int:
+    """Write ``rows`` (in ``schema``, the table's Arrow schema) under the Delta table at
+    ``location`` and commit them as one append; returns the new table version.
+
+    An unpartitioned table gets one Parquet file; a table partitioned by the column
+    ``partition_by`` gets one file per value, under ``<column>=<value>/`` and without the column
+    (its value is in the log). ``user_metadata`` is the commit's, as ``describe history`` shows.
+    A crash before the commit leaves unreferenced files that VACUUM removes."""
     check_fits(rows, schema)
     fs, root = pafs.FileSystem.from_uri(location)
-    name = f"part-00000-{uuid.uuid4()}-c000.snappy.parquet"
-    path = f"{root.rstrip('/')}/{name}"
-    pq.write_table(rows, path, filesystem=fs, compression="snappy")
-    info = fs.get_file_info(path)
-    add = {"add": {"path": name, "partitionValues": {}, "size": info.size,
-                   "modificationTime": info.mtime_ns // 1_000_000, "dataChange": True,
-                   "stats": _stats(rows, stats_columns)}}
+    root = root.rstrip("/")
+    adds = []
+    if partition_by is None:
+        groups = [({}, "", rows)]
+    else:
+        values = rows.column(partition_by)
+        groups = []
+        for value in pc.unique(values).to_pylist():
+            text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+            part = rows.filter(pc.equal(values, pa.scalar(value, values.type))).drop_columns([partition_by])
+            groups.append(({partition_by: text}, f"{partition_by}={text}/", part))
+    for partition_values, prefix, part in groups:
+        name = f"{prefix}part-00000-{uuid.uuid4()}-c000.snappy.parquet"
+        path = f"{root}/{name}"
+        if prefix:
+            fs.create_dir(f"{root}/{prefix.rstrip('/')}", recursive=True)
+        pq.write_table(part, path, filesystem=fs, compression="snappy")
+        info = fs.get_file_info(path)
+        adds.append({"add": {"path": name, "partitionValues": partition_values, "size": info.size,
+                             "modificationTime": info.mtime_ns // 1_000_000, "dataChange": True,
+                             "stats": _stats(part, tuple(c for c in stats_columns if c != partition_by))}})
     jvm = spark._jvm
     delta = jvm.org.apache.spark.sql.delta
     actions = jvm.java.util.ArrayList()
-    actions.add(getattr(getattr(delta.actions, "Action$"), "MODULE$").fromJson(json.dumps(add)))
+    for add in adds:
+        actions.add(getattr(getattr(delta.actions, "Action$"), "MODULE$").fromJson(json.dumps(add)))
     none = _scala_none(jvm)
+    scala_list = jvm.scala.jdk.javaapi.CollectionConverters.asScala
+    partitions = none
+    if partition_by is not None:
+        names = jvm.java.util.ArrayList()
+        names.add(partition_by)
+        partitions = jvm.scala.Some(scala_list(names).toSeq())
+    metadata = jvm.scala.Some(user_metadata) if user_metadata is not None else none
     # DeltaOperations.Write(mode, partitionBy, predicate, userMetadata, ...): Delta 4.4 has nine fields.
-    operation = getattr(delta, "DeltaOperations$Write")(jvm.org.apache.spark.sql.SaveMode.Append, *[none] * 8)
+    operation = getattr(delta, "DeltaOperations$Write")(jvm.org.apache.spark.sql.SaveMode.Append, partitions, none,
+                                                        metadata, *[none] * 5)
     log = _log(spark, location)
-    return log.startTransaction().commit(jvm.scala.jdk.javaapi.CollectionConverters.asScala(actions).toList(), operation)
+    return log.startTransaction().commit(scala_list(actions).toList(), operation)
 
 
 def checkpoint(spark: SparkSession, location: str) -> None:

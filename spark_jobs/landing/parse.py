@@ -1,154 +1,306 @@
-"""Landed files to contract-typed rows, each with its file, line number and, if it breaks the
-contract, the reason. Pure DataFrame transforms, no writes.
+"""A landed file's lines to contract-typed Arrow rows, and the lines that break the contract
+with their line number and reason. Pure Python and Arrow, no Spark.
 
-Both formats become the contract's columns as text first (JSON objects by key, CSV fields by
-the file's own header), so checking and typing by the contract is one piece of code; a column
-the contract does not know is kept aside to be rescued.
+Most lines are clean, so lines are read in bulk by Arrow's JSON or CSV reader against the
+contract's types: a segment that Arrow refuses (bad JSON, a wrong type, a key the contract does
+not know, a short CSV row) is halved until the refusing lines are found, and only those go
+through the line-by-line reader here, which gives each its reason or keeps its unknown columns
+as rescued data. Both readers agree on what a good line yields (unit tests compare them).
+
+Reading rules (the same in both): a JSON value that is not a string is read as its JSON text
+(so ``"bytes": "12"`` and ``"bytes": 12`` are both 12); an empty CSV field is null; numbers and
+timestamps may be surrounded by spaces; a timestamp without an offset is UTC (the warehouse's
+session time zone).
 """
 
 from __future__ import annotations
 
 import csv
+import io
+import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from decimal import Decimal, InvalidOperation
 
-from pyspark.sql import Column, DataFrame, SparkSession
-from pyspark.sql import functions as F
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.json as pj
 
 from schemas.contracts import Contract
-from schemas.spark import spark_type
 from spark_jobs.landing.feeds import BUSINESS_TZ, Feed
-from spark_jobs.landing.tables import RESCUED
+
+LINE = "_line_number"
+RESCUED = "_rescued_data"  # columns the contract does not know, as JSON, instead of dropping them
+# A refused segment is halved down to this many lines, then read line by line.
+LINE_BY_LINE_BELOW = 32
+
+_INT_RANGE = {"smallint": 16, "int": 32, "bigint": 64}
+_INT_TEXT = re.compile(r"[+-]?\d+")
+_FLOAT_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(NaN|Infinity|inf)", re.IGNORECASE)
+_BOOL_TEXT = {"true": True, "t": True, "yes": True, "y": True, "1": True,
+              "false": False, "f": False, "no": False, "n": False, "0": False}
+
+
+def arrow_type(contract_type: str) -> pa.DataType:
+    """The Arrow type a contract column is stored as in bronze (as Spark writes it)."""
+    base = contract_type.split("(")[0]
+    if base in _INT_RANGE:
+        return {16: pa.int16(), 32: pa.int32(), 64: pa.int64()}[_INT_RANGE[base]]
+    if base == "decimal":
+        p, s = re.findall(r"\d+", contract_type)
+        return pa.decimal128(int(p), int(s))
+    return {"varchar": pa.string(), "text": pa.string(), "double": pa.float64(), "boolean": pa.bool_(),
+            "date": pa.date32(), "timestamp": pa.timestamp("us", tz="UTC"),
+            "timestamptz": pa.timestamp("us", tz="UTC")}[base]
+
+
+def _read_type(contract_type: str) -> pa.DataType:
+    # Arrow wants an offset in a string read as an instant; a plain timestamp is read as wall
+    # time and then taken as UTC.
+    return pa.timestamp("us") if contract_type == "timestamp" else arrow_type(contract_type)
+
+
+def contract_schema(contract: Contract) -> pa.Schema:
+    return pa.schema([pa.field(c.name, arrow_type(c.type), c.nullable) for c in contract.columns])
+
+
+# ---------------------------------------------------------------------------------------------
+# One value, one line: the line-by-line reader (and the source of every reason).
+
+class Unreadable(ValueError):
+    pass
+
+
+def convert(text: str, contract_type: str):
+    """A text as the contract type; raises ``Unreadable``."""
+    base = contract_type.split("(")[0]
+    if base in ("varchar", "text"):
+        return text
+    t = text.strip()
+    try:
+        if base in _INT_RANGE:
+            bits = _INT_RANGE[base]
+            if _INT_TEXT.fullmatch(t) and -(2 ** (bits - 1)) <= int(t) < 2 ** (bits - 1):
+                return int(t)
+        elif base == "double":
+            if _FLOAT_TEXT.fullmatch(t):
+                return float(t)
+        elif base == "decimal":
+            p, s = (int(x) for x in re.findall(r"\d+", contract_type))
+            d = Decimal(t).quantize(Decimal(1).scaleb(-s))
+            if d.is_finite() and len(d.as_tuple().digits) <= p:
+                return d
+        elif base == "boolean":
+            return _BOOL_TEXT[t.lower()]
+        elif base == "date":
+            return date.fromisoformat(t)
+        elif base in ("timestamp", "timestamptz"):
+            ts = datetime.fromisoformat(t)
+            return ts.replace(tzinfo=timezone.utc) if ts.tzinfo is None else ts.astimezone(timezone.utc)
+    except (ValueError, KeyError, InvalidOperation, ArithmeticError):
+        pass
+    raise Unreadable(text)
+
+
+def check(texts: dict[str, str | None], contract: Contract) -> tuple[str | None, dict]:
+    """The first rule a row's texts break (in column order), or None, and the typed values."""
+    typed = {}
+    for c in contract.columns:
+        text = texts.get(c.name)
+        if text is None:
+            if not c.nullable:
+                return f"column {c.name!r}: required but missing", {}
+            typed[c.name] = None
+            continue
+        try:
+            typed[c.name] = convert(text, c.type)
+        except Unreadable:
+            return f"column {c.name!r}: cannot read '{text}' as {c.type}", {}
+        m = re.fullmatch(r"varchar\((\d+)\)", c.type)
+        if m and len(text) > int(m.group(1)):
+            return f"column {c.name!r}: longer than {m.group(1)} characters", {}
+    return None, typed
+
+
+def _json_text(value) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _rescue(extras: dict[str, str | None]) -> str | None:
+    return json.dumps(extras, separators=(",", ":"), ensure_ascii=False) if extras else None
+
+
+def line_texts(line: str, contract: Contract, names: list[str] | None) -> tuple[str | None, dict, dict]:
+    """(reason, contract texts, unknown columns' texts) of one JSON line, or of one CSV line
+    under its file's header ``names``."""
+    if line == "":
+        return "blank line", {}, {}
+    if names is None:
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            return "not a JSON object", {}, {}
+        if not isinstance(obj, dict):
+            return "not a JSON object", {}, {}
+        values = {k: _json_text(v) for k, v in obj.items()}
+    else:
+        fields = next(csv.reader([line]))
+        if len(fields) != len(names):
+            return "not as many fields as the file's header", {}, {}
+        values = {n: (v if v != "" else None) for n, v in zip(names, fields)}
+    known = set(contract.column_names)
+    return None, {k: v for k, v in values.items() if k in known}, {k: v for k, v in values.items() if k not in known}
+
+
+# ---------------------------------------------------------------------------------------------
+# A whole file.
 
 @dataclass
-class Lines:
-    frame: DataFrame  # file_path, line_number, line
-    first: dict[str, str]  # each file's first line: a CSV file's header
+class Parsed:
+    rows: pa.Table  # contract columns (bronze types), _rescued_data, _line_number
+    bad: list[tuple[int, str, str]] = field(default_factory=list)  # (line number, raw line, reason)
+    read: int = 0
 
 
-def read_lines(spark: SparkSession, paths: list[str]) -> Lines:
-    """Every line of the files with its number, and each file's first line.
-
-    Lines are read by Spark's text source, in parallel, a large file split into blocks. A task
-    reads a block's lines in order, so a line's number is its row id minus the id of its block's
-    first row, plus the lines of the file's earlier blocks: one small aggregate finds both, and
-    each block's first line with them (so CSV headers need no pass of their own).
-    A corrupt or truncated file fails the read; the caller isolates it."""
-    text = spark.read.text(paths).select(
-        F.col("_metadata.file_path").alias("file_path"), F.col("_metadata.file_block_start").alias("_block"),
-        F.col("value").alias("line"), F.monotonically_increasing_id().alias("_id"))
-    blocks = text.groupBy("file_path", "_block").agg(
-        F.min("_id").alias("_first"), F.count("*").alias("_n"), F.min_by("line", "_id").alias("_first_line")).collect()
-    offsets, before, first = [], {}, {}
-    for b in sorted(blocks, key=lambda b: (b.file_path, b._block)):
-        offsets.append((b.file_path, b._block, b._first, before.get(b.file_path, 0)))
-        before[b.file_path] = before.get(b.file_path, 0) + b._n
-        first.setdefault(b.file_path, b._first_line.removesuffix("\r"))
-    starts = spark.createDataFrame(offsets, "file_path string, _block long, _first long, _before long")
-    frame = (
-        text.join(F.broadcast(starts), ["file_path", "_block"])
-        .select("file_path", (F.col("_id") - F.col("_first") + F.col("_before") + 1).alias("line_number"),
-                F.regexp_replace("line", "\r$", "").alias("line"))
-    )
-    return Lines(frame, first)
+def split_lines(text: bytes) -> list[bytes]:
+    """A file's lines (``\\n`` or ``\\r\\n``); a final newline does not start an empty line."""
+    lines = text.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    if text.find(b"\r") >= 0:
+        lines = [ln[:-1] if ln.endswith(b"\r") else ln for ln in lines]
+    return lines
 
 
-def _csv_texts(lines: Lines, contract: Contract) -> DataFrame:
-    """CSV lines read by Spark's own CSV parser, with the schema of each file's header (files of
-    one feed may differ, e.g. after an exporter upgrade added a column)."""
-    spark = lines.frame.sparkSession
-    first = spark.createDataFrame(list(lines.first.items()), "file_path string, _header string")
-    rows = lines.frame.where("line_number > 1").join(F.broadcast(first), "file_path")
-    headers = sorted(set(lines.first.values()))
-    if not headers:  # no file has a line
-        return rows.select("file_path", "line_number", "line", F.lit(None).alias("t"), F.lit(None).alias("_extras"),
-                           F.lit(None).cast("string").alias("_malformed"))
-    known = set(contract.column_names)
-    parsed, texts, extras, corrupt = [], [], [], []
-    for i, header in enumerate(headers):
-        names = next(csv.reader([header]))
-        schema = ", ".join(f"`{n}` string" for n in names) + ", _corrupt string"
-        options = {"columnNameOfCorruptRecord": "_corrupt", "escape": '"'}  # RFC 4180: "" is a quote
-        # Only the rows of files with this header are parsed with it.
-        parsed.append(F.when(F.col("_header") == header, F.from_csv("line", schema, options)).alias(f"_s{i}"))
-        s = F.col(f"_s{i}")
-        texts.append(F.when(s.isNotNull(), F.struct(*[
-            (s[c] if c in names else F.lit(None).cast("string")).alias(c) for c in contract.column_names])))
-        unknown = [n for n in names if n not in known]
-        if unknown:
-            extras.append(F.when(s.isNotNull(), F.create_map(*[x for n in unknown for x in (F.lit(n), s[n])])))
-        corrupt.append(s["_corrupt"])
-    extra = F.coalesce(*extras) if extras else F.lit(None).cast("map<string,string>")
-    return rows.select("file_path", "line_number", "line", *parsed).select(
-        "file_path", "line_number", "line", F.coalesce(*texts).alias("t"), extra.alias("_extras"),
-        F.when(F.col("line") == "", F.lit("blank line"))
-        .when(F.coalesce(*corrupt).isNotNull(), F.lit("not as many fields as the file's header")).alias("_malformed"),
-    )
+class _Reader:
+    """Arrow's bulk read of a segment of lines, per format."""
+
+    def __init__(self, contract: Contract, names: list[str] | None):
+        self.contract, self.names = contract, names
+        types = {c.name: _read_type(c.type) for c in contract.columns}
+        if names is None:
+            self.options = pj.ParseOptions(explicit_schema=pa.schema(list(types.items())),
+                                           unexpected_field_behavior="error", newlines_in_values=False)
+            self.unknown = []
+        else:
+            self.unknown = [n for n in names if n not in types]
+            self.options = (
+                pacsv.ReadOptions(column_names=names),
+                pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False),
+                pacsv.ConvertOptions(column_types={n: types.get(n, pa.string()) for n in names}, null_values=[""],
+                                     strings_can_be_null=True, include_columns=names),
+            )
+
+    def read(self, lines: list[bytes]) -> pa.Table:
+        body = io.BytesIO(b"\n".join(lines) + b"\n")
+        if self.names is None:
+            table = pj.read_json(body, parse_options=self.options)
+        else:
+            table = pacsv.read_csv(body, *self.options)
+        if table.num_rows != len(lines):
+            raise pa.ArrowInvalid(f"{table.num_rows} rows from {len(lines)} lines")
+        return table
+
+    def typed(self, table: pa.Table) -> tuple[pa.Table, pa.Array]:
+        """Bronze-typed contract columns plus rescued data, and a mask of rows breaking a rule
+        Arrow's reader does not check (required, length)."""
+        columns, broken = {}, pa.repeat(pa.scalar(False), table.num_rows)
+        for c in self.contract.columns:
+            col = table.column(c.name) if c.name in table.column_names else pa.nulls(table.num_rows, _read_type(c.type))
+            if c.type == "timestamp":
+                col = col.cast(pa.timestamp("us", tz="UTC"))  # wall time read as UTC
+            if not c.nullable:
+                broken = pc.or_(broken, pc.is_null(col))
+            m = re.fullmatch(r"varchar\((\d+)\)", c.type)
+            if m:
+                broken = pc.or_(broken, pc.fill_null(pc.greater(pc.utf8_length(col), int(m.group(1))), False))
+            columns[c.name] = col
+        if self.unknown:
+            extra = [table.column(n).to_pylist() for n in self.unknown]
+            columns[RESCUED] = pa.array([_rescue({n: v for n, v in zip(self.unknown, vals)}) for vals in zip(*extra)],
+                                        pa.string())
+        else:
+            columns[RESCUED] = pa.nulls(table.num_rows, pa.string())
+        return pa.table(columns), broken
 
 
-def as_texts(lines: Lines, contract: Contract) -> DataFrame:
-    """Each data line as the contract's columns in text (struct ``t``), the columns the contract
-    does not know (map ``_extras``), or the reason it cannot be read (``_malformed``)."""
-    columns = contract.column_names
-    if contract.format == "jsonl.gz":
-        schema = "struct<" + ", ".join(f"`{c}`: string" for c in columns) + ", _corrupt: string>"
-        t = F.from_json("line", schema, {"columnNameOfCorruptRecord": "_corrupt"})
-        # Any key that is not a column (JSON may be spaced): only then parse the line again as a map.
-        unknown_key = r'[{,]\s*"(?!(?:' + "|".join(re.escape(c) for c in columns) + r')"\s*:)[^"]*"\s*:'
-        known = F.array(*[F.lit(c) for c in columns])
-        extras = F.when(F.col("line").rlike(unknown_key), F.map_filter(
-            F.from_json("line", "map<string,string>"), lambda k, v: ~F.array_contains(known, k)))
-        parsed = lines.frame.select("*", t.alias("t"), extras.alias("_extras"))
-        return parsed.withColumn("_malformed", F.when(F.col("line") == "", F.lit("blank line"))
-                                 .when(F.col("t").isNull() | F.col("t._corrupt").isNotNull(), F.lit("not a JSON object")))
-    if contract.format == "csv":
-        return _csv_texts(lines, contract)
-    raise ValueError(f"unknown file format {contract.format!r}")
+def parse_lines(lines: list[bytes], contract: Contract, header: str | None = None, first_number: int = 1) -> Parsed:
+    """Rows of ``lines`` (numbered from ``first_number``); a CSV file's lines come without
+    their header, which names the columns."""
+    names = next(csv.reader([header])) if header is not None else None
+    reader = _Reader(contract, names)
+    schema = contract_schema(contract)
+    # Lines Arrow could not take as a whole (blank, or not even shaped like a JSON object) go
+    # line by line from the start.
+    if names is None:
+        bulk = [i for i, ln in enumerate(lines) if ln[:1] == b"{" and ln[-1:] == b"}"]
+    else:
+        bulk = [i for i, ln in enumerate(lines) if ln]
+    single = sorted(set(range(len(lines))) - set(bulk)) if len(bulk) != len(lines) else []
+    pieces = []
+    todo = [bulk] if bulk else []
+    while todo:
+        seg = todo.pop()
+        try:
+            table, broken = reader.typed(reader.read([lines[i] for i in seg]))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            if len(seg) < LINE_BY_LINE_BELOW:
+                single.extend(seg)
+            else:
+                todo += [seg[len(seg) // 2:], seg[: len(seg) // 2]]
+            continue
+        numbers = pa.array(seg, pa.int64())
+        if pc.any(broken).as_py():
+            single.extend(pc.filter(numbers, broken).to_pylist())
+            table, numbers = table.filter(pc.invert(broken)), pc.filter(numbers, pc.invert(broken))
+        pieces.append(table.append_column(LINE, numbers))
+
+    bad, good = [], []
+    for i in sorted(single):
+        text = lines[i].decode("utf-8", errors="replace")
+        reason, texts, extras = line_texts(text, contract, names)
+        if reason is None:
+            reason, typed = check(texts, contract)
+        if reason is not None:
+            bad.append((first_number + i, text, reason))
+        else:
+            good.append({**typed, RESCUED: _rescue(extras), LINE: i})
+    full = pa.schema(list(schema) + [pa.field(RESCUED, pa.string()), pa.field(LINE, pa.int64(), False)])
+    if good:
+        pieces.append(pa.Table.from_pylist(good, schema=full))
+    rows = pa.concat_tables([p.cast(full) for p in pieces]) if pieces else full.empty_table()
+    rows = rows.take(pc.sort_indices(rows.column(LINE)))
+    rows = rows.set_column(rows.schema.get_field_index(LINE), pa.field(LINE, pa.int64(), False),
+                           pc.add(rows.column(LINE), first_number))
+    return Parsed(rows, bad, len(lines))
 
 
-def _typed(text: Column, contract_type: str) -> Column:
-    if contract_type.startswith(("varchar", "text")):
-        return text
-    if contract_type in ("timestamp", "timestamptz"):
-        return text.try_cast("timestamp")
-    return text.try_cast(spark_type(contract_type))
+def parse_text(text: bytes, feed: Feed) -> Parsed:
+    """A whole file's (decompressed) content: a CSV file's first line is its header."""
+    lines = split_lines(text)
+    if feed.contract.format == "csv":
+        if not lines:
+            return Parsed(parse_lines([], feed.contract, "").rows)
+        header = lines[0].decode("utf-8", errors="replace")
+        parsed = parse_lines(lines[1:], feed.contract, header, first_number=2)
+        parsed.read = len(lines) - 1
+        return parsed
+    if feed.contract.format == "jsonl.gz":
+        return parse_lines(lines, feed.contract)
+    raise ValueError(f"unknown file format {feed.contract.format!r}")
 
 
-def check_and_type(texts: DataFrame, contract: Contract) -> DataFrame:
-    """Typed contract columns, ``_reason`` (the first broken rule, null when the row is good) and
-    the rescued unknown columns as JSON."""
-    problems, typed = [F.col("_malformed")], {}
-    for c in contract.columns:
-        text = F.col("t")[c.name]
-        typed[c.name] = _typed(text, c.type)
-        if not c.nullable:
-            problems.append(F.when(text.isNull(), F.lit(f"column {c.name!r}: required but missing")))
-        if not c.type.startswith(("varchar", "text")):
-            problems.append(F.when(text.isNotNull() & typed[c.name].isNull(),
-                                   F.format_string(f"column {c.name!r}: cannot read '%s' as {c.type}", text)))
-        length = re.fullmatch(r"varchar\((\d+)\)", c.type)
-        if length:
-            problems.append(F.when(F.length(text) > int(length.group(1)),
-                                   F.lit(f"column {c.name!r}: longer than {length.group(1)} characters")))
-    return texts.select(
-        "file_path", "line_number", "line",
-        F.coalesce(*problems).alias("_reason"),
-        *[v.alias(k) for k, v in typed.items()],
-        F.when(F.size("_extras") > 0, F.to_json("_extras")).alias(RESCUED),
-    )
-
-
-def with_partition(rows: DataFrame, feed: Feed) -> DataFrame:
-    """The business-date partition column of a time-series feed."""
-    if not feed.partition:
-        return rows
+def partition_values(rows: pa.Table, feed: Feed) -> pa.Array:
+    """The business date of a time-series feed's rows: a timestamptz is an instant, its date
+    the operator's local date; a plain timestamp is already the local wall clock (stored as UTC)."""
     column, of = feed.partition
-    ts = F.col(of)
-    # timestamptz is an instant: its date is the operator's local date; a plain timestamp is
-    # already the local wall clock.
-    local = F.from_utc_timestamp(ts, BUSINESS_TZ) if feed.contract.column(of).type == "timestamptz" else ts
-    return rows.withColumn(column, F.to_date(local))
-
-
-def parse_files(spark: SparkSession, paths: list[str], feed: Feed) -> DataFrame:
-    return with_partition(check_and_type(as_texts(read_lines(spark, paths), feed.contract), feed.contract), feed)
+    ts = rows.column(of)
+    if feed.contract.column(of).type == "timestamptz":
+        local = pc.local_timestamp(ts.cast(pa.timestamp("us", tz=BUSINESS_TZ)))
+    else:
+        local = ts.cast(pa.timestamp("us"))
+    return local.cast(pa.date32())

@@ -8,11 +8,10 @@ from pyspark.sql import types as T
 from schemas.spark import spark_schema
 from spark_jobs.cdc.bronze import BRONZE_DB  # one bronze database for CDC and files (benchmarks rename it)
 from spark_jobs.landing.feeds import Feed
+from spark_jobs.landing.parse import LINE, RESCUED
 
 MANIFEST_TABLE = f"{BRONZE_DB}.landing_files"
 QUARANTINE_TABLE = f"{BRONZE_DB}.landing_quarantine"
-# Lineage columns every feed table carries after the contract's columns.
-RESCUED = "_rescued_data"  # columns the contract does not know, as JSON, instead of dropping them
 
 MANIFEST_SCHEMA = T.StructType([
     T.StructField("feed", T.StringType(), False),
@@ -52,7 +51,7 @@ def feed_schema(feed: Feed) -> T.StructType:
     return T.StructType(fields + [
         T.StructField(RESCUED, T.StringType(), True),
         T.StructField("_source_file", T.StringType(), False),
-        T.StructField("_line_number", T.LongType(), False),
+        T.StructField(LINE, T.LongType(), False),
         T.StructField("_ingested_at", T.TimestampType(), False),
     ])
 

@@ -13,7 +13,6 @@ from lakehouse.generator.config import GeneratorConfig
 from spark_jobs.landing import tables
 from spark_jobs.landing.feeds import file_feeds, get_feed
 from spark_jobs.landing.loader import run
-from spark_jobs.landing.parse import Lines, as_texts, check_and_type
 
 pytestmark = pytest.mark.spark
 EVENTS, KPIS = get_feed("app.events"), get_feed("network.cell_kpis")
@@ -56,7 +55,7 @@ def test_broken_files_fail_with_their_reason_and_the_rest_load(spark, landed):
     _, truth, _ = landed
     failed = {f.file_path.rsplit("/", 1)[1]: f.error for f in _manifest(spark, EVENTS) if f.status == "failed"}
     assert len(failed) == truth.defects["truncated_gzip"]["count"] + truth.defects["empty_files"]["count"]
-    assert any("Unexpected end of input stream" in e for e in failed.values()), failed
+    assert any(e.startswith("unreadable: truncated gzip") for e in failed.values()), failed
     assert any(e.startswith("empty file") for e in failed.values()), failed
     quarantined = spark.table(tables.QUARANTINE_TABLE).where(f"feed = '{EVENTS.name}'").collect()
     assert {q.reason for q in quarantined} == {"not a JSON object"}
@@ -124,58 +123,3 @@ def test_a_crash_before_the_manifest_write_is_repaired_from_the_history(spark, l
     assert spark.sql(f"describe history {tables.feed_table(EVENTS)} limit 1").first().version == version
     [m] = [f for f in _manifest(spark, EVENTS) if f.file_path.endswith("_crash.jsonl.gz")]
     assert (m.status, m.rows_read, m.rows_landed) == ("loaded", 1, 1)
-
-
-@pytest.mark.parametrize("line, reason", [
-    ('{"event_id": "e1"', "not a JSON object"),
-    ("[1, 2]", "not a JSON object"),
-    ("", "blank line"),
-    ('{"event_id": "e1", "device_id": "d", "event_type": "login", "event_at": "2026-10-01T09:00:00+08:00", '
-     '"app_version": "1", "channel": "app"}', None),
-    ('{"event_id": "e1", "event_type": "login", "event_at": "2026-10-01T09:00:00+08:00", "app_version": "1", '
-     '"channel": "app"}', "column 'device_id': required but missing"),
-    ('{"event_id": "e1", "device_id": "d", "event_type": "login", "event_at": "yesterday", "app_version": "1", '
-     '"channel": "app"}', "column 'event_at': cannot read 'yesterday' as timestamptz"),
-    ('{"event_id": "' + "x" * 40 + '", "device_id": "d", "event_type": "login", "event_at": "2026-10-01T09:00:00+08:00", '
-     '"app_version": "1", "channel": "app"}', "column 'event_id': longer than 36 characters"),
-])
-def test_json_lines_are_checked_against_the_contract(spark, line, reason):
-    lines = spark.createDataFrame([("f", 1, line)], "file_path string, line_number long, line string")
-    [row] = check_and_type(as_texts(Lines(lines, {}), EVENTS.contract), EVENTS.contract).collect()
-    assert row._reason == reason
-
-
-def test_csv_rows_follow_their_files_header(spark):
-    header = "cell_id,period_start,load_pct,bandwidth_util_pct,active_users,drop_rate_pct,alarm_count"
-    lines = spark.createDataFrame([
-        ("a.csv", 1, header), ("a.csv", 2, '"C1","2026-10-01 00:15:00",51.5,40.0,12,0.1,0'),
-        ("a.csv", 3, '"C1","2026-10-01 00:30:00",51.5,40.0'), ("a.csv", 4, '"C1","2026-10-01 00:45:00",high,40.0,12,0.1,0'),
-        ("b.csv", 1, header + ",vendor_note"), ("b.csv", 2, '"C2","2026-10-01 00:15:00",1,2,3,4,5,"a, ""quoted"" note"'),
-    ], "file_path string, line_number long, line string")
-    first = {"a.csv": header, "b.csv": header + ",vendor_note"}
-    rows = {(r.file_path, r.line_number): r
-            for r in check_and_type(as_texts(Lines(lines, first), KPIS.contract), KPIS.contract).collect()}
-    assert rows[("a.csv", 2)]._reason is None and rows[("a.csv", 2)].active_users == 12
-    assert rows[("a.csv", 3)]._reason == "not as many fields as the file's header"
-    assert rows[("a.csv", 4)]._reason == "column 'load_pct': cannot read 'high' as double"
-    assert rows[("b.csv", 2)]._reason is None
-    assert json.loads(rows[("b.csv", 2)]._rescued_data) == {"vendor_note": 'a, "quoted" note'}
-
-
-def test_line_numbers_are_exact_when_a_file_is_split_across_tasks(spark, tmp_path):
-    from spark_jobs.landing.parse import read_lines
-
-    path = tmp_path / "big.csv"
-    path.write_text("".join(f"line {i}\n" for i in range(1, 20001)))
-    spark.conf.set("spark.sql.files.maxPartitionBytes", "16k")
-    try:
-        read = read_lines(spark, [str(path)])
-        df = read.frame
-        assert df.rdd.getNumPartitions() > 5
-        rows = df.collect()
-    finally:
-        spark.conf.unset("spark.sql.files.maxPartitionBytes")
-    assert len(rows) == 20000
-    assert all(r.line == f"line {r.line_number}" for r in rows)
-    [(file, header)] = read.first.items()
-    assert file.endswith("/big.csv") and header == "line 1"
