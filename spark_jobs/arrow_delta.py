@@ -17,7 +17,9 @@ simply never skipped on it.
 from __future__ import annotations
 
 import json
+import os
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -68,26 +70,34 @@ def append(spark: SparkSession, location: str, rows: pa.Table, schema: pa.Schema
     check_fits(rows, schema)
     fs, root = pafs.FileSystem.from_uri(location)
     root = root.rstrip("/")
-    adds = []
     if partition_by is None:
         groups = [({}, "", rows)]
     else:
-        values = rows.column(partition_by)
-        groups = []
-        for value in pc.unique(values).to_pylist():
+        # Rows sorted by the partition value, then one slice per value.
+        rows = rows.take(pc.sort_indices(rows.column(partition_by)))
+        runs = pc.run_end_encode(rows.column(partition_by).combine_chunks())
+        groups, start = [], 0
+        data = rows.drop_columns([partition_by])
+        for end, value in zip(runs.run_ends.to_pylist(), runs.values.to_pylist()):
             text = value.isoformat() if hasattr(value, "isoformat") else str(value)
-            part = rows.filter(pc.equal(values, pa.scalar(value, values.type))).drop_columns([partition_by])
-            groups.append(({partition_by: text}, f"{partition_by}={text}/", part))
-    for partition_values, prefix, part in groups:
+            groups.append(({partition_by: text}, f"{partition_by}={text}/", data.slice(start, end - start)))
+            start = end
+
+    def write(group) -> dict:
+        partition_values, prefix, part = group
         name = f"{prefix}part-00000-{uuid.uuid4()}-c000.snappy.parquet"
         path = f"{root}/{name}"
         if prefix:
             fs.create_dir(f"{root}/{prefix.rstrip('/')}", recursive=True)
         pq.write_table(part, path, filesystem=fs, compression="snappy")
         info = fs.get_file_info(path)
-        adds.append({"add": {"path": name, "partitionValues": partition_values, "size": info.size,
-                             "modificationTime": info.mtime_ns // 1_000_000, "dataChange": True,
-                             "stats": _stats(part, tuple(c for c in stats_columns if c != partition_by))}})
+        return {"add": {"path": name, "partitionValues": partition_values, "size": info.size,
+                        "modificationTime": info.mtime_ns // 1_000_000, "dataChange": True,
+                        "stats": _stats(part, tuple(c for c in stats_columns if c != partition_by))}}
+
+    # Arrow's Parquet writer releases the GIL: partitions are written side by side.
+    with ThreadPoolExecutor(max_workers=max(1, min(len(groups), os.cpu_count() or 2))) as pool:
+        adds = list(pool.map(write, groups))
     jvm = spark._jvm
     delta = jvm.org.apache.spark.sql.delta
     actions = jvm.java.util.ArrayList()
@@ -106,6 +116,25 @@ def append(spark: SparkSession, location: str, rows: pa.Table, schema: pa.Schema
                                                         metadata, *[none] * 5)
     log = _log(spark, location)
     return log.startTransaction().commit(scala_list(actions).toList(), operation)
+
+
+def recent_commits(location: str, count: int) -> list[tuple[int, dict]]:
+    """(version, commitInfo) of the table's latest ``count`` commits, newest first, read from
+    the log's JSON files (no Spark job: a loader checks its last commits on every run)."""
+    fs, root = pafs.FileSystem.from_uri(location)
+    log_dir = f"{root.rstrip('/')}/_delta_log"
+    infos = fs.get_file_info(pafs.FileSelector(log_dir, allow_not_found=True))
+    versions = sorted((int(i.base_name[:-5]) for i in infos
+                       if i.base_name.endswith(".json") and i.base_name[:-5].isdigit()), reverse=True)[:count]
+    commits = []
+    for version in versions:
+        with fs.open_input_stream(f"{log_dir}/{version:020d}.json", compression=None) as f:
+            for line in f.read().decode().splitlines():
+                action = json.loads(line)
+                if "commitInfo" in action:
+                    commits.append((version, action["commitInfo"]))
+                    break
+    return commits
 
 
 def checkpoint(spark: SparkSession, location: str) -> None:

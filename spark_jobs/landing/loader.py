@@ -41,7 +41,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
-from pyspark.sql import SparkSession
+from pyspark.sql import Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
 
@@ -172,43 +172,54 @@ def _arrow(schema) -> pa.Schema:
     return to_arrow_schema(schema, timezone="UTC")
 
 
-def _location(spark: SparkSession, table: str) -> str:
-    return spark.sql(f"describe detail {table}").first().location
+class Tables:
+    """The run's view of its tables: locations (each looked up once) and the manifest."""
+
+    def __init__(self, spark: SparkSession):
+        self.spark, self._locations = spark, {}
+        self.manifest = spark.table(tables.MANIFEST_TABLE) \
+            .select("feed", "file_path", "fingerprint", "size_bytes", "modified_at").collect()
+
+    def location(self, table: str) -> str:
+        if table not in self._locations:
+            self._locations[table] = self.spark.sql(f"describe detail {table}").first().location
+        return self._locations[table]
+
+    def append(self, table: str, rows: list[dict], schema) -> int:
+        arrow_schema = _arrow(schema)
+        return arrow_delta.append(self.spark, self.location(table), pa.Table.from_pylist(rows, schema=arrow_schema),
+                                  arrow_schema)
+
+    def record(self, feed: Feed, files: list[FileOutcome], version: int | None, at: datetime) -> None:
+        rows = [f.manifest_row(feed, version if f.status == "loaded" else None, at) for f in files]
+        self.append(tables.MANIFEST_TABLE, rows, tables.MANIFEST_SCHEMA)
+        self.manifest += [Row(**r) for r in rows]
 
 
-def _append(spark: SparkSession, table: str, rows: list[dict], schema) -> int:
-    arrow_schema = _arrow(schema)
-    return arrow_delta.append(spark, _location(spark, table), pa.Table.from_pylist(rows, schema=arrow_schema),
-                              arrow_schema)
-
-
-def recover_unrecorded(spark: SparkSession, feed: Feed) -> int:
+def recover_unrecorded(t: Tables, feed: Feed) -> int:
     """Manifest rows for loads that committed to bronze but crashed before the manifest write."""
-    table = tables.feed_table(feed)
-    recorded = {r.fingerprint for r in spark.table(tables.MANIFEST_TABLE).where(F.col("feed") == feed.name)
-                .select("fingerprint").collect()}
-    rows = []
-    history = spark.sql(f"describe history {table} limit {RECOVERY_COMMITS}").where("userMetadata is not null")
-    for h in history.collect():
-        meta = json.loads(h.userMetadata) if h.userMetadata.startswith("{") else {}
+    recorded = {r.fingerprint for r in t.manifest if r.feed == feed.name}
+    recovered = 0
+    for version, info in arrow_delta.recent_commits(t.location(tables.feed_table(feed)), RECOVERY_COMMITS):
+        meta = info.get("userMetadata") or ""
+        meta = json.loads(meta) if meta.startswith("{") else {}
         if meta.get("loader") != LOADER_TAG:
             continue
-        for fp, f in meta["files"].items():
-            if fp not in recorded:
-                out = FileOutcome(f["path"], fp, f["size"], datetime.fromisoformat(f["modified_at"]), "loaded",
-                                  f["read"], f["landed"], f["quarantined"], f["duplicates"])
-                rows.append(out.manifest_row(feed, h.version, datetime.now(timezone.utc)))
-    if rows:
-        _append(spark, tables.MANIFEST_TABLE, rows, tables.MANIFEST_SCHEMA)
-        log.warning("%s: recorded %d files that were loaded before a crash", feed.name, len(rows))
-    return len(rows)
+        lost = [FileOutcome(f["path"], fp, f["size"], datetime.fromisoformat(f["modified_at"]), "loaded",
+                            f["read"], f["landed"], f["quarantined"], f["duplicates"])
+                for fp, f in meta["files"].items() if fp not in recorded]
+        if lost:
+            t.record(feed, lost, version, datetime.now(timezone.utc))
+            log.warning("%s: recorded %d files that were loaded before a crash", feed.name, len(lost))
+            recovered += len(lost)
+            recorded.update(f.fingerprint for f in lost)
+    return recovered
 
 
-def _new_files(spark: SparkSession, root: str, feed: Feed) -> tuple[pafs.FileSystem, list[FileOutcome], list[FileOutcome]]:
+def _new_files(t: Tables, root: str, feed: Feed) -> tuple[pafs.FileSystem, list[FileOutcome], list[FileOutcome]]:
     """Files to load, and files settled without loading (duplicates of loaded content, empty)."""
     fs, listed = list_files(root, feed)
-    manifest = spark.table(tables.MANIFEST_TABLE).where(F.col("feed") == feed.name) \
-        .select("file_path", "fingerprint", "size_bytes", "modified_at").collect()
+    manifest = [r for r in t.manifest if r.feed == feed.name]
     known = {(r.file_path, r.size_bytes, r.modified_at.replace(tzinfo=timezone.utc) if r.modified_at.tzinfo is None
               else r.modified_at) for r in manifest}
     unseen = [(p, size, mtime) for p, size, mtime in listed
@@ -248,9 +259,9 @@ def _key(feed: Feed) -> list[str]:
     return list(feed.contract.primary_key) + ([feed.partition[0]] if feed.partition else [])
 
 
-def _existing_keys(spark: SparkSession, feed: Feed, batch: pa.Table) -> pa.Table:
+def _existing_keys(t: Tables, feed: Feed, batch: pa.Table) -> pa.Table:
     """Keys already in bronze, read only from the partitions this load touches."""
-    target = spark.table(tables.feed_table(feed))
+    target = t.spark.table(tables.feed_table(feed))
     if feed.partition:
         part = feed.partition[0]
         dates = pc.unique(batch.column(part)).to_pylist()
@@ -259,14 +270,14 @@ def _existing_keys(spark: SparkSession, feed: Feed, batch: pa.Table) -> pa.Table
     return keys.cast(batch.select(_key(feed)).schema)
 
 
-def _first_new(spark: SparkSession, feed: Feed, rows: pa.Table) -> pa.Table:
+def _first_new(t: Tables, feed: Feed, rows: pa.Table) -> pa.Table:
     """The rows whose key is neither earlier in the load (rows are in file, line order) nor
     already in bronze."""
     key = _key(feed)
     keys = rows.select(key).append_column("_order", pa.array(np.arange(rows.num_rows)))
     first = keys.group_by(key, use_threads=False).aggregate([("_order", "min")]).column("_order_min")
     rows = rows.take(np.sort(first.to_numpy()))
-    existing = _existing_keys(spark, feed, rows)
+    existing = _existing_keys(t, feed, rows)
     if existing.num_rows:
         keys = rows.select(key).append_column("_order", pa.array(np.arange(rows.num_rows)))
         kept = keys.join(existing, key, join_type="left anti").column("_order")
@@ -274,22 +285,22 @@ def _first_new(spark: SparkSession, feed: Feed, rows: pa.Table) -> pa.Table:
     return rows
 
 
-def _quarantine(spark: SparkSession, feed: Feed, files: list[tuple[FileOutcome, Parsed]], at: datetime) -> None:
+def _quarantine(t: Tables, feed: Feed, files: list[tuple[FileOutcome, Parsed]], at: datetime) -> None:
     """A file's quarantine rows commit together: after a crash they are either all there or
     none, so a retry appends only for the files that have none (cheaper than a MERGE)."""
     with_bad = [(f, p) for f, p in files if p.bad]
     if not with_bad:
         return
-    done = {r.fingerprint for r in spark.table(tables.QUARANTINE_TABLE)
+    done = {r.fingerprint for r in t.spark.table(tables.QUARANTINE_TABLE)
             .where(F.col("fingerprint").isin([f.fingerprint for f, _ in with_bad])).select("fingerprint").distinct().collect()}
     rows = [{"feed": feed.name, "file_path": f.path, "fingerprint": f.fingerprint, "line_number": n, "raw_line": line,
              "reason": reason, "quarantined_at": at}
             for f, p in with_bad if f.fingerprint not in done for n, line, reason in p.bad]
     if rows:
-        _append(spark, tables.QUARANTINE_TABLE, rows, tables.QUARANTINE_SCHEMA)
+        t.append(tables.QUARANTINE_TABLE, rows, tables.QUARANTINE_SCHEMA)
 
 
-def _load(spark: SparkSession, fs: pafs.FileSystem, feed: Feed, files: list[FileOutcome], at: datetime) -> int | None:
+def _load(t: Tables, fs: pafs.FileSystem, feed: Feed, files: list[FileOutcome], at: datetime) -> int | None:
     """One group of files: parse, quarantine, deduplicate, append. Fills in each file's counts."""
     t0 = time.monotonic()
     # Arrow's readers and gzip release the GIL: files parse side by side, results in path order.
@@ -297,7 +308,7 @@ def _load(spark: SparkSession, fs: pafs.FileSystem, feed: Feed, files: list[File
         parsed = list(pool.map(lambda f: parse_file(fs, f, feed), files))
     ok = [(f, p) for f, p in zip(files, parsed) if p is not None]
     log.info("%s: %d files read and checked in %.1fs", feed.name, len(files), time.monotonic() - t0)
-    _quarantine(spark, feed, ok, at)
+    _quarantine(t, feed, ok, at)
 
     schema = _arrow(tables.feed_schema(feed))
     pieces = []
@@ -308,7 +319,7 @@ def _load(spark: SparkSession, fs: pafs.FileSystem, feed: Feed, files: list[File
         rows = rows.append_column("_source_file", pa.repeat(pa.scalar(f.path), rows.num_rows))
         pieces.append(rows)
     good = pa.concat_tables(pieces, promote_options="default") if pieces else None
-    new = _first_new(spark, feed, good) if good is not None and good.num_rows else None
+    new = _first_new(t, feed, good) if good is not None and good.num_rows else None
     landed = {}
     if new is not None:
         counts = new.group_by("_source_file").aggregate([("_source_file", "count")]).to_pydict()
@@ -326,35 +337,35 @@ def _load(spark: SparkSession, fs: pafs.FileSystem, feed: Feed, files: list[File
     micros = int(at.timestamp() * 1_000_000)
     new = new.append_column("_ingested_at", pa.array(np.full(new.num_rows, micros)).cast(pa.timestamp("us", tz="UTC")))
     out = new.select(schema.names).cast(schema)
-    version = arrow_delta.append(spark, _location(spark, tables.feed_table(feed)), out, schema,
+    version = arrow_delta.append(t.spark, t.location(tables.feed_table(feed)), out, schema,
                                  partition_by=feed.partition[0] if feed.partition else None,
                                  user_metadata=json.dumps(meta))
     log.info("%s: %d rows appended at %.1fs", feed.name, out.num_rows, time.monotonic() - t0)
     return version
 
 
-def load_feed(spark: SparkSession, feed: Feed, root: str | None = None) -> FeedResult:
+def load_feed(t: Tables, feed: Feed, root: str | None = None) -> FeedResult:
     t0 = time.monotonic()
     root = root or default_root()
-    tables.ensure_tables(spark, feed)
-    result = FeedResult(feed.name, recovered=recover_unrecorded(spark, feed))
-    fs, todo, settled = _new_files(spark, root, feed)
+    result = FeedResult(feed.name, recovered=recover_unrecorded(t, feed))
+    fs, todo, settled = _new_files(t, root, feed)
     result.files = settled + todo
     at = datetime.now(timezone.utc)
     if settled:
-        _append(spark, tables.MANIFEST_TABLE, [f.manifest_row(feed, None, at) for f in settled], tables.MANIFEST_SCHEMA)
+        t.record(feed, settled, None, at)
     for group in _groups(todo):
-        version = _load(spark, fs, feed, group, at)
-        _append(spark, tables.MANIFEST_TABLE,
-                [f.manifest_row(feed, version if f.status == "loaded" else None, at) for f in group],
-                tables.MANIFEST_SCHEMA)
+        t.record(feed, group, _load(t, fs, feed, group, at), at)
     result.seconds = time.monotonic() - t0
     return result
 
 
 def run(feeds: list[Feed] | None = None, root: str | None = None, spark: SparkSession | None = None) -> list[FeedResult]:
     spark = spark or get_spark("landing-loader")
-    return [load_feed(spark, f, root) for f in (feeds or file_feeds())]
+    feeds = feeds or file_feeds()
+    for feed in feeds:
+        tables.ensure_tables(spark, feed)
+    t = Tables(spark)
+    return [load_feed(t, f, root) for f in feeds]
 
 
 def main(argv: list[str] | None = None) -> int:
