@@ -59,13 +59,15 @@ def check_fits(rows: pa.Table, schema: pa.Schema) -> None:
 
 def append(spark: SparkSession, location: str, rows: pa.Table, schema: pa.Schema,
            stats_columns: tuple[str, ...] = (), partition_by: str | None = None,
-           user_metadata: str | None = None) -> int:
+           user_metadata: str | None = None, auto_compact: bool = False) -> int:
     """Write ``rows`` (in ``schema``, the table's Arrow schema) under the Delta table at
     ``location`` and commit them as one append; returns the new table version.
 
     An unpartitioned table gets one Parquet file; a table partitioned by the column
     ``partition_by`` gets one file per value, under ``<column>=<value>/`` and without the column
     (its value is in the log). ``user_metadata`` is the commit's, as ``describe history`` shows.
+    ``auto_compact`` runs Delta's auto compaction after the commit, as a Spark write would when
+    the table has ``delta.autoOptimize.autoCompact`` (it compacts once small files pile up).
     A crash before the commit leaves unreferenced files that VACUUM removes."""
     check_fits(rows, schema)
     fs, root = pafs.FileSystem.from_uri(location)
@@ -114,8 +116,10 @@ def append(spark: SparkSession, location: str, rows: pa.Table, schema: pa.Schema
     # DeltaOperations.Write(mode, partitionBy, predicate, userMetadata, ...): Delta 4.4 has nine fields.
     operation = getattr(delta, "DeltaOperations$Write")(jvm.org.apache.spark.sql.SaveMode.Append, partitions, none,
                                                         metadata, *[none] * 5)
-    log = _log(spark, location)
-    return log.startTransaction().commit(scala_list(actions).toList(), operation)
+    txn = _log(spark, location).startTransaction()
+    if auto_compact:  # a Spark write registers this hook in writeFiles, which this path skips
+        txn.registerPostCommitHook(getattr(getattr(delta.hooks, "AutoCompact$"), "MODULE$"))
+    return txn.commit(scala_list(actions).toList(), operation)
 
 
 def recent_commits(location: str, count: int) -> list[tuple[int, dict]]:

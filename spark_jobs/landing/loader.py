@@ -339,7 +339,7 @@ def _load(t: Tables, fs: pafs.FileSystem, feed: Feed, files: list[FileOutcome], 
     out = new.select(schema.names).cast(schema)
     version = arrow_delta.append(t.spark, t.location(tables.feed_table(feed)), out, schema,
                                  partition_by=feed.partition[0] if feed.partition else None,
-                                 user_metadata=json.dumps(meta))
+                                 user_metadata=json.dumps(meta), auto_compact=True)
     log.info("%s: %d rows appended at %.1fs", feed.name, out.num_rows, time.monotonic() - t0)
     return version
 

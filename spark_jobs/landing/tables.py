@@ -58,7 +58,8 @@ def feed_schema(feed: Feed) -> T.StructType:
 
 def ensure_tables(spark: SparkSession, feed: Feed) -> None:
     """Create what is missing; never commits to a table that exists (a rerun leaves versions alone)."""
-    spark.sql(f"create database if not exists {BRONZE_DB}")
+    if not spark.catalog.databaseExists(BRONZE_DB):  # the metastore logs an error for "if not exists" on one
+        spark.sql(f"create database if not exists {BRONZE_DB}")
     for name, schema, partition in (
         (feed_table(feed), feed_schema(feed), feed.partition[0] if feed.partition else None),
         (MANIFEST_TABLE, MANIFEST_SCHEMA, None),

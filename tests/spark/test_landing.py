@@ -123,3 +123,27 @@ def test_a_crash_before_the_manifest_write_is_repaired_from_the_history(spark, l
     assert spark.sql(f"describe history {tables.feed_table(EVENTS)} limit 1").first().version == version
     [m] = [f for f in _manifest(spark, EVENTS) if f.file_path.endswith("_crash.jsonl.gz")]
     assert (m.status, m.rows_read, m.rows_landed) == ("loaded", 1, 1)
+
+
+def test_small_loads_of_one_date_are_compacted(spark, landed):
+    """Each load writes one file per date; Delta's auto compaction (the table property, run by
+    the loader's commits too) merges them once they pile up (here: from 3 files)."""
+    root, _, _ = landed
+    folder = root / "app" / "events"
+    spark.conf.set("spark.databricks.delta.autoCompact.minNumFiles", "3")
+    try:
+        for i in range(3):
+            line = {"event_id": f"compact-{i}", "user_phone": None, "device_id": "d1", "event_type": "login",
+                    "event_at": "2026-10-03T10:00:00.000+08:00", "app_version": "9.9.0", "channel": "app",
+                    "bytes": None, "duration_s": None}
+            (folder / f"events_20261003_small{i}.jsonl.gz").write_bytes(gzip.compress(json.dumps(line).encode() + b"\n"))
+            run([EVENTS], root=str(root), spark=spark)
+    finally:
+        spark.conf.unset("spark.databricks.delta.autoCompact.minNumFiles")
+    table = tables.feed_table(EVENTS)
+    operations = [r.operation for r in spark.sql(f"describe history {table} limit 4").collect()]
+    assert "OPTIMIZE" in operations, operations
+    # Without compaction: a file per load, at least 3; compacted at the third file, plus the last load.
+    files = spark.table(table).where("event_date = '2026-10-03'").inputFiles()
+    assert len(files) <= 2, files
+    assert spark.table(table).where("event_id like 'compact-%'").count() == 3
