@@ -77,9 +77,9 @@ def main() -> int:
 
     from lakehouse.workload import Workload
     from spark_jobs.cdc import bronze
-    from spark_jobs.cdc.consumer import WRITE_ONLY_JVM_OPTIONS, cdc_contracts, run
+    from spark_jobs.cdc.consumer import cdc_contracts, run
     from spark_jobs.cdc.fence import wait_for_sources
-    from spark_jobs.session import get_spark
+    from spark_jobs.session import WRITE_ONLY_JVM_OPTIONS, get_spark
 
     print(f"[1/4] workload: {args.backlog_changes:,} changes as fast as it goes")
     w = Workload(seed=int(time.time()))

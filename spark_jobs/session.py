@@ -14,6 +14,12 @@ from pyspark.sql import SparkSession
 from lakehouse.settings import get_settings
 
 
+# For a JVM that only commits (Arrow writes the data: the CDC consumer, the file loader): C2's
+# compiles of the commit path cost more CPU in a run of minutes than they give back, CPU the
+# Python side needs (bench_cdc: landed 31k -> 35k records/s). Not for heavy Spark work.
+WRITE_ONLY_JVM_OPTIONS = "-XX:TieredStopAtLevel=1"
+
+
 class SparkConfigMissing(RuntimeError):
     pass
 

@@ -45,16 +45,12 @@ from schemas.contracts import Contract, load_contracts
 from spark_jobs import arrow_delta
 from spark_jobs.cdc import bronze
 from spark_jobs.cdc.reader import Batch, ReaderConfig, existing_partitions, read_frames, write_frame
-from spark_jobs.session import get_spark
+from spark_jobs.session import WRITE_ONLY_JVM_OPTIONS, get_spark
 
 log = logging.getLogger("cdc.consumer")
 CDC_SOURCES = ("crm", "bss")
 GROUP_ID = "lakehouse-bronze-cdc"
 REPO_DIR = Path(__file__).resolve().parents[2]
-# The consumer's JVM only commits (Arrow writes the data): C2's compiles of the commit path cost
-# it more CPU in a run of minutes than they give back, CPU the reader processes need (bench_cdc:
-# landed 31k -> 35k records/s). Not for a session that also runs heavy Spark work (--apply).
-WRITE_ONLY_JVM_OPTIONS = "-XX:TieredStopAtLevel=1"
 
 
 @dataclass

@@ -50,7 +50,7 @@ from spark_jobs import arrow_delta
 from spark_jobs.landing import tables
 from spark_jobs.landing.feeds import Feed, file_feeds, get_feed
 from spark_jobs.landing.parse import Parsed, parse_text, partition_values
-from spark_jobs.session import get_spark
+from spark_jobs.session import WRITE_ONLY_JVM_OPTIONS, get_spark
 
 log = logging.getLogger("landing")
 LOADER_TAG = "landing-loader"
@@ -360,7 +360,7 @@ def load_feed(t: Tables, feed: Feed, root: str | None = None) -> FeedResult:
 
 
 def run(feeds: list[Feed] | None = None, root: str | None = None, spark: SparkSession | None = None) -> list[FeedResult]:
-    spark = spark or get_spark("landing-loader")
+    spark = spark or get_spark("landing-loader", WRITE_ONLY_JVM_OPTIONS)  # its JVM mostly commits
     feeds = feeds or file_feeds()
     for feed in feeds:
         tables.ensure_tables(spark, feed)
