@@ -119,8 +119,9 @@ def list_files(root: str, feed: Feed) -> tuple[pafs.FileSystem, list[tuple[str, 
     """The feed's files: (path as recorded, size, modification time). Content is not read."""
     fs, base, prefix = _filesystem(root)
     infos = fs.get_file_info(pafs.FileSelector(f"{base}/{feed.subdir}", recursive=True, allow_not_found=True))
-    files = [(prefix + i.path if prefix != "file://" or not i.path.startswith("/") else "file://" + i.path,
-              i.size, i.mtime.astimezone(timezone.utc).replace(microsecond=i.mtime.microsecond // 1000 * 1000))
+    # Times to the millisecond, as the manifest has always held them (Spark's file listing).
+    files = [(prefix + i.path, i.size,
+              i.mtime.astimezone(timezone.utc).replace(microsecond=i.mtime.microsecond // 1000 * 1000))
              for i in infos if i.type == pafs.FileType.File and fnmatch.fnmatch(i.base_name, feed.glob)]
     return fs, sorted(files)
 
