@@ -47,6 +47,7 @@ from pyspark.sql.pandas.types import to_arrow_schema
 
 from lakehouse.settings import get_settings
 from spark_jobs import arrow_delta
+from spark_jobs.cdc.bronze import table_location
 from spark_jobs.landing import tables
 from spark_jobs.landing.feeds import Feed, file_feeds, get_feed
 from spark_jobs.landing.parse import Parsed, parse_text, partition_values
@@ -183,7 +184,7 @@ class Tables:
 
     def location(self, table: str) -> str:
         if table not in self._locations:
-            self._locations[table] = self.spark.sql(f"describe detail {table}").first().location
+            self._locations[table] = table_location(self.spark, table)
         return self._locations[table]
 
     def append(self, table: str, rows: list[dict], schema) -> int:
@@ -223,8 +224,7 @@ def _new_files(t: Tables, root: str, feed: Feed) -> tuple[pafs.FileSystem, list[
     manifest = [r for r in t.manifest if r.feed == feed.name]
     known = {(r.file_path, r.size_bytes, r.modified_at.replace(tzinfo=timezone.utc) if r.modified_at.tzinfo is None
               else r.modified_at) for r in manifest}
-    unseen = [(p, size, mtime) for p, size, mtime in listed
-              if (p, size, mtime) not in known and (p, size, mtime.replace(tzinfo=None)) not in known]
+    unseen = [f for f in listed if f not in known]
     seen = {(r.file_path, r.fingerprint) for r in manifest}
     seen_fps = {fp for _, fp in seen}
     todo, settled = [], []
@@ -335,8 +335,7 @@ def _load(t: Tables, fs: pafs.FileSystem, feed: Feed, files: list[FileOutcome], 
         f.fingerprint: {"path": f.path, "size": f.size, "modified_at": f.modified_at.isoformat(), "read": f.read,
                         "landed": f.landed, "quarantined": f.quarantined, "duplicates": f.duplicates}
         for f in files if f.status == "loaded"}}
-    micros = int(at.timestamp() * 1_000_000)
-    new = new.append_column("_ingested_at", pa.array(np.full(new.num_rows, micros)).cast(pa.timestamp("us", tz="UTC")))
+    new = new.append_column("_ingested_at", pa.repeat(pa.scalar(at, pa.timestamp("us", tz="UTC")), new.num_rows))
     out = new.select(schema.names).cast(schema)
     version = arrow_delta.append(t.spark, t.location(tables.feed_table(feed)), out, schema,
                                  partition_by=feed.partition[0] if feed.partition else None,

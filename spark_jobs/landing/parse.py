@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -60,6 +61,13 @@ def _read_type(contract_type: str) -> pa.DataType:
     # Arrow wants an offset in a string read as an instant; a plain timestamp is read as wall
     # time and then taken as UTC.
     return pa.timestamp("us") if contract_type == "timestamp" else arrow_type(contract_type)
+
+
+@lru_cache(maxsize=None)
+def max_length(contract_type: str) -> int | None:
+    """A varchar's length limit (None: no limit)."""
+    m = re.fullmatch(r"varchar\((\d+)\)", contract_type)
+    return int(m.group(1)) if m else None
 
 
 def contract_schema(contract: Contract) -> pa.Schema:
@@ -118,9 +126,9 @@ def check(texts: dict[str, str | None], contract: Contract) -> tuple[str | None,
             typed[c.name] = convert(text, c.type)
         except Unreadable:
             return f"column {c.name!r}: cannot read '{text}' as {c.type}", {}
-        m = re.fullmatch(r"varchar\((\d+)\)", c.type)
-        if m and len(text) > int(m.group(1)):
-            return f"column {c.name!r}: longer than {m.group(1)} characters", {}
+        limit = max_length(c.type)
+        if limit is not None and len(text) > limit:
+            return f"column {c.name!r}: longer than {limit} characters", {}
     return None, typed
 
 
@@ -215,9 +223,9 @@ class _Reader:
                 col = col.cast(pa.timestamp("us", tz="UTC"))  # wall time read as UTC
             if not c.nullable:
                 broken = pc.or_(broken, pc.is_null(col))
-            m = re.fullmatch(r"varchar\((\d+)\)", c.type)
-            if m:
-                broken = pc.or_(broken, pc.fill_null(pc.greater(pc.utf8_length(col), int(m.group(1))), False))
+            limit = max_length(c.type)
+            if limit is not None:
+                broken = pc.or_(broken, pc.fill_null(pc.greater(pc.utf8_length(col), limit), False))
             columns[c.name] = col
         if self.unknown:
             extra = [table.column(n).to_pylist() for n in self.unknown]
