@@ -6,7 +6,7 @@
     merge into {{ this }} as target
     using (
         select {{ key }} from {{ source_relation }}
-        where _is_deleted and _applied_at > (select max(_applied_at) from {{ this }})
+        where _is_deleted and _applied_at > {{ watermark('_applied_at') }}
     ) as deleted
     on target.{{ key }} = deleted.{{ key }}
     when matched then delete
@@ -16,16 +16,60 @@
 
 {#- The rows of `cte` to aggregate in an incremental run: every row of each group (`keys`) that
     received rows loaded after the model's watermark (`last_ingested_at`), so a group is always
-    recomputed whole (late rows included); `date_column` (a bronze partition column, one of the
-    keys or derived from them) limits the read to the touched dates' partitions. -#}
-{% macro rows_of_touched_groups(cte, keys, date_column) -%}
+    recomputed whole (late rows included). `date_column` is a bronze partition column of
+    `relation` (the staging model under `cte`), one of the keys or derived from them: the dates
+    that received rows are looked up first and written into the query as literals, so every
+    read of the source is limited to those dates' partitions. -#}
+{% macro rows_of_touched_groups(cte, keys, date_column, relation) -%}
+    {%- set since = watermark('last_ingested_at') -%}
+    {%- set dates = [] -%}
+    {%- if execute -%}
+        {%- set dates = run_query('select distinct cast(' ~ date_column ~ ' as string) from ' ~ relation
+                                  ~ ' where _ingested_at > ' ~ since).columns[0].values() -%}
+    {%- endif -%}
+    {%- set in_touched_dates -%}
+        {{ date_column }} in ({% for d in dates | sort %}date'{{ d }}'{% if not loop.last %}, {% endif %}{% else %}null{% endfor %})
+    {%- endset %}
     with touched as (
         select distinct {{ (keys + [date_column]) | unique | join(', ') }}
         from {{ cte }}
-        where _ingested_at > (select max(last_ingested_at) from {{ this }})
+        where {{ in_touched_dates }} and _ingested_at > {{ since }}
     )
     select {{ cte }}.*
     from {{ cte }}
     inner join touched on {% for k in keys %}{{ cte }}.{{ k }} = touched.{{ k }}{% if not loop.last %} and {% endif %}{% endfor %}
-    where {{ cte }}.{{ date_column }} in (select {{ date_column }} from touched)
+    where {{ cte }}.{{ in_touched_dates }}
+{%- endmacro %}
+
+
+{#- The highest value of `column` in the model's own table, as a timestamp literal. A filter on a
+    literal lets Delta skip every file whose statistics end below it; a scalar subquery would
+    not (files are chosen while planning, before subqueries run), so each incremental run read
+    the whole source. An empty table gives the earliest time (everything is new). -#}
+{% macro watermark(column) -%}
+    {%- set value = none -%}
+    {%- if execute -%}
+        {%- set value = run_query('select cast(max(' ~ column ~ ') as string) from ' ~ this).columns[0].values()[0] -%}
+    {%- endif -%}
+    timestamp'{{ value or "1900-01-01 00:00:00" }}'
+{%- endmacro %}
+
+
+{#- dbt-spark's MERGE, plus the target's partitions the source touches as literal predicates when
+    the model sets `merge_prune_on` (its partition column): Delta then reads only those
+    partitions' files to find the matches, not the whole table; no MERGE when the source is
+    empty. -#}
+{% macro spark__get_merge_sql(target, source, unique_key, dest_columns, incremental_predicates) -%}
+    {%- set predicates = [] + (incremental_predicates or []) -%}
+    {%- set prune_on = config.get('merge_prune_on') -%}
+    {%- if prune_on and execute -%}
+        {%- set touched = run_query('select distinct cast(' ~ prune_on ~ ' as string) from ' ~ source).columns[0].values() -%}
+        {%- if touched | length == 0 -%}
+            {#- an empty source: a MERGE would still scan the whole target (ON FALSE) -#}
+            {{- return('select 0 as merged_rows /* ' ~ source ~ ' is empty: nothing to merge */') -}}
+        {%- else -%}
+            {%- do predicates.append('DBT_INTERNAL_DEST.' ~ prune_on ~ " in ('" ~ (touched | sort | join("', '")) ~ "')") -%}
+        {%- endif -%}
+    {%- endif -%}
+    {{ dbt.spark__get_merge_sql(target, source, unique_key, dest_columns, predicates) }}
 {%- endmacro %}

@@ -9,6 +9,7 @@
         incremental_strategy='merge',
         unique_key=['user_key', 'activity_date'],
         partition_by=['activity_date'],
+        merge_prune_on='activity_date',
     )
 }}
 
@@ -24,7 +25,7 @@ events as (
 in_scope as (
 
     {% if is_incremental() %}
-    {{ rows_of_touched_groups('events', ['user_key', 'event_date'], 'event_date') }}
+    {{ rows_of_touched_groups('events', ['user_key', 'event_date'], 'event_date', ref('stg_app__events')) }}
     {% else %}
     select * from events
     {% endif %}

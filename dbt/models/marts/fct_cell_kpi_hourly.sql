@@ -9,6 +9,7 @@
         incremental_strategy='merge',
         unique_key=['cell_id', 'local_hour'],
         partition_by=['local_date'],
+        merge_prune_on='local_date',
     )
 }}
 
@@ -23,7 +24,7 @@ kpis as (
 in_scope as (
 
     {% if is_incremental() %}
-    {{ rows_of_touched_groups('kpis', ['cell_id', 'local_hour'], 'period_date') }}
+    {{ rows_of_touched_groups('kpis', ['cell_id', 'local_hour'], 'period_date', ref('stg_network__cell_kpis')) }}
     {% else %}
     select * from kpis
     {% endif %}

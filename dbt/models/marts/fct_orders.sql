@@ -18,7 +18,7 @@ orders as (
 
     select * from {{ ref('stg_bss__orders') }}
     {% if is_incremental() %}
-    where _applied_at > (select max(_applied_at) from {{ this }})
+    where _applied_at > {{ watermark('_applied_at') }}
     {% endif %}
 
 ),

@@ -50,10 +50,17 @@ logins as (
 order_figures as (
 
     select
-        percentile(minutes_to_activation, 0.5) as activation_p50,
-        percentile(minutes_to_activation, 0.95) as activation_p95,
-        avg(case when is_activated_within_target then 1D else 0D end) as activated_within_2h
-    from orders
+        activation_percentiles[0] as activation_p50,
+        activation_percentiles[1] as activation_p95,
+        activated_within_2h
+    from (
+        select
+            -- both in one aggregate: an exact percentile keeps a count per distinct value, and
+            -- two of them over a million orders cost twice
+            percentile(minutes_to_activation, array(0.5, 0.95)) as activation_percentiles,
+            avg(case when is_activated_within_target then 1D else 0D end) as activated_within_2h
+        from orders
+    ) as figures
 
 ),
 
