@@ -228,10 +228,15 @@ def validate_layer(spark: SparkSession, layer: str, run_id: str | None = None, c
 
 
 def run_gate(layer: str, run_id: str | None = None) -> dict:
-    """The Airflow task's body: validate a layer in this process's Spark session; a summary for XCom."""
-    from spark_jobs.session import get_spark
+    """The Airflow task's body: validate a layer through the stack's shared Spark (see
+    ``get_shared_spark``); a summary for XCom."""
+    from spark_jobs.session import get_shared_spark, release
 
-    report = validate_layer(get_spark(f"quality-{layer}"), layer, run_id)
+    spark = get_shared_spark(f"quality-{layer}")
+    try:
+        report = validate_layer(spark, layer, run_id)
+    finally:
+        release(spark)
     print("quality: " + report.summary())
     return {"checks": len(report.results), "under_threshold": sum(not r.passed for r in report.results),
             "quarantined": sum(r.quarantined for r in report.results), "alerts_sent": report.alerts_sent,
@@ -243,20 +248,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--layer", choices=[*LAYERS, "all"], required=True)
     p.add_argument("--run-id", default=None)
     args = p.parse_args(argv)
-    from spark_jobs.session import get_spark
+    from spark_jobs.session import get_shared_spark, release
 
-    spark = get_spark(f"quality-{args.layer}")
+    spark = get_shared_spark(f"quality-{args.layer}")
     run_id = args.run_id or new_run_id()
-    for layer in LAYERS if args.layer == "all" else [args.layer]:
-        try:
-            report = validate_layer(spark, layer, run_id)
-        except QualityGateFailed as e:
-            print(f"quality: {layer} STOPPED: {e}", file=sys.stderr)
-            return EXIT_STOPPED
-        except TableMissing as e:
-            print(f"quality: {layer}: {e}", file=sys.stderr)
-            return 2
-        print("quality: " + report.summary())
+    try:
+        for layer in LAYERS if args.layer == "all" else [args.layer]:
+            try:
+                report = validate_layer(spark, layer, run_id)
+            except QualityGateFailed as e:
+                print(f"quality: {layer} STOPPED: {e}", file=sys.stderr)
+                return EXIT_STOPPED
+            except TableMissing as e:
+                print(f"quality: {layer}: {e}", file=sys.stderr)
+                return 2
+            print("quality: " + report.summary())
+    finally:
+        release(spark)
     print(f"quality: results in {results.results_table()} (run {run_id}); report {docs.docs_index()}")
     return 0
 

@@ -45,6 +45,7 @@ class Settings:
     airflow_admin_password: str
     spark_master: str
     alert_webhook: str = ""  # quality alerts' channel (empty: alerts are only logged)
+    spark_connect_port: int | None = None  # Spark Connect on the Thrift server's JVM (None: not served)
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -57,6 +58,10 @@ class Settings:
     @property
     def airflow_url(self) -> str:
         return f"http://{self.bind_host}:{self.airflow_port}"
+
+    @property
+    def spark_connect_url(self) -> str | None:
+        return f"sc://{self.bind_host}:{self.spark_connect_port}" if self.spark_connect_port else None
 
     @property
     def thrift_jdbc_url(self) -> str:
@@ -125,6 +130,7 @@ def get_settings() -> Settings:
         airflow_admin_password=value("AIRFLOW_ADMIN_PASSWORD"),
         spark_master=value("SPARK_MASTER"),
         alert_webhook=value("LAKEHOUSE_ALERT_WEBHOOK"),
+        spark_connect_port=int(value("SPARK_CONNECT_PORT")) if value("SPARK_CONNECT_PORT") else None,
     )
 
 

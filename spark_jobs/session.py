@@ -7,7 +7,9 @@ the same catalog. On a cluster, point SPARK_CONF_DIR at that cluster's configura
 
 from __future__ import annotations
 
+import logging
 import os
+import socket
 
 from pyspark.sql import SparkSession
 
@@ -18,6 +20,9 @@ from lakehouse.settings import get_settings
 # compiles of the commit path cost more CPU in a run of minutes than they give back, CPU the
 # Python side needs (bench_cdc: landed 31k -> 35k records/s). Not for heavy Spark work.
 WRITE_ONLY_JVM_OPTIONS = "-XX:TieredStopAtLevel=1"
+
+
+log = logging.getLogger(__name__)
 
 
 class SparkConfigMissing(RuntimeError):
@@ -36,3 +41,35 @@ def get_spark(app_name: str, driver_java_options: str | None = None) -> SparkSes
     if driver_java_options:
         builder = builder.config("spark.driver.extraJavaOptions", driver_java_options)
     return builder.getOrCreate()
+
+
+def serving(url: str | None, timeout: float = 1.0) -> bool:
+    """Whether something listens at a ``sc://host:port`` address."""
+    if not url:
+        return False
+    host, port = url.removeprefix("sc://").split("/")[0].rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def get_shared_spark(app_name: str) -> SparkSession:
+    """The Thrift server's Spark through Spark Connect when the stack serves it, else this
+    process's own session. For short steps that only read and write tables (the quality gates):
+    the server's JVM is warm and its metastore connected, where a JVM of their own would spend
+    ~25 s starting, connecting and compiling before its first table is read."""
+    url = get_settings().spark_connect_url
+    if serving(url):
+        return SparkSession.builder.remote(url).appName(app_name).getOrCreate()
+    log.warning("Spark Connect %s is not serving: %s runs in a Spark session of its own", url or "(not configured)",
+                app_name)
+    return get_spark(app_name)
+
+
+def release(spark: SparkSession) -> None:
+    """End a Spark Connect session (the server keeps its state until then); a session of this
+    process's own lives on with the process."""
+    if type(spark).__module__.startswith("pyspark.sql.connect"):
+        spark.stop()

@@ -17,16 +17,24 @@ start_thrift() {
   render_spark_conf
   if pid_alive thrift; then say "thrift: already running, $THRIFT_URL"; return 0; fi
   port_free thrift "$THRIFT_PORT"
+  [ -z "${SPARK_CONNECT_PORT:-}" ] || port_free thrift "$SPARK_CONNECT_PORT"
   local t=$SECONDS
+  # Spark Connect beside HiveServer2 in the same JVM: the quality gates work through it
+  local connect_server=()
+  [ -n "${SPARK_CONNECT_PORT:-}" ] && connect_server=(
+    --conf spark.plugins=org.apache.spark.sql.connect.SparkConnectPlugin
+    --conf spark.connect.grpc.binding.address="$LAKEHOUSE_BIND_HOST"
+    --conf spark.connect.grpc.binding.port="$SPARK_CONNECT_PORT")
   # The pyspark wheel has no sbin/start-thriftserver.sh; this is what it would run.
   HIVE_SERVER2_THRIFT_BIND_HOST="$LAKEHOUSE_BIND_HOST" launch thrift "$THRIFT_LOG" \
     "$SPARK_HOME/bin/spark-submit" --master "$SPARK_MASTER" --driver-memory "$THRIFT_DRIVER_MEMORY" \
     --name lakehouse-thrift-server \
+    "${connect_server[@]}" \
     --class org.apache.spark.sql.hive.thriftserver.HiveThriftServer2 \
     --hiveconf hive.server2.thrift.port="$THRIFT_PORT" \
     --hiveconf hive.server2.thrift.bind.host="$LAKEHOUSE_BIND_HOST" spark-internal
   wait_until thrift "$THRIFT_LOG" 120 thrift_ready
-  say "thrift: up, $THRIFT_URL in $((SECONDS - t))s (log $THRIFT_LOG)"
+  say "thrift: up, $THRIFT_URL${SPARK_CONNECT_PORT:+ and sc://$LAKEHOUSE_BIND_HOST:$SPARK_CONNECT_PORT} in $((SECONDS - t))s (log $THRIFT_LOG)"
 }
 
 stop_thrift() { stop_pid thrift TERM; }

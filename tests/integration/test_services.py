@@ -72,6 +72,23 @@ def test_thrift_server_writes_and_reads_delta_in_the_shared_metastore():
         thrift_query(f"drop table if exists {table}")
 
 
+def test_spark_connect_on_the_thrift_server_sees_the_same_catalog():
+    """The quality gates' shared Spark: Spark Connect in the Thrift server's JVM, same metastore."""
+    from spark_jobs.session import get_shared_spark
+
+    table = f"default.connect_{uuid.uuid4().hex[:8]}"
+    thrift_query(f"create table {table} using delta as select 7 as n")
+    spark = get_shared_spark("test-connect")
+    try:
+        assert type(spark).__module__.startswith("pyspark.sql.connect")  # not a JVM of its own
+        assert [tuple(r) for r in spark.table(table).collect()] == [(7,)]
+        spark.createDataFrame([(8,)], "n int").write.format("delta").mode("append").saveAsTable(table)
+        assert sorted(r[0] for r in thrift_query(f"select n from {table}")) == [7, 8]
+    finally:
+        spark.stop()
+        thrift_query(f"drop table if exists {table}")
+
+
 def test_airflow_is_healthy_and_logs_in():
     health = AirflowClient.from_settings().health()
     assert health["metadatabase"]["status"] == "healthy"
