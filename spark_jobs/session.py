@@ -56,10 +56,13 @@ def serving(url: str | None, timeout: float = 1.0) -> bool:
 
 
 def get_shared_spark(app_name: str) -> SparkSession:
-    """The Thrift server's Spark through Spark Connect when the stack serves it, else this
-    process's own session. For short steps that only read and write tables (the quality gates):
+    """The process's active session if it has one; else the Thrift server's Spark through Spark
+    Connect when the stack serves it, else a session of this process's own. For short steps that only read and write tables (the quality gates):
     the server's JVM is warm and its metastore connected, where a JVM of their own would spend
     ~25 s starting, connecting and compiling before its first table is read."""
+    active = SparkSession.getActiveSession()
+    if active is not None:  # this process has a Spark already (a test's, a job's): no second one
+        return active
     url = get_settings().spark_connect_url
     if serving(url):
         return SparkSession.builder.remote(url).appName(app_name).getOrCreate()

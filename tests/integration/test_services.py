@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import urllib.request
 import uuid
 
@@ -12,7 +15,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 
 from lakehouse.airflow_client import AirflowClient
-from lakehouse.settings import get_settings
+from lakehouse.settings import REPO_DIR, get_settings
 from lakehouse.sql import thrift_query
 
 pytestmark = pytest.mark.integration
@@ -72,20 +75,33 @@ def test_thrift_server_writes_and_reads_delta_in_the_shared_metastore():
         thrift_query(f"drop table if exists {table}")
 
 
-def test_spark_connect_on_the_thrift_server_sees_the_same_catalog():
-    """The quality gates' shared Spark: Spark Connect in the Thrift server's JVM, same metastore."""
-    from spark_jobs.session import get_shared_spark
+CONNECT_PROBE = """
+import sys
+from spark_jobs.session import get_shared_spark, release
+spark = get_shared_spark("test-connect")
+try:
+    print(type(spark).__module__, spark.table(sys.argv[1]).collect()[0][0])
+    spark.createDataFrame([(8,)], "n int").write.format("delta").mode("append").saveAsTable(sys.argv[1])
+finally:
+    release(spark)
+"""
 
+
+def test_spark_connect_on_the_thrift_server_sees_the_same_catalog(tmp_path):
+    """The quality gates' shared Spark: Spark Connect in the Thrift server's JVM, same metastore.
+    In a process of its own, as a gate runs (this one may hold a local session already)."""
     table = f"default.connect_{uuid.uuid4().hex[:8]}"
     thrift_query(f"create table {table} using delta as select 7 as n")
-    spark = get_shared_spark("test-connect")
+    probe = tmp_path / "connect_probe.py"
+    probe.write_text(CONNECT_PROBE)
     try:
-        assert type(spark).__module__.startswith("pyspark.sql.connect")  # not a JVM of its own
-        assert [tuple(r) for r in spark.table(table).collect()] == [(7,)]
-        spark.createDataFrame([(8,)], "n int").write.format("delta").mode("append").saveAsTable(table)
+        done = subprocess.run([sys.executable, str(probe), table], capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "PYTHONPATH": str(REPO_DIR)})
+        assert done.returncode == 0, done.stderr[-3000:]
+        # a Connect session (no JVM of its own) that read the table and wrote to it
+        assert done.stdout.split()[-2:] == ["pyspark.sql.connect.session", "7"]
         assert sorted(r[0] for r in thrift_query(f"select n from {table}")) == [7, 8]
     finally:
-        spark.stop()
         thrift_query(f"drop table if exists {table}")
 
 

@@ -103,3 +103,12 @@ def test_change_tables_checkpoint_only_when_asked(spark, tables):
     arrow_delta.checkpoint(spark, location)
     assert (log_dir / f"{version:020d}.checkpoint.parquet").exists()
     assert spark.read.format("delta").load(location).count() == 1
+
+
+def test_a_process_with_a_spark_session_shares_it_instead_of_connecting(spark):
+    from spark_jobs.session import get_shared_spark, release
+
+    shared = get_shared_spark("quality-test")
+    assert shared is spark  # not a Spark Connect session beside it (pyspark refuses that)
+    release(shared)  # a local session lives on with its process
+    assert not spark.sparkContext._jsc.sc().isStopped()
