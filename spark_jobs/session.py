@@ -57,9 +57,10 @@ def serving(url: str | None, timeout: float = 1.0) -> bool:
 
 def get_shared_spark(app_name: str) -> SparkSession:
     """The process's active session if it has one; else the Thrift server's Spark through Spark
-    Connect when the stack serves it, else a session of this process's own. For short steps that only read and write tables (the quality gates):
-    the server's JVM is warm and its metastore connected, where a JVM of their own would spend
-    ~25 s starting, connecting and compiling before its first table is read."""
+    Connect when the stack serves it; else a session of this process's own. For short steps
+    that only read and write tables (the quality gates): the server's JVM is warm and its
+    metastore connected, where a JVM of their own spends ~25 s starting, connecting and
+    compiling before its first table is read."""
     active = SparkSession.getActiveSession()
     if active is not None:  # this process has a Spark already (a test's, a job's): no second one
         return active
