@@ -52,7 +52,7 @@ class Check:
 
     @property
     def key_column(self) -> str:
-        """unique: the column whose values must be distinct (a compound key joined into one)."""
+        """unique: the column whose values must be distinct (a compound key as one struct)."""
         return self.columns[0] if len(self.columns) == 1 else "_key__" + "__".join(self.columns)
 
     @property

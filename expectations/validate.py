@@ -109,7 +109,9 @@ def table_frame(spark: SparkSession, layer: str, table: str, checks: list[Check]
         df = df.select(*[c for c in df.columns if c in _referenced(checks)])
     for c in checks:
         if c.kind == "unique" and len(c.columns) > 1:
-            df = df.withColumn(c.key_column, F.concat_ws("|", *[F.col(k).cast("string") for k in c.columns]))
+            # a struct, not the values joined as text: formatting 5.8M timestamps as strings
+            # cost more than counting the distinct keys (cell KPIs: 10.5 s -> 4.4 s)
+            df = df.withColumn(c.key_column, F.struct(*c.columns))
         if c.kind == "exists_in":
             ref_table, ref_col = c.ref.split(".")
             keys = _read(spark, physical_table(layer, ref_table)).select(F.col(ref_col).alias(c.ref_column)).distinct()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
@@ -139,6 +140,26 @@ def test_a_critical_rule_under_its_threshold_stops_after_recording_and_alerting(
         assert [(a["table"], a["rows_failed"], a["outcome"]) for a in alert] == [("crm.customers", already + more, "stopped")]
     finally:
         bronze_fixture.write(spark, {"crm.customers": bronze_fixture.generate(CFG)["crm.customers"]}, BRONZE,
+                             progress=lambda line: None)
+
+
+def test_a_compound_key_counts_each_copy_beyond_the_first(spark, env):
+    """cell KPIs are keyed by (cell_id, period_start): copies of three rows, one of them twice,
+    fail the key rule four times (critical: the gate stops); a row sharing only the cell is no copy."""
+    table = f"{BRONZE}.network_cell_kpis"
+    schema, n = spark.table(table).schema, spark.table(table).count()
+    rows = spark.table(table).orderBy("cell_id", "period_start").limit(3).collect()
+    copies = [r.asDict() for r in (rows[0], rows[1], rows[2], rows[2])]
+    near = {**rows[0].asDict(), "period_start": rows[0].period_start + timedelta(seconds=1)}  # same cell, other time
+    spark.createDataFrame(copies + [near], schema).write.format("delta").mode("append").saveAsTable(table)
+    try:
+        with pytest.raises(QualityGateFailed, match=r"network.cell_kpis unique_key \(cell_id\+period_start\): 4 of"):
+            validate_layer(spark, "bronze", "run-6", progress=lambda line: None, tables={"network.cell_kpis"})
+        row = spark.table(results.results_table()).where(
+            "run_id = 'run-6' and check_name = 'network.cell_kpis.cell_id+period_start.unique_key'").first()
+        assert (row.rows_checked, row.rows_failed) == (n + 5, 4)
+    finally:
+        bronze_fixture.write(spark, {"network.cell_kpis": bronze_fixture.generate(CFG)["network.cell_kpis"]}, BRONZE,
                              progress=lambda line: None)
 
 
