@@ -45,7 +45,7 @@ from lakehouse.assets import (
     GOLD_DIM_USER,
     QUALITY_RESULTS,
 )
-from lakehouse.dbt_config import execution_config, profile_config, project_config, render_config
+from lakehouse.dbt_config import execution_config, operator_args, profile_config, project_config, render_config
 
 
 @dag(
@@ -94,6 +94,7 @@ def lakehouse_slice():
             profile_config=profile_config,
             execution_config=execution_config,
             render_config=render_config(layer),
+            operator_args=operator_args,
             default_args={"retries": 2},
         )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
 
-from lakehouse.dbt_cli import DBT_PROJECT_DIR, dbt_executable
+from lakehouse.dbt_cli import DBT_PROJECT_DIR, PIPELINE_BUILD_FLAGS, dbt_executable
 
 
 project_config = ProjectConfig(dbt_project_path=DBT_PROJECT_DIR)
@@ -22,9 +22,13 @@ execution_config = ExecutionConfig(
     invocation_mode=InvocationMode.DBT_RUNNER,
     test_indirect_selection=TestIndirectSelection.CAUTIOUS,
 )
+# Every task's dbt command: the pipeline's builds leave the unit tests to CI.
+operator_args = {"dbt_cmd_flags": PIPELINE_BUILD_FLAGS}
+
+
 # dbt ls renders the graph (cached by Cosmos); one `dbt build` task per node runs the model with
-# its unit tests before it and its data tests after it, so a failing test stops what depends on it.
-# Tests of several models (relationships) are tasks of their own, after all their parents.
+# its data tests after it, so a failing test stops what depends on it. Tests of several models
+# (relationships) are tasks of their own, after all their parents.
 def render_config(layer: str) -> RenderConfig:
     """The nodes of one layer (a selector in dbt/selectors.yml): silver and gold are separate
     task groups so the quality gate can stop gold from being built on a failed silver."""

@@ -1,9 +1,20 @@
 {#- The day the profile is "as of": var('as_of_date') when set, else the latest day with app
-    activity (a fixed data set then gives the same answer whatever today is). -#}
+    activity (a fixed data set then gives the same answer whatever today is), looked up first
+    and written as a literal: Delta prunes the date partitions a literal bounds (the 30-day
+    windows read 30 days, not the whole history); a scalar subquery would read them all. -#}
 {% macro as_of_date() -%}
     {%- if var('as_of_date') -%}
         date'{{ var("as_of_date") }}'
     {%- else -%}
-        (select max(activity_date) from {{ ref('fct_app_activity_daily') }})
+        {%- set daily = ref('fct_app_activity_daily') -%}
+        {%- set latest = none -%}
+        {%- if execute and load_relation(daily) is not none -%}
+            {%- set latest = run_query('select cast(max(activity_date) as string) from ' ~ daily).columns[0].values()[0] -%}
+        {%- endif -%}
+        {%- if latest -%}
+            date'{{ latest }}'
+        {%- else -%}
+            (select max(activity_date) from {{ daily }})
+        {%- endif -%}
     {%- endif -%}
 {%- endmacro %}

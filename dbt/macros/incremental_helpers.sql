@@ -1,15 +1,28 @@
 {#- Pre-hook of an incremental model fed by a CDC current-state table: remove the rows deleted at
     the source since the last run (the merge strategy has no delete branch). A MERGE, because
-    Delta's DELETE takes no subquery. -#}
-{% macro delete_rows_deleted_at_source(source_relation, key) -%}
+    Delta's DELETE takes no subquery. With `partition_column` (the model's partition column) and
+    `partition_expr` (how the source row gives its value), the partitions the deleted rows live
+    in are looked up first and written as literals, so the MERGE reads only those. -#}
+{% macro delete_rows_deleted_at_source(source_relation, key, partition_column=none, partition_expr=none) -%}
     {%- if is_incremental() -%}
+    {%- set deleted_since -%}
+        from {{ source_relation }} where _is_deleted and _applied_at > {{ watermark('_applied_at') }}
+    {%- endset -%}
+    {%- set partitions = none -%}
+    {%- if partition_column and execute -%}
+        {%- set partitions = run_query('select distinct cast(' ~ partition_expr ~ ' as string) ' ~ deleted_since).columns[0].values() -%}
+    {%- endif -%}
+    {%- if partitions is not none and partitions | length == 0 -%}
+    select 0 as deleted_rows /* nothing deleted at the source since the last run */
+    {%- else -%}
     merge into {{ this }} as target
-    using (
-        select {{ key }} from {{ source_relation }}
-        where _is_deleted and _applied_at > {{ watermark('_applied_at') }}
-    ) as deleted
+    using (select {{ key }} {{ deleted_since }}) as deleted
     on target.{{ key }} = deleted.{{ key }}
+    {%- if partitions %}
+        and target.{{ partition_column }} in ('{{ partitions | sort | join("', '") }}')
+    {%- endif %}
     when matched then delete
+    {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
 

@@ -46,7 +46,8 @@ daily as (
         count_if(event_type = 'purchase') as purchases,
         cast(coalesce(sum(bytes), 0) / 1e6 as decimal(18, 3)) as data_mb,
         cast(coalesce(sum(case when event_type = 'video_play' then duration_s end), 0) / 60.0 as decimal(18, 2)) as video_minutes,
-        max(_ingested_at) as last_ingested_at
+        max(_ingested_at) as last_ingested_at,
+        {{ build_started_at() }} as _built_at
     from in_scope
     group by user_key, event_date
 

@@ -1,14 +1,18 @@
 -- One row per order: the unified status, the list price it must match, and order-to-activation
 -- minutes against the 2-hour target. Incremental: each run merges the orders the CDC apply has
 -- changed since the last run, and removes the ones deleted at the source (see the
--- delete_rows_deleted_at_source macro).
+-- delete_rows_deleted_at_source macro). Partitioned by the order's month: a change is merged
+-- into the months it touches, in a task per file, not into one file holding every order.
 
 {{
     config(
         materialized='incremental',
         incremental_strategy='merge',
         unique_key='order_id',
-        pre_hook="{{ delete_rows_deleted_at_source(source('bss', 'bss_orders'), 'order_id') }}",
+        partition_by=['order_month'],
+        merge_prune_on='order_month',
+        pre_hook="{{ delete_rows_deleted_at_source(source('bss', 'bss_orders'), 'order_id',
+                                                   'order_month', 'make_date(year(created_at), month(created_at), 1)') }}",
     )
 }}
 
@@ -45,13 +49,15 @@ final as (
         orders.amount = products.price as is_amount_matching_price,
         orders.created_at,
         cast(orders.created_at as date) as order_date,
+        make_date(year(orders.created_at), month(orders.created_at), 1) as order_month,
         orders.paid_at,
         orders.activated_at,
         {{ minutes_between('orders.created_at', 'orders.activated_at') }} as minutes_to_activation,
         {{ minutes_between('orders.created_at', 'orders.activated_at') }}
             <= {{ var('activation_target_minutes') }} as is_activated_within_target,
         orders.updated_at,
-        orders._applied_at
+        orders._applied_at,
+        {{ build_started_at() }} as _built_at
     from orders
     left join products on orders.product_id = products.product_id
 

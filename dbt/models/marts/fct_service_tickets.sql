@@ -62,7 +62,8 @@ final as (
         minutes_to_answer <= {{ var('sla_answer_minutes') }} as is_answer_within_sla,
         satisfaction_score,
         updated_at,
-        _applied_at
+        _applied_at,
+        {{ build_started_at() }} as _built_at
     from timed
 
 )

@@ -2,11 +2,13 @@
 -- date, with its target where the operator set one. Order and ticket KPIs cover every order
 -- and ticket in the data; shares are over the orders / tickets that reached the stage.
 
+{%- set as_of = as_of_date() %}
+
 with
 
 as_of as (
 
-    select {{ as_of_date() }} as as_of_date
+    select {{ as_of }} as as_of_date
 
 ),
 
@@ -42,6 +44,8 @@ logins as (
     from {{ ref('fct_app_activity_daily') }} as daily
     cross join as_of
     where daily.logins > 0 and daily.user_key <> 'unidentified'
+        -- the two weeks as literals: only their partitions are read
+        and daily.activity_date between date_sub({{ as_of }}, 13) and {{ as_of }}
     group by daily.user_key
 
 ),

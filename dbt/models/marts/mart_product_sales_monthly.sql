@@ -18,7 +18,7 @@ products as (
 monthly as (
 
     select
-        cast(date_trunc('month', orders.order_date) as date) as sales_month,
+        orders.order_month as sales_month,
         orders.product_id,
         count(*) as orders,
         count_if(orders.order_status = 'activated') as activated_orders,

@@ -2,21 +2,16 @@
 -- days, and the churn signal of REQUIREMENTS §3.1: no app login on each of the last
 -- `at_risk_days_without_login` days (3 by default) although the user has logged in before.
 
+{%- set as_of = as_of_date() %}
+
 with
-
-as_of as (
-
-    select {{ as_of_date() }} as as_of_date
-
-),
 
 daily as (
 
-    select daily.*, as_of.as_of_date
-    from {{ ref('fct_app_activity_daily') }} as daily
-    cross join as_of
-    where daily.user_key <> 'unidentified'
-        and daily.activity_date <= as_of.as_of_date
+    select *, {{ as_of }} as as_of_date
+    from {{ ref('fct_app_activity_daily') }}
+    where user_key <> 'unidentified'
+        and activity_date <= {{ as_of }}
 
 ),
 
