@@ -18,7 +18,7 @@
     merge into {{ this }} as target
     using (select {{ key }} {{ deleted_since }}) as deleted
     on target.{{ key }} = deleted.{{ key }}
-    {%- if partitions %}
+    {%- if partitions and none not in partitions %}{#- a null partition value: not pruned -#}
         and target.{{ partition_column }} in ('{{ partitions | sort | join("', '") }}')
     {%- endif %}
     when matched then delete
@@ -80,7 +80,8 @@
         {%- if touched | length == 0 -%}
             {#- an empty source: a MERGE would still scan the whole target (ON FALSE) -#}
             {{- return('select 0 as merged_rows /* ' ~ source ~ ' is empty: nothing to merge */') -}}
-        {%- else -%}
+        {%- elif none not in touched -%}
+            {#- (a null partition value: no pruning, an IN list would miss the null partition) -#}
             {%- do predicates.append('DBT_INTERNAL_DEST.' ~ prune_on ~ " in ('" ~ (touched | sort | join("', '")) ~ "')") -%}
         {%- endif -%}
     {%- endif -%}

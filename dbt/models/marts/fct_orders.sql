@@ -2,7 +2,8 @@
 -- minutes against the 2-hour target. Incremental: each run merges the orders the CDC apply has
 -- changed since the last run, and removes the ones deleted at the source (see the
 -- delete_rows_deleted_at_source macro). Partitioned by the order's month: a change is merged
--- into the months it touches, in a task per file, not into one file holding every order.
+-- into the months it touches, in a task per file, not into one file holding every order. The
+-- month never changes: created_at is the order's own (its number carries the creation date).
 
 {{
     config(
