@@ -18,7 +18,8 @@
     merge into {{ this }} as target
     using (select {{ key }} {{ deleted_since }}) as deleted
     on target.{{ key }} = deleted.{{ key }}
-    {%- if partitions and none not in partitions %}{#- a null partition value: not pruned -#}
+    {#- (a null partition value: not pruned, an IN list would miss it) #}
+    {%- if partitions and none not in partitions %}
         and target.{{ partition_column }} in ('{{ partitions | sort | join("', '") }}')
     {%- endif %}
     when matched then delete
