@@ -13,7 +13,7 @@
         partition_by=['order_month'],
         merge_prune_on='order_month',
         pre_hook="{{ delete_rows_deleted_at_source(source('bss', 'bss_orders'), 'order_id',
-                                                   'order_month', 'make_date(year(created_at), month(created_at), 1)') }}",
+                                                   'order_month', month_start('created_at')) }}",
     )
 }}
 
@@ -50,7 +50,7 @@ final as (
         orders.amount = products.price as is_amount_matching_price,
         orders.created_at,
         cast(orders.created_at as date) as order_date,
-        make_date(year(orders.created_at), month(orders.created_at), 1) as order_month,
+        {{ month_start('orders.created_at') }} as order_month,
         orders.paid_at,
         orders.activated_at,
         {{ minutes_between('orders.created_at', 'orders.activated_at') }} as minutes_to_activation,
