@@ -110,10 +110,13 @@ def append_results(spark: SparkSession, results: list[CheckResult], run_id: str,
     spark.createDataFrame(rows, RESULTS_SCHEMA).write.format("delta").mode("append").saveAsTable(results_table())
 
 
-def replace_quarantine(spark: SparkSession, table: str, rule: str, offending) -> int:
+def replace_quarantine(spark: SparkSession, table: str, rule: str, offending, failing: int | None = None) -> int:
     """The rows a quarantine rule holds back now replace what it held before (a row fixed at
-    the source is released); one Delta commit."""
+    the source is released); one Delta commit. With ``failing`` = 0 (the validation found no
+    offending row) and nothing held before, nothing is written."""
     condition = f"table_name = '{table}' and rule = '{rule}'"
+    if failing == 0 and not spark.table(quarantine_table()).where(condition).limit(1).count():
+        return 0  # the usual case: a rewrite would cost a query of the table and a commit
     # by path: an overwrite through the catalog makes the Hive metastore try (and log a failure)
     # to alter the table's placeholder schema
     location = spark.sql(f"describe detail {quarantine_table()}").first().location

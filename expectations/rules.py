@@ -9,6 +9,7 @@ finds its offending rows (for quarantine). Pure: no Spark here.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -54,6 +55,19 @@ class Check:
     def key_column(self) -> str:
         """unique: the column whose values must be distinct (a compound key as one struct)."""
         return self.columns[0] if len(self.columns) == 1 else "_key__" + "__".join(self.columns)
+
+    @property
+    def runs_in_pandas(self) -> bool:
+        """Whether GX on pandas counts this check as on Spark: no Spark SQL row condition, no
+        join, and a pattern Python's regex engine reads (Java's and Python's agree on plain ones)."""
+        if self.where or self.kind == "exists_in":
+            return False
+        if self.kind == "regex":
+            try:
+                re.compile(self.pattern)
+            except re.error:
+                return False
+        return True
 
     @property
     def ref_column(self) -> str:

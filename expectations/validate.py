@@ -5,7 +5,8 @@
 Per table: one frame (the columns its rules read, joined with the reference keys its integrity
 rules need) and one checkpoint evaluating every expectation of the table against it; GX bundles
 the expectations' aggregates, so a table is scanned two or three times (the map rules' counts
-together, a key's distinct count), not once per rule. Then:
+together, a key's distinct count), not once per rule. A small table whose rules need no Spark SQL
+is fetched once and validated by GX on pandas (``local_frame``). Then:
 - every check's rows checked / failed / pass rate go to ``<prefix>quality.validation_results``;
 - a quarantine rule's offending rows go to ``<prefix>quality.quarantine`` (silver leaves them out);
 - a rule under its threshold, or a failed critical rule, raises an alert on the channel;
@@ -169,13 +170,32 @@ def _counts(validation_result, rows: int) -> dict[str, tuple[int, int]]:
     return out
 
 
+def local_frame(df: DataFrame, checks: list[Check], max_rows: int):
+    """The columns the checks read as one pandas frame, when the table has at most ``max_rows``
+    rows and every check counts the same in pandas; else None. One Arrow fetch instead of GX's
+    ~20 metric queries through Spark (a 100k-row table: ~1 s instead of 2-4 s)."""
+    if max_rows <= 0 or not all(c.runs_in_pandas for c in checks):
+        return None
+    if df.limit(max_rows + 1).count() > max_rows:  # stops reading after max_rows + 1
+        return None
+    columns = sorted({col for c in checks for col in c.columns})
+    pdf = df.select(*columns).toPandas()
+    for c in checks:
+        if c.kind == "unique" and len(c.columns) > 1:  # Spark's struct key as a tuple (nulls as None)
+            parts = [pdf[col].astype(object).where(pdf[col].notna(), None) for col in c.columns]
+            pdf[c.key_column] = list(zip(*parts))
+    return pdf
+
+
 def validate_table(spark, context, layer: str, table: str, checks: list[Check], run_id: str,
-                   at: datetime) -> tuple[list[CheckResult], object]:
+                   at: datetime, local_max_rows: int = 0) -> tuple[list[CheckResult], object]:
     """The table's check results, and the key of GX's stored validation result (for its page)."""
     # Not cached: a cache fill costs more than the scans GX's metric bundles make.
     df = table_frame(spark, layer, table, checks)
-    key, run = docs.run_checkpoint(context, layer, table, [c.expectation() for c in checks], df, run_id)
-    rows = _row_count(run)
+    local = local_frame(df, checks, local_max_rows)
+    key, run = docs.run_checkpoint(context, layer, table, [c.expectation() for c in checks],
+                                   df if local is None else local, run_id)
+    rows = len(local) if local is not None else _row_count(run)
     counts = _counts(run, df.count() if rows is None else rows)
     out = []
     for c in checks:
@@ -183,16 +203,23 @@ def validate_table(spark, context, layer: str, table: str, checks: list[Check], 
         held = 0
         if c.action == "quarantine":
             held = results.replace_quarantine(spark, c.table, c.rule,
-                                              offending_rows(df, c, _key_columns(layer, table, checks), run_id, at))
+                                              offending_rows(df, c, _key_columns(layer, table, checks), run_id, at),
+                                              failing=failed)
         out.append(CheckResult(c, physical_table(layer, table), checked, failed, held))
     return out, key
 
 
 def validate_layer(spark: SparkSession, layer: str, run_id: str | None = None, context=None,
-                   webhook_url: str | None = None, progress=print, tables: set[str] | None = None) -> LayerReport:
+                   webhook_url: str | None = None, progress=print, tables: set[str] | None = None,
+                   local_max_rows: int | None = None) -> LayerReport:
     """Validate every table of a layer (or only ``tables``); record, quarantine and alert; raise
-    QualityGateFailed when a critical stop rule failed (after recording it)."""
+    QualityGateFailed when a critical stop rule failed (after recording it). Tables of at most
+    ``local_max_rows`` rows (default: the settings') are validated in pandas."""
+    from lakehouse.settings import get_settings
+
     run_id = run_id or new_run_id()
+    if local_max_rows is None:
+        local_max_rows = get_settings().quality_local_max_rows
     at = datetime.now(timezone.utc).replace(tzinfo=None)
     context = context or docs.get_context()
     t0 = time.monotonic()
@@ -203,7 +230,7 @@ def validate_layer(spark: SparkSession, layer: str, run_id: str | None = None, c
         if tables is not None and table not in tables:
             continue
         t1 = time.monotonic()
-        table_results, key = validate_table(spark, context, layer, table, checks, run_id, at)
+        table_results, key = validate_table(spark, context, layer, table, checks, run_id, at, local_max_rows)
         report.results.extend(table_results)
         pages.append(key)
         failing = sum(not r.passed for r in table_results)

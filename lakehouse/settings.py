@@ -46,6 +46,7 @@ class Settings:
     spark_master: str
     alert_webhook: str = ""  # quality alerts' channel (empty: alerts are only logged)
     spark_connect_port: int | None = None  # Spark Connect on the Thrift server's JVM (None: not served)
+    quality_local_max_rows: int = 0  # tables up to this size are validated in pandas after one fetch
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -131,6 +132,7 @@ def get_settings() -> Settings:
         spark_master=value("SPARK_MASTER"),
         alert_webhook=value("LAKEHOUSE_ALERT_WEBHOOK"),
         spark_connect_port=int(value("SPARK_CONNECT_PORT")) if value("SPARK_CONNECT_PORT") else None,
+        quality_local_max_rows=int(value("LAKEHOUSE_QUALITY_LOCAL_MAX_ROWS") or 0),
     )
 
 

@@ -9,6 +9,9 @@ airflow_env() {  # export Airflow's settings into this shell
   export AIRFLOW_JWT_SECRET="$(cat "$AIRFLOW_HOME/.jwt_secret")" REPO_DIR
   render "$INFRA_DIR/airflow/airflow.env" "$CONF_DIR/airflow.env"
   set -a; source "$CONF_DIR/airflow.env"; set +a
+  # Airflow's local-settings hook (what the scheduler preloads for the tasks it forks).
+  mkdir -p "$AIRFLOW_HOME/config"
+  ln -sf "$INFRA_DIR/airflow/airflow_local_settings.py" "$AIRFLOW_HOME/config/airflow_local_settings.py"
   # The simple auth manager reads the login from this file.
   printf '{"%s": "%s"}\n' "$AIRFLOW_ADMIN_USER" "$AIRFLOW_ADMIN_PASSWORD" > "$AIRFLOW_HOME/passwords.json"
 }
@@ -26,10 +29,11 @@ start_airflow() {
   fi
   for part in api-server scheduler dag-processor; do
     if pid_alive "airflow-$part"; then continue; fi
-    local args=()
-    # With LocalExecutor the logs are local files: no log server to expose.
-    [ "$part" = scheduler ] && args=(--skip-serve-logs)
-    launch "airflow-$part" "$LOG_DIR/airflow-$part.log" airflow "$part" "${args[@]}"
+    local args=() preload=
+    # With LocalExecutor the logs are local files: no log server to expose. The task processes
+    # are forks of the scheduler: what it preloads, the quality gates do not import again.
+    [ "$part" = scheduler ] && args=(--skip-serve-logs) && preload="$AIRFLOW_TASK_PRELOAD"
+    LAKEHOUSE_AIRFLOW_PRELOAD="$preload" launch "airflow-$part" "$LOG_DIR/airflow-$part.log" airflow "$part" "${args[@]}"
   done
   wait_until airflow-api-server "$LOG_DIR/airflow-api-server.log" 120 airflow_ready
   wait_until airflow-scheduler "$LOG_DIR/airflow-scheduler.log" 60 airflow_component_healthy scheduler

@@ -175,3 +175,14 @@ def test_run_summary_names_planted_defects_and_fails_on_a_stop_or_a_missing_laye
     assert "amount_matches_price: 44 of 2,000 rows fail, warned (planted amount_mismatch 44)" in text
     answers["group by layer"] = [("bronze", counts["bronze"], 1, 1)]  # stopped at bronze: no silver, gold
     assert run_summary.summary("r1", {})[0] is False
+
+
+def test_only_checks_without_spark_sql_run_in_pandas():
+    gold, bronze = _by_name("gold"), _by_name("bronze")
+    assert bronze["bss.orders.order_id.pattern"].runs_in_pandas  # a plain pattern: Python reads it alike
+    assert bronze["network.cell_kpis.cell_id+period_start.unique_key"].runs_in_pandas
+    assert not gold["fct_orders.user_id.references_customer"].runs_in_pandas  # a join and a condition
+    assert not _by_name("silver")["stg_crm__customers.phone_e164.phone_format"].runs_in_pandas  # a row condition
+    java_only = _from_rule("bronze", "crm.customers", "crm", Rule("pattern", "validity", "warning"), "regex",
+                           ["full_name"], pattern=r"^\p{L}+$")
+    assert not java_only.runs_in_pandas
