@@ -1,8 +1,8 @@
 """Airflow's local-settings hook, imported once by each Airflow process as it starts (linked into
 ``$AIRFLOW_HOME/config`` by ``infra/services/airflow.sh``).
 
-The scheduler's LocalExecutor forks every task process from itself, so a module the scheduler
-has imported is one the task has not to import again. ``LAKEHOUSE_AIRFLOW_PRELOAD`` (set for the
+The scheduler's LocalExecutor forks every task process from itself, so a task does not import
+again a module the scheduler already holds. ``LAKEHOUSE_AIRFLOW_PRELOAD`` (set for the
 scheduler only) names them: Great Expectations and the Spark Connect client cost each quality
 gate task ~3-7 s of imports otherwise. Importing them starts no thread, so forking stays safe.
 """
