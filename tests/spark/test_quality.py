@@ -74,6 +74,15 @@ def _failed(report) -> dict[str, int]:
     return {r.check.name: r.rows_failed for r in report.results if r.rows_failed}
 
 
+def _engine_of(table: str, local_max_rows: int) -> str:
+    """The GX engine that validated a bronze table (each has its own validation definition,
+    stored as a file in GX's project)."""
+    engine = "pandas" if local_max_rows else "spark"
+    definition = docs.gx_root() / "gx" / "validation_definitions" / f"bronze__{table.replace('.', '__')}__{engine}__validation.json"
+    assert definition.exists(), f"{table} was not validated with {engine}"
+    return engine
+
+
 # Small tables are validated in pandas after one fetch, others through Spark: each rule counts
 # the same either way (0: every table through Spark).
 ENGINES = pytest.mark.parametrize("local_max_rows", [0, 250_000], ids=["spark", "pandas"])
@@ -90,6 +99,7 @@ def test_each_bronze_rule_reports_the_planted_count_and_lands_in_the_results_tab
     report = validate_layer(spark, "bronze", run_id, webhook_url=receiver.url, progress=lambda line: None,
                             tables=tables, local_max_rows=local_max_rows)
     assert len(report.results) == len([c for c in checks_for("bronze") if c.table in tables])
+    assert {_engine_of(t, local_max_rows) for t in tables} == {"pandas" if local_max_rows else "spark"}
     # bronze sees the source as it is: only the missing CRM phones break a bronze rule
     assert _failed(report) == {"crm.customers.phone.not_null": manifest.defects["null_phone"]["count"]}
     assert not report.stopped
@@ -172,6 +182,7 @@ def test_a_compound_key_counts_each_copy_beyond_the_first(spark, env, local_max_
         row = spark.table(results.results_table()).where(
             f"run_id = 'run-6-{local_max_rows}' and check_name = 'network.cell_kpis.cell_id+period_start.unique_key'").first()
         assert (row.rows_checked, row.rows_failed) == (n + 5, 4)
+        assert _engine_of("network.cell_kpis", local_max_rows)
     finally:  # (a second overwrite of the partitioned table through the catalog trips Spark's checks)
         spark.sql(f"restore table {table} to version as of {before}")
 
