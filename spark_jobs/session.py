@@ -72,8 +72,12 @@ def get_shared_spark(app_name: str) -> SparkSession:
     return get_spark(app_name)
 
 
+def is_connect(spark: SparkSession) -> bool:
+    return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
 def release(spark: SparkSession) -> None:
     """End a Spark Connect session (the server keeps its state until then); a session of this
     process's own lives on with the process."""
-    if type(spark).__module__.startswith("pyspark.sql.connect"):
+    if is_connect(spark):
         spark.stop()

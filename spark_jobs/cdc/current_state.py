@@ -1,6 +1,7 @@
 """Apply bronze change logs to current-state tables with MERGE, deletes included.
 
-``python -m spark_jobs.cdc.current_state``
+``python -m spark_jobs.cdc.current_state`` (through the Thrift server's Spark Connect when the
+stack serves it, else in a Spark session of its own)
 
 One current-state table per source table (``bronze.<source>_<table>``): the contract's columns
 plus the version of the change that wrote each row. A change only wins over a newer version of
@@ -18,9 +19,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from dataclasses import dataclass
 
-from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -84,7 +85,7 @@ NEWER = (
 
 def applied_offsets(spark: SparkSession, table: str) -> dict[str, int]:
     """{'partition': last applied offset} from the newest commit that recorded them."""
-    history = DeltaTable.forName(spark, table).history(100).select("userMetadata").collect()
+    history = spark.sql(f"describe history {table} limit 100").select("userMetadata").collect()
     for row in history:
         if row.userMetadata and row.userMetadata.startswith(META_KEY):
             return json.loads(row.userMetadata[len(META_KEY) + 1:])
@@ -101,59 +102,85 @@ def new_changes(spark: SparkSession, contract: Contract, done: dict[str, int]) -
     return changes.where(~seen)
 
 
+def merge_sql(table: str, source: str, cols: list[str]) -> str:
+    """The MERGE in SQL, not Delta's Python API: it runs the same in a session of this process
+    and through Spark Connect on the Thrift server (which has no Delta Connect plugin)."""
+    quoted = [f"`{c}`" for c in cols]
+    return (
+        f"merge into {table} t using {source} s on t._key = s._key "
+        f"when matched and ({NEWER}) then update set {', '.join(f't.{c} = s.{c}' for c in quoted)} "
+        f"when not matched then insert ({', '.join(quoted)}) values ({', '.join(f's.{c}' for c in quoted)})"
+    )
+
+
 @dataclass
 class ApplyResult:
     table: str
     changes: int
     keys: int
+    seconds: float = 0.0
 
     def summary(self) -> str:
-        return f"current state: {self.table}: {self.changes} new changes applied to {self.keys} keys"
+        return f"current state: {self.table}: {self.changes} new changes applied to {self.keys} keys in {self.seconds:.1f}s"
 
 
 def apply_changes(spark: SparkSession, contract: Contract) -> ApplyResult:
+    started = time.monotonic()
     table = ensure_current_table(spark, contract)
     done = applied_offsets(spark, table)
     changes = new_changes(spark, contract, done).cache()
+    view = f"current_state_batch_{contract.source}_{contract.name}"
     try:
         maxima = changes.groupBy("kafka_partition").agg(F.max("kafka_offset").alias("o"), F.count("*").alias("n")).collect()
         if not maxima:
-            return ApplyResult(table, 0, 0)
+            return ApplyResult(table, 0, 0, time.monotonic() - started)
         upto = {**done, **{str(r.kafka_partition): r.o for r in maxima}}
         batch = latest_per_key(changes, contract)
         cols = contract.column_names + ["_key", "_commit_lsn", "_lsn", "_kafka_offset", "_source_ts", "_is_deleted", "_applied_at"]
         # The offsets travel in the MERGE's own commit, so they are durable exactly when the rows are.
         spark.conf.set("spark.databricks.delta.commitInfo.userMetadata", f"{META_KEY}={json.dumps(upto, sort_keys=True)}")
+        batch.createOrReplaceTempView(view)
         try:
-            (
-                DeltaTable.forName(spark, table).alias("t")
-                .merge(batch.alias("s"), "t._key = s._key")
-                .whenMatchedUpdate(condition=NEWER, set={c: f"s.{c}" for c in cols})
-                .whenNotMatchedInsert(values={c: f"s.{c}" for c in cols})
-                .execute()
-            )
+            spark.sql(merge_sql(table, view, cols))
         finally:
             spark.conf.unset("spark.databricks.delta.commitInfo.userMetadata")
-        return ApplyResult(table, sum(r.n for r in maxima), batch.count())
+        return ApplyResult(table, sum(r.n for r in maxima), batch.count(), time.monotonic() - started)
     finally:
         changes.unpersist()
+        spark.catalog.dropTempView(view)
 
 
 def run(spark: SparkSession | None = None) -> list[ApplyResult]:
+    """Apply every CDC table's new changes. Without a session, through the stack's shared Spark
+    (see ``get_shared_spark``): the MERGEs are SQL work for the Thrift server's warm JVM, where a
+    JVM of this process's own would spend ~20 s starting before its first table (and the quality
+    gate after this step would meet a cold server)."""
     from spark_jobs.cdc.consumer import cdc_contracts
-    from spark_jobs.session import get_spark
+    from spark_jobs.session import get_shared_spark, release
 
-    spark = spark or get_spark("cdc-current-state")
-    contracts = cdc_contracts()
-    bronze.ensure_tables(spark, contracts)
-    return [apply_changes(spark, c) for c in contracts]
+    session = spark or get_shared_spark("cdc-current-state")
+    try:
+        contracts = cdc_contracts()
+        bronze.ensure_tables(session, contracts)
+        return [apply_changes(session, c) for c in contracts]
+    finally:
+        if spark is None:
+            release(session)
 
 
 def main() -> int:
+    from spark_jobs.session import get_shared_spark, is_connect, release
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    results = run()
+    spark = get_shared_spark("cdc-current-state")
+    where = "through Spark Connect on the Thrift server" if is_connect(spark) else "in a Spark session of its own"
+    try:
+        results = run(spark)
+    finally:
+        release(spark)
     for r in results:
         print(r.summary())
+    print(f"current state: {len(results)} tables, {sum(r.changes for r in results)} changes applied {where}")
     return 0
 
 

@@ -34,11 +34,17 @@ pytestmark = pytest.mark.integration
 CFG = GeneratorConfig(scale=0.002, seed=99, days=3)
 
 
-def catch_up() -> None:
-    """Everything committed in the sources is in Kafka, then in bronze, then in current state
-    (the two jobs in one process: the DAG's tasks run them apart, see the end-to-end test)."""
+def catch_up(as_the_dag_does: bool = False) -> None:
+    """Everything committed in the sources is in Kafka, then in bronze, then in current state:
+    the two jobs in one process, or as the DAG's tasks run them (the apply in a second process,
+    through the Thrift server's Spark Connect)."""
     wait_for_sources()
-    run_job("spark_jobs.cdc.consumer", "--apply")
+    if not as_the_dag_does:
+        run_job("spark_jobs.cdc.consumer", "--apply")
+        return
+    run_job("spark_jobs.cdc.consumer")
+    out = run_job("spark_jobs.cdc.current_state")
+    assert "through Spark Connect on the Thrift server" in out, out
 
 
 def assert_reconciled() -> None:
@@ -104,7 +110,7 @@ def test_interleaved_transactions_inserts_updates_deletes_reconcile_exactly():
     finally:
         c1.close()
         c2.close()
-    catch_up()
+    catch_up(as_the_dag_does=True)
     assert_reconciled()
     cities = dict(thrift_query(f"select customer_id, city from bronze.crm_customers where not _is_deleted "
                                f"and customer_id in ({k1}, {k2}, {k3}, {k3 + 900000})"))
