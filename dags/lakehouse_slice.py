@@ -6,7 +6,8 @@ The lakehouse end to end:
 1. **capture_changes**: the CDC consumer lands every Debezium change of the CRM and BSS
    topics in the bronze change-log tables, exactly once, until caught up.
 2. **apply_current_state**: MERGE of the new changes into one current-state table per source
-   table (deletes included; an older version never overwrites a newer one).
+   table (deletes included; an older version never overwrites a newer one), as SQL through the
+   Thrift server's Spark Connect: no JVM of its own, and the server is warm for the gate.
 3. **load_files** (beside 1-2): new landing-zone files (network cells and KPIs, app events)
    into bronze, each file once; bad rows quarantined, broken files marked failed, every row
    accounted for in `bronze.landing_files`.

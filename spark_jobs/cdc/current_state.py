@@ -121,7 +121,8 @@ class ApplyResult:
     seconds: float = 0.0
 
     def summary(self) -> str:
-        return f"current state: {self.table}: {self.changes} new changes applied to {self.keys} keys in {self.seconds:.1f}s"
+        return (f"current state: {self.table}: {self.changes} new changes applied to {self.keys} keys "
+                f"in {self.seconds:.1f}s")
 
 
 def apply_changes(spark: SparkSession, contract: Contract) -> ApplyResult:
