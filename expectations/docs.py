@@ -83,6 +83,20 @@ def get_context():
     return context
 
 
+def _data_source(context, engine: str):
+    """The engine's data source, with the assets it has: ``add_or_update`` would replace it by one
+    without them, and every stored validation definition but the last would no longer load."""
+    name = f"lakehouse_{engine}"
+    try:
+        return context.data_sources.get(name)
+    except KeyError:
+        if engine == "pandas":  # a small table fetched whole (validate.local_frame)
+            return context.data_sources.add_pandas(name=name)
+        # GX would cache the frame: filling a cache costs more than the two or three scans its
+        # bundled metrics make (10M app events: 58 s cached, 23 s not)
+        return context.data_sources.add_spark(name=name, persist=False)
+
+
 def run_checkpoint(context, layer: str, table: str, expectations: list, df, run_id: str | None = None):
     """One suite and one checkpoint per table, on a Spark or a pandas frame (a checkpoint's batch
     parameters apply to all its validations). Returns the stored result's key and the result; its Data Docs page is written
@@ -91,12 +105,7 @@ def run_checkpoint(context, layer: str, table: str, expectations: list, df, run_
 
     name = f"{layer}__{table.replace('.', '__')}"
     engine = "pandas" if type(df).__module__.startswith("pandas") else "spark"
-    if engine == "pandas":  # a small table fetched whole (validate.local_frame)
-        source = context.data_sources.add_or_update_pandas(name="lakehouse_pandas")
-    else:
-        # GX would cache the frame: filling a cache costs more than the two or three scans its
-        # bundled metrics make (10M app events: 58 s cached, 23 s not)
-        source = context.data_sources.add_or_update_spark(name="lakehouse_spark", persist=False)
+    source = _data_source(context, engine)
     try:
         asset = source.get_asset(name)
     except LookupError:

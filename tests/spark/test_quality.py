@@ -75,11 +75,11 @@ def _failed(report) -> dict[str, int]:
 
 
 def _engine_of(table: str, local_max_rows: int) -> str:
-    """The GX engine that validated a bronze table (each has its own validation definition,
-    stored as a file in GX's project)."""
+    """The GX engine that validated a bronze table: its own validation definition, which loads
+    from GX's project (its data source still holds the table's asset)."""
     engine = "pandas" if local_max_rows else "spark"
-    definition = docs.gx_root() / "gx" / "validation_definitions" / f"bronze__{table.replace('.', '__')}__{engine}__validation.json"
-    assert definition.exists(), f"{table} was not validated with {engine}"
+    name = f"bronze__{table.replace('.', '__')}__{engine}__validation"
+    assert docs.get_context().validation_definitions.get(name).data.data_asset.name == f"bronze__{table.replace('.', '__')}"
     return engine
 
 
