@@ -99,8 +99,9 @@ def _data_source(context, engine: str):
 
 def run_checkpoint(context, layer: str, table: str, expectations: list, df, run_id: str | None = None):
     """One suite and one checkpoint per table, on a Spark or a pandas frame (a checkpoint's batch
-    parameters apply to all its validations). Returns the stored result's key and the result; its Data Docs page is written
-    by :func:`build_pages`, once for a whole layer (each build re-renders the site's index)."""
+    parameters apply to all its validations). Returns the stored result's key and the result;
+    its Data Docs page is written by :func:`build_pages`, once for a whole layer (each build
+    re-renders the site's index)."""
     import great_expectations as gx
 
     name = f"{layer}__{table.replace('.', '__')}"

@@ -7,10 +7,7 @@
         date'{{ var("as_of_date") }}'
     {%- else -%}
         {%- set daily = ref('fct_app_activity_daily') -%}
-        {%- set latest = none -%}
-        {%- if execute and load_relation(daily) is not none -%}
-            {%- set latest = run_query('select cast(max(activity_date) as string) from ' ~ daily).columns[0].values()[0] -%}
-        {%- endif -%}
+        {%- set latest = max_value('activity_date', daily) if execute and load_relation(daily) is not none else none -%}
         {%- if latest -%}
             date'{{ latest }}'
         {%- else -%}

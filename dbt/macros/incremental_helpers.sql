@@ -5,22 +5,17 @@
     in are looked up first and written as literals, so the MERGE reads only those. -#}
 {% macro delete_rows_deleted_at_source(source_relation, key, partition_column=none, partition_expr=none) -%}
     {%- if is_incremental() -%}
-    {%- set deleted_since -%}
-        from {{ source_relation }} where _is_deleted and _applied_at > {{ watermark('_applied_at') }}
-    {%- endset -%}
-    {%- set partitions = none -%}
-    {%- if partition_column and execute -%}
-        {%- set partitions = run_query('select distinct cast(' ~ partition_expr ~ ' as string) ' ~ deleted_since).columns[0].values() -%}
-    {%- endif -%}
+    {%- set deleted_since = source_relation ~ ' where _is_deleted and _applied_at > ' ~ watermark('_applied_at') -%}
+    {%- set partitions = distinct_values(partition_expr, deleted_since) if partition_column else none -%}
     {%- if partitions is not none and partitions | length == 0 -%}
     select 0 as deleted_rows /* nothing deleted at the source since the last run */
     {%- else -%}
     merge into {{ this }} as target
-    using (select {{ key }} {{ deleted_since }}) as deleted
+    using (select {{ key }} from {{ deleted_since }}) as deleted
     on target.{{ key }} = deleted.{{ key }}
     {#- (a null partition value: not pruned, an IN list would miss it) #}
     {%- if partitions and none not in partitions %}
-        and target.{{ partition_column }} in ('{{ partitions | sort | join("', '") }}')
+        and target.{{ partition_column }} in ({{ literal_list(partitions) }})
     {%- endif %}
     when matched then delete
     {%- endif -%}
@@ -36,13 +31,9 @@
     read of the source is limited to those dates' partitions. -#}
 {% macro rows_of_touched_groups(cte, keys, date_column, relation) -%}
     {%- set since = watermark('last_ingested_at') -%}
-    {%- set dates = [] -%}
-    {%- if execute -%}
-        {%- set dates = run_query('select distinct cast(' ~ date_column ~ ' as string) from ' ~ relation
-                                  ~ ' where _ingested_at > ' ~ since).columns[0].values() -%}
-    {%- endif -%}
+    {%- set dates = distinct_values(date_column, relation ~ ' where _ingested_at > ' ~ since) or [] -%}
     {%- set in_touched_dates -%}
-        {{ date_column }} in ({% for d in dates | sort %}date'{{ d }}'{% if not loop.last %}, {% endif %}{% else %}null{% endfor %})
+        {{ date_column }} in ({{ literal_list(dates, 'date') }})
     {%- endset %}
     with touched as (
         select distinct {{ (keys + [date_column]) | unique | join(', ') }}
@@ -61,11 +52,7 @@
     not (files are chosen while planning, before subqueries run), so each incremental run read
     the whole source. An empty table gives the earliest time (everything is new). -#}
 {% macro watermark(column) -%}
-    {%- set value = none -%}
-    {%- if execute -%}
-        {%- set value = run_query('select cast(max(' ~ column ~ ') as string) from ' ~ this).columns[0].values()[0] -%}
-    {%- endif -%}
-    timestamp'{{ value or "1900-01-01 00:00:00" }}'
+    timestamp'{{ max_value(column, this) or "1900-01-01 00:00:00" }}'
 {%- endmacro %}
 
 
@@ -76,14 +63,14 @@
 {% macro spark__get_merge_sql(target, source, unique_key, dest_columns, incremental_predicates) -%}
     {%- set predicates = [] + (incremental_predicates or []) -%}
     {%- set prune_on = config.get('merge_prune_on') -%}
-    {%- if prune_on and execute -%}
-        {%- set touched = run_query('select distinct cast(' ~ prune_on ~ ' as string) from ' ~ source).columns[0].values() -%}
+    {%- set touched = distinct_values(prune_on, source) if prune_on else none -%}
+    {%- if touched is not none -%}
         {%- if touched | length == 0 -%}
             {#- an empty source: a MERGE would still scan the whole target (ON FALSE) -#}
             {{- return('select 0 as merged_rows /* ' ~ source ~ ' is empty: nothing to merge */') -}}
         {%- elif none not in touched -%}
             {#- (a null partition value: no pruning, an IN list would miss the null partition) -#}
-            {%- do predicates.append('DBT_INTERNAL_DEST.' ~ prune_on ~ " in ('" ~ (touched | sort | join("', '")) ~ "')") -%}
+            {%- do predicates.append('DBT_INTERNAL_DEST.' ~ prune_on ~ ' in (' ~ literal_list(touched) ~ ')') -%}
         {%- endif -%}
     {%- endif -%}
     {{ dbt.spark__get_merge_sql(target, source, unique_key, dest_columns, predicates) }}

@@ -14,10 +14,7 @@
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where') or '' -%}
     {%- if '__latest_build__' in where -%}
-        {%- set built = none -%}
-        {%- if execute -%}
-            {%- set built = run_query('select cast(max(_built_at) as string) from ' ~ relation).columns[0].values()[0] -%}
-        {%- endif -%}
+        {%- set built = max_value('_built_at', relation) -%}
         {#- an empty table has no latest build: the test has nothing to check -#}
         {%- set where = where | replace('__latest_build__', "_built_at = timestamp'" ~ built ~ "'" if built else 'false') -%}
     {%- endif -%}
