@@ -188,8 +188,9 @@ def local_frame(df: DataFrame, checks: list[Check], max_rows: int):
 
 
 def validate_table(spark, context, layer: str, table: str, checks: list[Check], run_id: str,
-                   at: datetime, local_max_rows: int = 0) -> tuple[list[CheckResult], object]:
-    """The table's check results, and the key of GX's stored validation result (for its page)."""
+                   at: datetime, local_max_rows: int = 0) -> tuple[list[CheckResult], object, str]:
+    """The table's check results, the key of GX's stored validation result (for its page), and
+    the engine GX validated it on (spark or pandas)."""
     # Not cached: a cache fill costs more than the scans GX's metric bundles make.
     df = table_frame(spark, layer, table, checks)
     local = local_frame(df, checks, local_max_rows)
@@ -206,7 +207,7 @@ def validate_table(spark, context, layer: str, table: str, checks: list[Check], 
                                               offending_rows(df, c, _key_columns(layer, table, checks), run_id, at),
                                               failing=failed)
         out.append(CheckResult(c, physical_table(layer, table), checked, failed, held))
-    return out, key
+    return out, key, "spark" if local is None else "pandas"
 
 
 def validate_layer(spark: SparkSession, layer: str, run_id: str | None = None, context=None,
@@ -230,11 +231,12 @@ def validate_layer(spark: SparkSession, layer: str, run_id: str | None = None, c
         if tables is not None and table not in tables:
             continue
         t1 = time.monotonic()
-        table_results, key = validate_table(spark, context, layer, table, checks, run_id, at, local_max_rows)
+        table_results, key, engine = validate_table(spark, context, layer, table, checks, run_id, at, local_max_rows)
         report.results.extend(table_results)
         pages.append(key)
         failing = sum(not r.passed for r in table_results)
-        progress(f"  {layer} {table:<24} {len(checks):>3} checks  {failing} under threshold  {time.monotonic() - t1:5.1f}s")
+        progress(f"  {layer} {table:<24} {len(checks):>3} checks  {failing} under threshold  "
+                 f"{time.monotonic() - t1:5.1f}s ({engine})")
     t1 = time.monotonic()
     results.append_results(spark, report.results, run_id, at)
     t2 = time.monotonic()

@@ -96,10 +96,13 @@ def test_each_bronze_rule_reports_the_planted_count_and_lands_in_the_results_tab
     run_id = f"run-1-{local_max_rows}"
     results.ensure_tables(spark)
     held_version = spark.sql(f"describe history {results.quarantine_table()} limit 1").first().version
-    report = validate_layer(spark, "bronze", run_id, webhook_url=receiver.url, progress=lambda line: None,
+    lines = []
+    report = validate_layer(spark, "bronze", run_id, webhook_url=receiver.url, progress=lines.append,
                             tables=tables, local_max_rows=local_max_rows)
     assert len(report.results) == len([c for c in checks_for("bronze") if c.table in tables])
-    assert {_engine_of(t, local_max_rows) for t in tables} == {"pandas" if local_max_rows else "spark"}
+    engine = "pandas" if local_max_rows else "spark"
+    assert {_engine_of(t, local_max_rows) for t in tables} == {engine}
+    assert sorted(line.split()[1] for line in lines if line.endswith(f"s ({engine})")) == sorted(tables)
     # bronze sees the source as it is: only the missing CRM phones break a bronze rule
     assert _failed(report) == {"crm.customers.phone.not_null": manifest.defects["null_phone"]["count"]}
     assert not report.stopped
