@@ -261,13 +261,10 @@ def validate_layer(spark: SparkSession, layer: str, run_id: str | None = None, c
 def run_gate(layer: str, run_id: str | None = None) -> dict:
     """The Airflow task's body: validate a layer through the stack's shared Spark (see
     ``get_shared_spark``); a summary for XCom."""
-    from spark_jobs.session import get_shared_spark, release
+    from spark_jobs.session import shared_spark
 
-    spark = get_shared_spark(f"quality-{layer}")
-    try:
+    with shared_spark(f"quality-{layer}") as spark:
         report = validate_layer(spark, layer, run_id)
-    finally:
-        release(spark)
     print("quality: " + report.summary())
     return {"checks": len(report.results), "under_threshold": sum(not r.passed for r in report.results),
             "quarantined": sum(r.quarantined for r in report.results), "alerts_sent": report.alerts_sent,
@@ -279,11 +276,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--layer", choices=[*LAYERS, "all"], required=True)
     p.add_argument("--run-id", default=None)
     args = p.parse_args(argv)
-    from spark_jobs.session import get_shared_spark, release
+    from spark_jobs.session import shared_spark
 
-    spark = get_shared_spark(f"quality-{args.layer}")
     run_id = args.run_id or new_run_id()
-    try:
+    with shared_spark(f"quality-{args.layer}") as spark:
         for layer in LAYERS if args.layer == "all" else [args.layer]:
             try:
                 report = validate_layer(spark, layer, run_id)
@@ -294,8 +290,6 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"quality: {layer}: {e}", file=sys.stderr)
                 return 2
             print("quality: " + report.summary())
-    finally:
-        release(spark)
     print(f"quality: results in {results.results_table()} (run {run_id}); report {docs.docs_index()}")
     return 0
 

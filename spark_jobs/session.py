@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from pyspark.sql import SparkSession
 
@@ -81,3 +83,13 @@ def release(spark: SparkSession) -> None:
     process's own lives on with the process."""
     if is_connect(spark):
         spark.stop()
+
+
+@contextmanager
+def shared_spark(app_name: str) -> Iterator[SparkSession]:
+    """``get_shared_spark`` for the length of a ``with`` block, released at its end."""
+    spark = get_shared_spark(app_name)
+    try:
+        yield spark
+    finally:
+        release(spark)

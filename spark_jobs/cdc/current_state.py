@@ -157,28 +157,23 @@ def run(spark: SparkSession | None = None) -> list[ApplyResult]:
     JVM of this process's own would spend ~20 s starting before its first table (and the quality
     gate after this step would meet a cold server)."""
     from spark_jobs.cdc.consumer import cdc_contracts
-    from spark_jobs.session import get_shared_spark, release
+    from spark_jobs.session import shared_spark
 
-    session = spark or get_shared_spark("cdc-current-state")
-    try:
-        contracts = cdc_contracts()
-        bronze.ensure_tables(session, contracts)
-        return [apply_changes(session, c) for c in contracts]
-    finally:
-        if spark is None:
-            release(session)
+    if spark is None:
+        with shared_spark("cdc-current-state") as session:
+            return run(session)
+    contracts = cdc_contracts()
+    bronze.ensure_tables(spark, contracts)
+    return [apply_changes(spark, c) for c in contracts]
 
 
 def main() -> int:
-    from spark_jobs.session import get_shared_spark, is_connect, release
+    from spark_jobs.session import is_connect, shared_spark
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    spark = get_shared_spark("cdc-current-state")
-    where = "through Spark Connect on the Thrift server" if is_connect(spark) else "in a Spark session of its own"
-    try:
+    with shared_spark("cdc-current-state") as spark:
+        where = "through Spark Connect on the Thrift server" if is_connect(spark) else "in a Spark session of its own"
         results = run(spark)
-    finally:
-        release(spark)
     for r in results:
         print(r.summary())
     print(f"current state: {len(results)} tables, {sum(r.changes for r in results)} changes applied {where}")
