@@ -13,34 +13,34 @@ users as (
 
 ),
 
+-- one scan of dim_user: each user's candidate segments in an array, one row per segment it holds
+-- (a union of seven filters read the table seven times)
 memberships as (
 
-    select 'value_high' as segment, user_key, user_id from users where value_tier = 'high'
-    union all
-    select 'value_medium', user_key, user_id from users where value_tier = 'medium'
-    union all
-    select 'value_low', user_key, user_id from users where value_tier = 'low'
-    union all
-    -- churn signal: no app login for the last 3 days
-    select 'at_risk', user_key, user_id from users where is_at_risk
-    union all
-    -- "age 25-30, over 50 GB a month, watches video"
-    select 'audience_25_30_heavy_data_video', user_key, user_id from users
-    where is_reachable
-        and age between {{ var('audience_min_age') }} and {{ var('audience_max_age') }}
-        and avg_monthly_data_gb > {{ var('heavy_data_min_monthly_gb') }}
-        and video_plays_30d >= {{ var('video_watcher_min_plays_30d') }}
-    union all
-    -- heavy data users without both a data pack and a video membership: offer the missing one
-    select 'cross_sell_data_pack_video', user_key, user_id from users
-    where is_reachable
-        and avg_monthly_data_gb > {{ var('heavy_data_min_monthly_gb') }}
-        and not (has_data_pack and has_video_membership)
-    union all
-    -- broadband users without smart home
-    select 'cross_sell_smart_home', user_key, user_id from users
-    where is_reachable and has_broadband and not has_smart_home
+    select segment, user_key, user_id
+    from users
+    lateral view explode(array(
+        case when value_tier = 'high' then 'value_high' end,
+        case when value_tier = 'medium' then 'value_medium' end,
+        case when value_tier = 'low' then 'value_low' end,
+        -- churn signal: no app login for the last 3 days
+        case when is_at_risk then 'at_risk' end,
+        -- "age 25-30, over 50 GB a month, watches video"
+        case when is_reachable
+            and age between {{ var('audience_min_age') }} and {{ var('audience_max_age') }}
+            and avg_monthly_data_gb > {{ var('heavy_data_min_monthly_gb') }}
+            and video_plays_30d >= {{ var('video_watcher_min_plays_30d') }}
+            then 'audience_25_30_heavy_data_video' end,
+        -- heavy data users without both a data pack and a video membership: offer the missing one
+        case when is_reachable
+            and avg_monthly_data_gb > {{ var('heavy_data_min_monthly_gb') }}
+            and not (has_data_pack and has_video_membership)
+            then 'cross_sell_data_pack_video' end,
+        -- broadband users without smart home
+        case when is_reachable and has_broadband and not has_smart_home then 'cross_sell_smart_home' end
+    )) candidates as segment
 
 )
 
 select * from memberships
+where segment is not null
