@@ -29,6 +29,7 @@ start_thrift() {
   HIVE_SERVER2_THRIFT_BIND_HOST="$LAKEHOUSE_BIND_HOST" launch thrift "$THRIFT_LOG" \
     "$SPARK_HOME/bin/spark-submit" --master "$SPARK_MASTER" --driver-memory "$THRIFT_DRIVER_MEMORY" \
     --name lakehouse-thrift-server \
+    --conf spark.scheduler.mode=FAIR --conf spark.scheduler.allocation.file="$INFRA_DIR/spark/fairscheduler.xml" \
     "${connect_server[@]}" \
     --class org.apache.spark.sql.hive.thriftserver.HiveThriftServer2 \
     --hiveconf hive.server2.thrift.port="$THRIFT_PORT" \

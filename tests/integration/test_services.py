@@ -6,13 +6,18 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 import urllib.request
 import uuid
+from contextlib import closing
 
 import psycopg2
 import pytest
+import yaml
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
+from pyhive import hive
 
 from lakehouse.airflow_client import AirflowClient
 from lakehouse.settings import REPO_DIR, get_settings
@@ -73,6 +78,38 @@ def test_thrift_server_writes_and_reads_delta_in_the_shared_metastore():
             assert cur.fetchone()[0] == 1
     finally:
         thrift_query(f"drop table if exists {table}")
+
+
+def test_an_analysts_query_is_not_queued_behind_a_dbt_build():
+    """dbt and analysts share the Thrift server's cores: a small query is not queued behind every
+    task of a build's big job (Spark's default FIFO), it gets the next free core (FAIR pools)."""
+    profile = yaml.safe_load((REPO_DIR / "dbt" / "profiles.yml").read_text())
+    as_dbt = profile["telco_lakehouse"]["outputs"]["local"]["server_side_parameters"]
+    big = "select sum(hash(id)) from range(0, 1000000000, 1, 200)"  # 200 tasks, several seconds
+    took = {}
+
+    def run_big_as_dbt():
+        t0 = time.monotonic()
+        with closing(hive.connect(host=S.bind_host, port=S.thrift_port, username="dbt", configuration=as_dbt)) as conn:
+            cur = conn.cursor()
+            cur.execute("set spark.sql.thriftserver.scheduler.pool")
+            took["pool"] = cur.fetchall()[0][1]
+            cur.execute(big)
+            cur.fetchall()
+        took["big"] = time.monotonic() - t0
+
+    runner = threading.Thread(target=run_big_as_dbt)
+    runner.start()
+    time.sleep(1.5)  # the big job's tasks are queued by now
+    t0 = time.monotonic()
+    assert thrift_query("select count(*) from range(0, 10, 1, 1)") == [(10,)]
+    small = time.monotonic() - t0
+    big_still_running = runner.is_alive()
+    runner.join()
+    assert took["pool"] == "dbt"
+    assert big_still_running, f"the big job ({took['big']:.1f}s) ended before the small query returned"
+    # queued FIFO, the small query returns with the big job's last tasks (~ all of its remaining time)
+    assert small < 0.5 * (took["big"] - 1.5), f"small query {small:.2f}s, big job {took['big']:.2f}s"
 
 
 CONNECT_PROBE = """
