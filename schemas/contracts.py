@@ -17,6 +17,9 @@ CONTRACTS_DIR = Path(__file__).parent / "contracts"
 
 # Contract types are SQL types; these are the ones the derivations know how to map.
 _TYPE_RE = re.compile(r"^(bigint|int|smallint|boolean|double|date|timestamp|timestamptz|text|varchar\(\d+\)|decimal\(\d+,\s*\d+\))$")
+# Source, table and column names are written into SQL unquoted (Postgres DDL, the Delta tables
+# `bronze.<source>_<name>`, the CDC MERGE, dbt sources) and into Kafka topic names.
+_IDENTIFIER_RE = re.compile(r"^[a-z][a-z0-9_]*\Z")
 
 
 class ContractError(ValueError):
@@ -131,6 +134,9 @@ def parse_contract(doc: dict, path: Path | None = None) -> Contract:
         raise ContractError(f"{where}: missing or malformed field {e}") from e
     except ValueError as e:
         raise ContractError(f"{where}: {e}") from e
+    for kind, name in [("source", contract.source), ("table", contract.name), *(("column", n) for n in contract.column_names)]:
+        if not isinstance(name, str) or not _IDENTIFIER_RE.match(name):
+            raise ContractError(f"{where}: {kind} name {name!r} is not a plain identifier (lower-case letters, digits, _)")
     for c in columns:
         if not _TYPE_RE.match(c.type):
             raise ContractError(f"{where}: column {c.name!r} has unsupported type {c.type!r}")

@@ -49,6 +49,11 @@ def test_ddl_has_types_nullability_key_and_allowed_values():
         ({"columns": [{"name": "thing_id", "type": "blob", "nullable": False}]}, "unsupported type 'blob'"),
         ({"primary_key": ["label"], "columns": [{"name": "label", "type": "text"}]}, "must be nullable: false"),
         ({"columns": None}, "missing or malformed field"),
+        # names go into SQL and topic names unquoted
+        ({"name": "things; drop table x"}, "table name 'things; drop table x' is not a plain identifier"),
+        ({"source": "CRM"}, "source name 'CRM' is not a plain identifier"),
+        ({"columns": [{"name": "thing_id", "type": "bigint", "nullable": False}, {"name": "la-bel", "type": "text"}]},
+         "column name 'la-bel' is not a plain identifier"),
     ],
 )
 def test_bad_contracts_are_refused_with_the_reason(overrides, message):
