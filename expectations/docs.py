@@ -97,6 +97,11 @@ def _data_source(context, engine: str):
         return context.data_sources.add_spark(name=name, persist=False)
 
 
+def engine_of(df) -> str:
+    """The GX engine a frame is validated on: pandas for a table fetched whole, else Spark."""
+    return "pandas" if type(df).__module__.startswith("pandas") else "spark"
+
+
 def run_checkpoint(context, layer: str, table: str, expectations: list, df, run_id: str | None = None):
     """One suite and one checkpoint per table, on a Spark or a pandas frame (a checkpoint's batch
     parameters apply to all its validations). Returns the stored result's key and the result;
@@ -105,7 +110,7 @@ def run_checkpoint(context, layer: str, table: str, expectations: list, df, run_
     import great_expectations as gx
 
     name = f"{layer}__{table.replace('.', '__')}"
-    engine = "pandas" if type(df).__module__.startswith("pandas") else "spark"
+    engine = engine_of(df)
     source = _data_source(context, engine)
     try:
         asset = source.get_asset(name)

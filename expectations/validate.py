@@ -194,8 +194,8 @@ def validate_table(spark, context, layer: str, table: str, checks: list[Check], 
     # Not cached: a cache fill costs more than the scans GX's metric bundles make.
     df = table_frame(spark, layer, table, checks)
     local = local_frame(df, checks, local_max_rows)
-    key, run = docs.run_checkpoint(context, layer, table, [c.expectation() for c in checks],
-                                   df if local is None else local, run_id)
+    frame = df if local is None else local
+    key, run = docs.run_checkpoint(context, layer, table, [c.expectation() for c in checks], frame, run_id)
     rows = len(local) if local is not None else _row_count(run)
     counts = _counts(run, df.count() if rows is None else rows)
     out = []
@@ -207,7 +207,7 @@ def validate_table(spark, context, layer: str, table: str, checks: list[Check], 
                                               offending_rows(df, c, _key_columns(layer, table, checks), run_id, at),
                                               failing=failed)
         out.append(CheckResult(c, physical_table(layer, table), checked, failed, held))
-    return out, key, "spark" if local is None else "pandas"
+    return out, key, docs.engine_of(frame)
 
 
 def validate_layer(spark: SparkSession, layer: str, run_id: str | None = None, context=None,
