@@ -5,7 +5,7 @@ PY := .venv/bin/python
 
 ## run: install what is missing, start the stack, run the slice end to end, print where to look
 run: start
-	$(PY) -m lakehouse.run_slice
+	$(PY) -m lakehouse.run
 
 ## test: install what is missing, start the stack, run every test tier
 test: start

@@ -22,7 +22,7 @@ import time
 
 from kafka import KafkaConsumer, TopicPartition
 
-from lakehouse.settings import get_settings
+from core.settings import get_settings, override_settings
 
 BENCH_DB = "bronze_bench"
 
@@ -48,7 +48,7 @@ def freshness(spark, tables: list[str], since) -> tuple:
     commit time), and the row count, over the rows ingested since ``since``."""
     from pyspark.sql import functions as F
 
-    from spark_jobs.cdc import bronze
+    from spark_jobs import bronze
 
     parts = []
     for t in tables:
@@ -72,27 +72,27 @@ def main() -> int:
     p.add_argument("--rate", type=float, default=1000)
     p.add_argument("--seconds", type=float, default=60)
     args = p.parse_args()
-    os.environ["LAKEHOUSE_BRONZE_DB"] = BENCH_DB
-    os.environ.setdefault("SPARK_CONF_DIR", str(get_settings().spark_conf_dir))
+    override_settings(bronze_db=BENCH_DB)
 
-    from lakehouse.workload import Workload
-    from spark_jobs.cdc import bronze
-    from spark_jobs.cdc.consumer import cdc_contracts, run
+    from simulator.workload import Workload
+    from spark_jobs.cdc import changes
+    from spark_jobs.cdc.changes import cdc_contracts
+    from spark_jobs.cdc.consumer import run
     from spark_jobs.cdc.fence import wait_for_sources
-    from spark_jobs.session import WRITE_ONLY_JVM_OPTIONS, get_spark
+    from core.session import WRITE_ONLY_JVM_OPTIONS, get_spark
 
     print(f"[1/4] workload: {args.backlog_changes:,} changes as fast as it goes")
     w = Workload(seed=int(time.time()))
     stats = w.run(rate=1e9, max_changes=args.backlog_changes)
     print(f"      {stats.summary()}")
     wait_for_sources()
-    topics = [bronze.topic_for(c) for c in cdc_contracts()]
+    topics = [changes.topic_for(c) for c in cdc_contracts()]
     spark = get_spark("bench-cdc", WRITE_ONLY_JVM_OPTIONS)  # the JVM the consumer makes for itself
     spark.sql(f"drop database if exists {BENCH_DB} cascade")
     print("[2/4] raw kafka-python consume of every CDC topic")
     raw_n, raw_s = raw_consume(topics)
     print(f"      {raw_n:,} records in {raw_s:.1f}s = {raw_n / raw_s:,.0f} records/s")
-    bronze.ensure_tables(spark, cdc_contracts())  # creating the tables is set-up, not landing
+    changes.ensure_tables(spark, cdc_contracts())  # creating the tables is set-up, not landing
     print("[3/4] the consumer landing the same records in bronze")
     polling, marks = threading.Event(), []
     threading.Thread(target=lambda: marks.append(time.monotonic()) if polling.wait(600) else None, daemon=True).start()
@@ -119,7 +119,7 @@ def main() -> int:
     th.start()
     run(until_caught_up=False, interval_s=0.2, max_seconds=args.seconds + 15, started_event=consuming)
     th.join()
-    lat = freshness(spark, [bronze.change_table_for(c) for c in cdc_contracts()], started)
+    lat = freshness(spark, [changes.change_table_for(c) for c in cdc_contracts()], started)
     print(f"      {load_stats[0].summary()}")
     print("\nCDC benchmark")
     print(f"  raw kafka-python consume   {raw_n / raw_s:>10,.0f} records/s")

@@ -26,8 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from lakehouse.dbt_cli import PIPELINE_BUILD_FLAGS, run_dbt
-from lakehouse.sql import thrift_query
+from core.dbt_cli import PIPELINE_BUILD_FLAGS, run_dbt
+from core.sql import thrift_query
 
 BRONZE, PREFIX = "bench_bronze", "bench_"
 
@@ -61,7 +61,7 @@ def main() -> int:
     p.add_argument("--change", type=float, default=0.01)
     p.add_argument("--skip-load", action="store_true", help="reuse bench_bronze as it is (after a previous run)")
     args = p.parse_args()
-    fixture = [sys.executable, "-m", "lakehouse.bronze_fixture", "--scale", str(args.scale), "--bronze-db", BRONZE]
+    fixture = [sys.executable, "-m", "simulator.bronze_fixture", "--scale", str(args.scale), "--bronze-db", BRONZE]
     if not args.skip_load:
         print(f"[1/5] bronze: generated data at scale {args.scale} into {BRONZE}", flush=True)
         subprocess.run(fixture, check=True)

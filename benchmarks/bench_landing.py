@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from core.settings import override_settings
+
 BENCH_DB = "bronze_bench"
 
 
@@ -44,16 +46,16 @@ def main() -> int:
     p.add_argument("--scale", type=float, default=0.05)
     p.add_argument("--days", type=int, default=30)
     args = p.parse_args()
-    os.environ["LAKEHOUSE_BRONZE_DB"] = BENCH_DB
+    override_settings(bronze_db=BENCH_DB)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("landing").setLevel(logging.INFO)  # the loader's phase timings
 
-    from lakehouse.generator.cli import generate
-    from lakehouse.generator.config import DefectRates, GeneratorConfig
+    from simulator.generator.cli import generate
+    from simulator.generator.config import DefectRates, GeneratorConfig
     from spark_jobs.landing.feeds import file_feeds
     from spark_jobs.landing.loader import run
     from spark_jobs.landing.tables import ensure_tables
-    from spark_jobs.session import get_spark
+    from core.session import get_spark
 
     work = Path(tempfile.mkdtemp(prefix="bench-landing-"))
     root, plain_out = work / "landing", work / "plain"

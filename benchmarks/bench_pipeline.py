@@ -3,7 +3,7 @@ quality gates' share of it.
 
 ``python benchmarks/bench_pipeline.py [--scale 1] [--run-id RUN]``
 
-1. ``python -m lakehouse.run_slice --scale SF``: the README's main job (sources generated into
+1. ``python -m lakehouse.run --scale SF``: the README's main job (sources generated into
    PostgreSQL and the landing zone, then the ``lakehouse_slice`` DAG: CDC capture and current
    state, file loads, the bronze gate, dbt silver, the silver gate, dbt gold, the gold gate; then
    its own checks). With ``--run-id`` an earlier DAG run is read instead.
@@ -24,8 +24,8 @@ import time
 from collections import defaultdict
 from datetime import datetime
 
-from lakehouse.airflow_client import AirflowClient
-from lakehouse.run_slice import DAG_ID
+from core.airflow_client import AirflowClient
+from lakehouse.run import DAG_ID
 
 STAGES = (("capture", ("capture_changes", "apply_current_state")), ("file loads", ("load_files",)),
           ("quality gates", ("validate_bronze", "validate_silver", "validate_gold")),
@@ -58,9 +58,9 @@ def main() -> int:
     client = AirflowClient.from_settings()
     main_job_s = None
     if not args.run_id:
-        print(f"[1/2] main job at scale {args.scale} (python -m lakehouse.run_slice)", flush=True)
+        print(f"[1/2] main job at scale {args.scale} (python -m lakehouse.run)", flush=True)
         t0 = time.monotonic()
-        done = subprocess.run([sys.executable, "-m", "lakehouse.run_slice", "--scale", str(args.scale)])
+        done = subprocess.run([sys.executable, "-m", "lakehouse.run", "--scale", str(args.scale)])
         main_job_s = time.monotonic() - t0
         if done.returncode != 0:
             print(f"main job failed (exit {done.returncode}); the DAG run is still measured below", file=sys.stderr)

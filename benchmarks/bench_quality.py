@@ -22,9 +22,9 @@ import sys
 import tempfile
 import time
 
-from lakehouse.dbt_cli import run_dbt
-from lakehouse.settings import get_settings
-from lakehouse.sql import thrift_query
+from core.dbt_cli import run_dbt
+from core.settings import get_settings, settings_env
+from core.sql import thrift_query
 
 BRONZE, PREFIX = "bench_bronze", "bench_"
 
@@ -45,12 +45,12 @@ def main() -> int:
     p.add_argument("--skip-build", action="store_true", help="reuse bench_silver / bench_gold (build time not counted)")
     args = p.parse_args()
     bench_home = get_settings().home / "bench_quality"  # its own GX store and report, not the pipeline's
-    env = {**os.environ, "LAKEHOUSE_BRONZE_DB": BRONZE, "LAKEHOUSE_SCHEMA_PREFIX": PREFIX,
-           "SPARK_CONF_DIR": str(get_settings().spark_conf_dir), "LAKEHOUSE_GX_ROOT": str(bench_home / "gx"),
-           "LAKEHOUSE_DATA_DOCS": str(bench_home / "reports" / "data_docs")}
+    env = {**os.environ, **settings_env(bronze_db=BRONZE, schema_prefix=PREFIX,
+                                        spark_conf_dir=get_settings().spark_conf_dir, gx_root=bench_home / "gx",
+                                        data_docs_dir=bench_home / "reports" / "data_docs")}
 
     def load():
-        subprocess.run([sys.executable, "-m", "lakehouse.bronze_fixture", "--scale", str(args.scale),
+        subprocess.run([sys.executable, "-m", "simulator.bronze_fixture", "--scale", str(args.scale),
                         "--bronze-db", BRONZE], check=True, env=env)
 
     def build():

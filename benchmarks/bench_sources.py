@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psycopg2
 
-from lakehouse.settings import get_settings
+from core.settings import get_settings, override_settings
 
 SUFFIX = "_bench"
 
@@ -41,12 +41,12 @@ def main() -> int:
     p.add_argument("--scale", type=float, default=1.0)
     p.add_argument("--workload-seconds", type=float, default=30)
     args = p.parse_args()
-    os.environ["LAKEHOUSE_SOURCE_DB_SUFFIX"] = SUFFIX
+    override_settings(source_db_suffix=SUFFIX)
     prepare_databases()
 
-    from lakehouse.generator.cli import generate
-    from lakehouse.generator.config import GeneratorConfig
-    from lakehouse.workload import Workload
+    from simulator.generator.cli import generate
+    from simulator.generator.config import GeneratorConfig
+    from simulator.workload import Workload
 
     cfg = GeneratorConfig(scale=args.scale)
     with tempfile.TemporaryDirectory() as tmp:

@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import dag, task
 from cosmos import DbtTaskGroup
 
-from lakehouse.assets import (
+from core.assets import (
     BRONZE_APP_EVENTS,
     BRONZE_CRM_CUSTOMERS,
     BRONZE_NETWORK_CELL_KPIS,
@@ -46,7 +46,7 @@ from lakehouse.assets import (
     GOLD_DIM_USER,
     QUALITY_RESULTS,
 )
-from lakehouse.dbt_config import execution_config, operator_args, profile_config, project_config, render_config
+from core.dbt_config import execution_config, operator_args, profile_config, project_config, render_config
 
 
 @dag(

@@ -53,7 +53,7 @@ def alerts_for(results, run_id: str) -> list[Alert]:
 
 
 def webhook_url() -> str | None:
-    from lakehouse.settings import get_settings
+    from core.settings import get_settings
 
     return get_settings().alert_webhook or None
 

@@ -16,7 +16,7 @@ import zipfile
 from functools import lru_cache
 from pathlib import Path
 
-from lakehouse.settings import get_settings
+from core.settings import get_settings
 
 SITE_NAME = "lakehouse_quality"
 VENDOR_DIR = "static/vendor"
@@ -57,11 +57,11 @@ class OfflineAssetsMissing(RuntimeError):
 
 
 def gx_root() -> Path:
-    return Path(os.environ.get("LAKEHOUSE_GX_ROOT", get_settings().home / "gx"))
+    return get_settings().gx_root
 
 
 def docs_dir() -> Path:
-    return Path(os.environ.get("LAKEHOUSE_DATA_DOCS", get_settings().reports_dir / "data_docs"))
+    return get_settings().data_docs_dir
 
 
 def docs_index() -> Path:

@@ -4,13 +4,13 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime
 
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
+from core.settings import get_settings
 from expectations.rules import Check
 
 RESULTS_SCHEMA = T.StructType([
@@ -47,7 +47,7 @@ QUARANTINE_SCHEMA = T.StructType([
 
 def quality_db() -> str:
     """Beside the layers it checks: LAKEHOUSE_SCHEMA_PREFIX moves it with them (tests, benchmarks)."""
-    return os.environ.get("LAKEHOUSE_SCHEMA_PREFIX", "") + "quality"
+    return get_settings().schema_prefix + "quality"
 
 
 def results_table() -> str:

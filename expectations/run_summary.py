@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from expectations.results import results_table
 from expectations.rules import LAYERS, checks_for
-from lakehouse.sql import thrift_query
+from core.sql import thrift_query
 
 # The rules the generator's planted defects break (check name -> defect in the manifest).
 PLANTED = {

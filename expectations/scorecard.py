@@ -119,7 +119,7 @@ Scores are mean pass rates of the rules in each group. Rule by rule: <a href="{h
 def build_report(spark=None, quiet: bool = False) -> dict:
     """Scorecard from the results table, Data Docs made offline; paths and the latest scores."""
     if spark is None:
-        from spark_jobs.session import get_spark
+        from core.session import get_spark
 
         spark = get_spark("quality-report")
     results.ensure_tables(spark)

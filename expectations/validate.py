@@ -84,8 +84,8 @@ def new_run_id() -> str:
 def physical_table(layer: str, table: str) -> str:
     if layer == "bronze":
         source, name = table.split(".")
-        return f"{os.environ.get('LAKEHOUSE_BRONZE_DB', 'bronze')}.{source}_{name}"
-    return f"{os.environ.get('LAKEHOUSE_SCHEMA_PREFIX', '')}{layer}.{table}"
+        return f"{get_settings().bronze_db}.{source}_{name}"
+    return f"{get_settings().schema_prefix}{layer}.{table}"
 
 
 def _read(spark: SparkSession, name: str) -> DataFrame:
@@ -216,7 +216,7 @@ def validate_layer(spark: SparkSession, layer: str, run_id: str | None = None, c
     """Validate every table of a layer (or only ``tables``); record, quarantine and alert; raise
     QualityGateFailed when a critical stop rule failed (after recording it). Tables of at most
     ``local_max_rows`` rows (default: the settings') are validated in pandas."""
-    from lakehouse.settings import get_settings
+    from core.settings import get_settings
 
     run_id = run_id or new_run_id()
     if local_max_rows is None:
@@ -261,7 +261,7 @@ def validate_layer(spark: SparkSession, layer: str, run_id: str | None = None, c
 def run_gate(layer: str, run_id: str | None = None) -> dict:
     """The Airflow task's body: validate a layer through the stack's shared Spark (see
     ``get_shared_spark``); a summary for XCom."""
-    from spark_jobs.session import shared_spark
+    from core.session import shared_spark
 
     with shared_spark(f"quality-{layer}") as spark:
         report = validate_layer(spark, layer, run_id)
@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--layer", choices=[*LAYERS, "all"], required=True)
     p.add_argument("--run-id", default=None)
     args = p.parse_args(argv)
-    from spark_jobs.session import shared_spark
+    from core.session import shared_spark
 
     run_id = args.run_id or new_run_id()
     with shared_spark(f"quality-{args.layer}") as spark:

@@ -5,16 +5,25 @@
 INFRA_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(dirname "$INFRA_DIR")"
 
-_load_env_file() {  # KEY=VALUE lines; an exported variable of the same name wins
-  local line key
+# load_env_file FILE [override]: export its KEY=VALUE lines; a variable already exported wins
+# unless "override" is given (for files this project rendered itself). The grammar
+# (the same as core/settings.py's parse_env_lines, checked by tests/unit/test_settings.py): blank
+# lines and lines starting with # are skipped; the value is taken literally to the end of the line,
+# one pair of surrounding double or single quotes removed; no expansion, no escapes, no eval.
+load_env_file() {
+  local line key value n=0 override="${2:-}"
   while IFS= read -r line || [ -n "$line" ]; do
+    n=$((n + 1))
     [[ "$line" =~ ^[[:space:]]*(#|$) ]] && continue
-    key="${line%%=*}"
-    if [ -z "${!key+x}" ]; then eval "export $line"; fi
+    [[ "$line" =~ ^([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]] || { echo "$1:$n: not KEY=VALUE: $line" >&2; return 1; }
+    key="${BASH_REMATCH[1]}"
+    value="${BASH_REMATCH[2]}"
+    if [[ "$value" =~ ^\"(.*)\"$ ]] || [[ "$value" =~ ^\'(.*)\'$ ]]; then value="${BASH_REMATCH[1]}"; fi
+    if [ -n "$override" ] || [ -z "${!key+x}" ]; then export "$key=$value"; fi
   done < "$1"
 }
-_load_env_file "$INFRA_DIR/versions.env"
-_load_env_file "$INFRA_DIR/stack.env"
+load_env_file "$INFRA_DIR/versions.env" || exit 1
+load_env_file "$INFRA_DIR/stack.env" || exit 1
 
 export LAKEHOUSE_HOME="${LAKEHOUSE_HOME:-$REPO_DIR/.lakehouse}"
 export VENV_DIR="${VENV_DIR:-$REPO_DIR/.venv}"

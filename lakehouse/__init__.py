@@ -1,1 +1,1 @@
-"""Shared plumbing of the telecom lakehouse: settings and small helpers used by every layer."""
+"""Entry points on top of every layer: the main run command, reconciliation and reports."""

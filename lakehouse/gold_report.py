@@ -3,7 +3,7 @@ every current CRM customer covered by a user, the model's row counts, segments a
 
 from __future__ import annotations
 
-from lakehouse.sql import thrift_query
+from core.sql import thrift_query
 
 GOLD_TABLES = ("dim_user", "dim_product", "fct_orders", "fct_service_tickets", "fct_cell_kpi_hourly",
                "fct_app_activity_daily", "user_segments", "mart_product_sales_monthly", "mart_operations_kpis")

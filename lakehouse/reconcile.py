@@ -15,8 +15,8 @@ from decimal import Decimal
 
 import psycopg2
 
-from lakehouse.settings import get_settings
-from lakehouse.sql import thrift_query
+from core.settings import get_settings
+from core.sql import thrift_query
 from schemas.contracts import Contract, load_contracts
 
 

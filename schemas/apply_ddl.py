@@ -10,7 +10,7 @@ import sys
 
 import psycopg2
 
-from lakehouse.settings import get_settings
+from core.settings import get_settings
 from schemas.contracts import load_contracts
 from schemas.ddl import create_table_sql
 

@@ -10,7 +10,8 @@ gate task ~3-7 s of imports otherwise. Importing them starts no thread, so forki
 from __future__ import annotations
 
 import importlib
-import os
 
-for _module in filter(None, os.environ.get("LAKEHOUSE_AIRFLOW_PRELOAD", "").split(",")):
+from core.settings import get_settings
+
+for _module in filter(None, get_settings().airflow_preload.split(",")):
     importlib.import_module(_module.strip())

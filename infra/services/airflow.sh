@@ -8,7 +8,7 @@ airflow_env() {  # export Airflow's settings into this shell
   [ -f "$AIRFLOW_HOME/.jwt_secret" ] || head -c 24 /dev/urandom | base64 > "$AIRFLOW_HOME/.jwt_secret"
   export AIRFLOW_JWT_SECRET="$(cat "$AIRFLOW_HOME/.jwt_secret")" REPO_DIR
   render "$INFRA_DIR/airflow/airflow.env" "$CONF_DIR/airflow.env"
-  set -a; source "$CONF_DIR/airflow.env"; set +a
+  load_env_file "$CONF_DIR/airflow.env" override
   # Airflow's local-settings hook (what the scheduler preloads for the tasks it forks).
   mkdir -p "$AIRFLOW_HOME/config"
   ln -sf "$INFRA_DIR/airflow/airflow_local_settings.py" "$AIRFLOW_HOME/config/airflow_local_settings.py"

@@ -40,15 +40,14 @@ import pyarrow.compute as pc
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaError
 
-from lakehouse.settings import get_settings
-from schemas.contracts import Contract, load_contracts
-from spark_jobs import arrow_delta
-from spark_jobs.cdc import bronze
+from core.settings import get_settings
+from schemas.contracts import Contract
+from spark_jobs import arrow_delta, bronze
+from spark_jobs.cdc import changes
 from spark_jobs.cdc.reader import Batch, ReaderConfig, existing_partitions, read_frames, write_frame
-from spark_jobs.session import WRITE_ONLY_JVM_OPTIONS, get_spark
+from core.session import WRITE_ONLY_JVM_OPTIONS, get_spark
 
 log = logging.getLogger("cdc.consumer")
-CDC_SOURCES = ("crm", "bss")
 GROUP_ID = "lakehouse-bronze-cdc"
 REPO_DIR = Path(__file__).resolve().parents[2]
 
@@ -71,10 +70,6 @@ class RunStats:
         )
 
 
-def cdc_contracts() -> list[Contract]:
-    return [c for c in load_contracts() if c.source in CDC_SOURCES]
-
-
 class BatchWriter:
     """Writes parsed batches to bronze in order, in its own thread."""
 
@@ -85,7 +80,7 @@ class BatchWriter:
         self.written: dict[TopicPartition, int] = {}
         self.metrics: list[tuple] = []
         self.lock = threading.Lock()
-        self.locations = {t: bronze.table_location(spark, bronze.change_table_for(c)) for t, c in contracts_by_topic.items()}
+        self.locations = {t: bronze.table_location(spark, changes.change_table_for(c)) for t, c in contracts_by_topic.items()}
         # Each table's append is its own Spark job: run them side by side.
         self.pool = ThreadPoolExecutor(max_workers=6, thread_name_prefix="bronze-append")
         # Checkpoints of the change tables, one at a time beside the appends (not inline in a commit).
@@ -131,15 +126,15 @@ class BatchWriter:
         with self.lock:
             rows, self.metrics = self.metrics, []
         if rows:
-            bronze.append(self.spark.createDataFrame(rows, bronze.BATCHES_SCHEMA), bronze.BATCHES_TABLE)
+            bronze.append(self.spark.createDataFrame(rows, changes.BATCHES_SCHEMA), changes.BATCHES_TABLE)
 
     def _append(self, batch: Batch, topic: str, tables: list[pa.Table]) -> None:
         contract = self.contracts_by_topic[topic]
-        table = bronze.change_table_for(contract)
+        table = changes.change_table_for(contract)
         t0 = time.monotonic()
         ingested_at = bronze.now_utc()
         parsed = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
-        version = bronze.append_changes(self.spark, contract, bronze.stamp_ingested_at(contract, parsed, ingested_at),
+        version = changes.append_changes(self.spark, contract, changes.stamp_ingested_at(contract, parsed, ingested_at),
                                         self.locations[topic])
         secs = time.monotonic() - t0
         self._checkpoint_if_due(topic, version)
@@ -158,7 +153,7 @@ class BatchWriter:
 
     def _checkpoint_if_due(self, topic: str, version: int) -> None:
         with self.lock:
-            due = bronze.checkpoint_due(self.versions.get(topic, version - 1), version) and topic not in self.checkpointing
+            due = changes.checkpoint_due(self.versions.get(topic, version - 1), version) and topic not in self.checkpointing
             self.versions[topic] = version
             if due:
                 self.checkpointing.add(topic)
@@ -188,7 +183,7 @@ class BatchWriter:
     def _write(self, batch: Batch) -> None:
         started = time.monotonic()
         # Dead letters first (merged, so a re-read batch records them once), then one append per table.
-        bronze.merge_dead_letters(self.spark, batch.dead)
+        changes.merge_dead_letters(self.spark, batch.dead)
         for future in [self.pool.submit(self._append, batch, topic, rows) for topic, rows in batch.changes.items()]:
             future.result()
         self.stats.dead_letters += len(batch.dead)
@@ -268,11 +263,11 @@ def run(until_caught_up: bool = True, interval_s: float = 5.0, max_records: int 
     set once every reader has polled (a benchmark starts its load then). ``write_only_jvm``
     starts the JVM (if this call starts it) with ``WRITE_ONLY_JVM_OPTIONS``."""
     settings = get_settings()
-    contracts = cdc_contracts()
-    contracts_by_topic = {bronze.topic_for(c): c for c in contracts}
+    contracts = changes.cdc_contracts()
+    contracts_by_topic = {changes.topic_for(c): c for c in contracts}
     spark = get_spark("cdc-consumer", WRITE_ONLY_JVM_OPTIONS if write_only_jvm else None)
-    bronze.ensure_tables(spark, contracts)
-    positions = bronze.committed_offsets(spark, [bronze.change_table_for(c) for c in contracts])
+    changes.ensure_tables(spark, contracts)
+    positions = changes.committed_offsets(spark, [changes.change_table_for(c) for c in contracts])
     try:
         consumer = KafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap,

@@ -28,7 +28,8 @@ from pyspark.sql import types as T
 
 from schemas.contracts import Contract
 from schemas.spark import spark_schema
-from spark_jobs.cdc import bronze
+from spark_jobs import bronze
+from spark_jobs.cdc.changes import cdc_contracts, change_table_for, ensure_tables
 
 log = logging.getLogger("cdc.current_state")
 META_KEY = "lakehouse.current_state.offsets"
@@ -36,7 +37,7 @@ VERSION_COLS = ["_commit_lsn", "_lsn", "_kafka_offset"]
 
 
 def current_table_for(contract: Contract) -> str:
-    return f"{bronze.BRONZE_DB}.{contract.source}_{contract.name}"
+    return f"{bronze.bronze_db()}.{contract.source}_{contract.name}"
 
 
 def current_schema(contract: Contract):
@@ -93,7 +94,7 @@ def applied_offsets(spark: SparkSession, table: str) -> dict[str, int]:
 
 
 def new_changes(spark: SparkSession, contract: Contract, done: dict[str, int]) -> DataFrame:
-    changes = spark.table(bronze.change_table_for(contract))
+    changes = spark.table(change_table_for(contract))
     if not done:
         return changes
     seen = F.lit(False)
@@ -156,19 +157,18 @@ def run(spark: SparkSession | None = None) -> list[ApplyResult]:
     (see ``get_shared_spark``): the MERGEs are SQL work for the Thrift server's warm JVM, where a
     JVM of this process's own would spend ~20 s starting before its first table (and the quality
     gate after this step would meet a cold server)."""
-    from spark_jobs.cdc.consumer import cdc_contracts
-    from spark_jobs.session import shared_spark
+    from core.session import shared_spark
 
     if spark is None:
         with shared_spark("cdc-current-state") as session:
             return run(session)
     contracts = cdc_contracts()
-    bronze.ensure_tables(spark, contracts)
+    ensure_tables(spark, contracts)
     return [apply_changes(spark, c) for c in contracts]
 
 
 def main() -> int:
-    from spark_jobs.session import is_connect, shared_spark
+    from core.session import is_connect, shared_spark
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     with shared_spark("cdc-current-state") as spark:

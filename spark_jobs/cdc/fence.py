@@ -12,7 +12,7 @@ import time
 
 from kafka import KafkaConsumer, TopicPartition
 
-from lakehouse.settings import get_settings
+from core.settings import get_settings
 
 
 def end_offsets(topic: str) -> dict[int, int]:

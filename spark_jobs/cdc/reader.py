@@ -30,7 +30,8 @@ import pyarrow as pa
 from kafka import KafkaConsumer, TopicPartition
 
 from schemas.contracts import Contract
-from spark_jobs.cdc import bronze, columnar
+from spark_jobs import bronze
+from spark_jobs.cdc import changes, columnar
 from spark_jobs.cdc.envelope import PoisonMessage, parse_change
 
 _FRAME = struct.Struct(">Q")
@@ -49,7 +50,7 @@ class ReaderConfig:
 
 @dataclass
 class Batch:
-    """One poll, parsed: change rows per topic (Arrow tables in ``bronze.parsed_schema``), dead
+    """One poll, parsed: change rows per topic (Arrow tables in ``changes.parsed_schema``), dead
     letters, and where each partition ends."""
 
     number: int
@@ -94,7 +95,7 @@ def parse_poll(number: int, records_by_tp, contracts_by_topic, received_at: date
         batch.tombstones += len(records) - len(live)  # a delete's tombstone: the delete event precedes it
         if not live:
             continue
-        table = columnar.parse_slice(contract, bronze.parsed_schema(contract), [r.key for r in live],
+        table = columnar.parse_slice(contract, changes.parsed_schema(contract), [r.key for r in live],
                                      [r.value for r in live], tp.topic, tp.partition, [r.offset for r in live])
         if table is None:
             table = _parse_records(batch, tp, live, contract, received_at)
@@ -110,7 +111,7 @@ def _parse_records(batch: Batch, tp: TopicPartition, records, contract: Contract
             rows.append((parse_change(rec.key, rec.value, contract), tp.partition, rec.offset))
         except PoisonMessage as e:
             batch.dead.append((tp.topic, tp.partition, rec.offset, rec.key, rec.value, str(e), received_at))
-    return bronze.change_rows_arrow(contract, rows, tp.topic)
+    return changes.change_rows_arrow(contract, rows, tp.topic)
 
 
 def write_frame(out: BinaryIO, message: tuple) -> None:

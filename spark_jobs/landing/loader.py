@@ -45,13 +45,13 @@ from pyspark.sql import Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
 
-from lakehouse.settings import get_settings
+from core.settings import get_settings
 from spark_jobs import arrow_delta
-from spark_jobs.cdc.bronze import table_location
+from spark_jobs.bronze import table_location
 from spark_jobs.landing import tables
 from spark_jobs.landing.feeds import Feed, file_feeds, get_feed
 from spark_jobs.landing.parse import Parsed, parse_text, partition_values
-from spark_jobs.session import WRITE_ONLY_JVM_OPTIONS, get_spark
+from core.session import WRITE_ONLY_JVM_OPTIONS, get_spark
 
 log = logging.getLogger("landing")
 LOADER_TAG = "landing-loader"
@@ -179,7 +179,7 @@ class Tables:
 
     def __init__(self, spark: SparkSession):
         self.spark, self._locations = spark, {}
-        self.manifest = spark.table(tables.MANIFEST_TABLE) \
+        self.manifest = spark.table(tables.manifest_table()) \
             .select("feed", "file_path", "fingerprint", "size_bytes", "modified_at").collect()
 
     def location(self, table: str) -> str:
@@ -194,7 +194,7 @@ class Tables:
 
     def record(self, feed: Feed, files: list[FileOutcome], version: int | None, at: datetime) -> None:
         rows = [f.manifest_row(feed, version if f.status == "loaded" else None, at) for f in files]
-        self.append(tables.MANIFEST_TABLE, rows, tables.MANIFEST_SCHEMA)
+        self.append(tables.manifest_table(), rows, tables.MANIFEST_SCHEMA)
         self.manifest += [Row(**r) for r in rows]
 
 
@@ -292,13 +292,13 @@ def _quarantine(t: Tables, feed: Feed, files: list[tuple[FileOutcome, Parsed]], 
     with_bad = [(f, p) for f, p in files if p.bad]
     if not with_bad:
         return
-    done = {r.fingerprint for r in t.spark.table(tables.QUARANTINE_TABLE)
+    done = {r.fingerprint for r in t.spark.table(tables.quarantine_table())
             .where(F.col("fingerprint").isin([f.fingerprint for f, _ in with_bad])).select("fingerprint").distinct().collect()}
     rows = [{"feed": feed.name, "file_path": f.path, "fingerprint": f.fingerprint, "line_number": n, "raw_line": line,
              "reason": reason, "quarantined_at": at}
             for f, p in with_bad if f.fingerprint not in done for n, line, reason in p.bad]
     if rows:
-        t.append(tables.QUARANTINE_TABLE, rows, tables.QUARANTINE_SCHEMA)
+        t.append(tables.quarantine_table(), rows, tables.QUARANTINE_SCHEMA)
 
 
 def _load(t: Tables, fs: pafs.FileSystem, feed: Feed, files: list[FileOutcome], at: datetime) -> int | None:
@@ -377,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     results = run([get_feed(n) for n in args.feed] if args.feed else None, args.root)
     for r in results:
         print(r.summary())
-    print(f"manifest {tables.MANIFEST_TABLE}, quarantine {tables.QUARANTINE_TABLE}")
+    print(f"manifest {tables.manifest_table()}, quarantine {tables.quarantine_table()}")
     return 0
 
 

@@ -6,12 +6,18 @@ from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
 from schemas.spark import spark_schema
-from spark_jobs.cdc.bronze import BRONZE_DB  # one bronze database for CDC and files (benchmarks rename it)
+from spark_jobs import bronze  # one bronze database for CDC and files (benchmarks rename it)
 from spark_jobs.landing.feeds import Feed
 from spark_jobs.landing.parse import LINE, RESCUED
 
-MANIFEST_TABLE = f"{BRONZE_DB}.landing_files"
-QUARANTINE_TABLE = f"{BRONZE_DB}.landing_quarantine"
+
+def manifest_table() -> str:
+    return bronze.table_name("landing_files")
+
+
+def quarantine_table() -> str:
+    return bronze.table_name("landing_quarantine")
+
 
 MANIFEST_SCHEMA = T.StructType([
     T.StructField("feed", T.StringType(), False),
@@ -41,7 +47,7 @@ QUARANTINE_SCHEMA = T.StructType([
 
 
 def feed_table(feed: Feed) -> str:
-    return f"{BRONZE_DB}.{feed.contract.source}_{feed.contract.name}"
+    return bronze.table_name(f"{feed.contract.source}_{feed.contract.name}")
 
 
 def feed_schema(feed: Feed) -> T.StructType:
@@ -58,12 +64,12 @@ def feed_schema(feed: Feed) -> T.StructType:
 
 def ensure_tables(spark: SparkSession, feed: Feed) -> None:
     """Create what is missing; never commits to a table that exists (a rerun leaves versions alone)."""
-    if not spark.catalog.databaseExists(BRONZE_DB):  # the metastore logs an error for "if not exists" on one
-        spark.sql(f"create database if not exists {BRONZE_DB}")
+    if not spark.catalog.databaseExists(bronze.bronze_db()):  # the metastore logs an error for "if not exists" on one
+        spark.sql(f"create database if not exists {bronze.bronze_db()}")
     for name, schema, partition in (
         (feed_table(feed), feed_schema(feed), feed.partition[0] if feed.partition else None),
-        (MANIFEST_TABLE, MANIFEST_SCHEMA, None),
-        (QUARANTINE_TABLE, QUARANTINE_SCHEMA, None),
+        (manifest_table(), MANIFEST_SCHEMA, None),
+        (quarantine_table(), QUARANTINE_SCHEMA, None),
     ):
         if spark.catalog.tableExists(name):
             continue

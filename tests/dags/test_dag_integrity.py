@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from airflow.models.dagbag import DagBag
 
-from lakehouse.settings import REPO_DIR
+from core.settings import REPO_DIR
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ import sys
 import psycopg2
 from kafka import KafkaConsumer, TopicPartition
 
-from lakehouse.settings import REPO_DIR, get_settings
-from lakehouse.sql import thrift_query
+from core.settings import REPO_DIR, get_settings
+from core.sql import thrift_query
 
 
 def job_env() -> dict[str, str]:

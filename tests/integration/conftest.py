@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from lakehouse.settings import get_settings
+from core.settings import get_settings
 
 
 @pytest.fixture(scope="session", autouse=True)

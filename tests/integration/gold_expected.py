@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import yaml
 
-from lakehouse.dbt_cli import DBT_PROJECT_DIR
+from core.dbt_cli import DBT_PROJECT_DIR
 
 VARS = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
 _MOBILE = re.compile(r"^(0086|86)?1[3-9]\d{9}$")

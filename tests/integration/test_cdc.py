@@ -18,15 +18,15 @@ import psycopg2
 import pytest
 from kafka import KafkaProducer
 
-from lakehouse.generator.cli import generate
-from lakehouse.generator.config import GeneratorConfig
+from simulator.generator.cli import generate
+from simulator.generator.config import GeneratorConfig
 from lakehouse.reconcile import reconcile_all
-from lakehouse.settings import REPO_DIR, get_settings
-from lakehouse.sql import thrift_query
-from lakehouse.workload import Workload
+from core.settings import REPO_DIR, get_settings
+from core.sql import thrift_query
+from simulator.workload import Workload
 from schemas.contracts import get_contract
-from spark_jobs.cdc import bronze
-from spark_jobs.cdc.consumer import cdc_contracts
+from spark_jobs.cdc import changes
+from spark_jobs.cdc.changes import cdc_contracts
 from spark_jobs.cdc.fence import wait_for_sources
 from tests.integration.cdc_helpers import landed_counts, run_job, sql, start_job, topic_messages
 
@@ -54,10 +54,10 @@ def assert_reconciled() -> None:
 
 def assert_each_change_landed_once() -> None:
     for contract in cdc_contracts():
-        topic = bronze.topic_for(contract)
+        topic = changes.topic_for(contract)
         records, tombstones = topic_messages(topic)
-        rows, distinct = landed_counts(bronze.change_table_for(contract), topic)
-        dead = thrift_query(f"select count(*) from {bronze.DEAD_LETTER_TABLE} where kafka_topic = '{topic}'")[0][0]
+        rows, distinct = landed_counts(changes.change_table_for(contract), topic)
+        dead = thrift_query(f"select count(*) from {changes.dead_letter_table()} where kafka_topic = '{topic}'")[0][0]
         assert rows == distinct, f"{topic}: {rows - distinct} changes landed twice"
         assert rows + dead == records - tombstones, f"{topic}: {records - tombstones - rows - dead} changes lost"
 
@@ -158,7 +158,7 @@ def test_poison_messages_go_to_dead_letters_and_the_stream_goes_on():
     k = sql("crm", "select min(customer_id) from customers")[0][0]
     sql("crm", "update customers set city = 'after-poison' where customer_id = %s", (k,))
     catch_up()
-    dead = thrift_query(f"select kafka_offset, raw_value, error from {bronze.DEAD_LETTER_TABLE} "
+    dead = thrift_query(f"select kafka_offset, raw_value, error from {changes.dead_letter_table()} "
                         f"where kafka_topic = '{topic}' and kafka_offset in ({offsets[0]}, {offsets[1]}) order by 1")
     assert [d[0] for d in dead] == offsets
     assert "value is not JSON" in dead[0][2] and "not a Debezium change envelope" in dead[1][2]
@@ -178,10 +178,10 @@ def test_new_column_flows_in_and_a_type_change_is_quarantined_without_stopping_o
         sql("crm", "update service_tickets set status = status where ticket_id = %s", (t,))
         sql("crm", "update customers set city = %s where customer_id = %s", (marker + "-after", k))
         catch_up()
-        extra = thrift_query(f"select extra_columns['loyalty_tier'] from {bronze.change_table_for(get_contract('crm.customers'))} "
+        extra = thrift_query(f"select extra_columns['loyalty_tier'] from {changes.change_table_for(get_contract('crm.customers'))} "
                              f"where after.customer_id = {k} and after.city = '{marker}'")
         assert extra == [('"gold"',)]
-        dead = thrift_query(f"select error from {bronze.DEAD_LETTER_TABLE} where kafka_topic = 'crm.public.service_tickets'")
+        dead = thrift_query(f"select error from {changes.dead_letter_table()} where kafka_topic = 'crm.public.service_tickets'")
         assert any("column 'customer_id'" in d[0] and "expected an integer, got str" in d[0] for d in dead), dead
         assert thrift_query(f"select city from bronze.crm_customers where customer_id = {k}") == [(marker + "-after",)]
     finally:

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from expectations.rules import LAYERS, checks_for
-from lakehouse import bronze_fixture
-from lakehouse.dbt_cli import run_dbt
-from lakehouse.generator.config import GeneratorConfig
-from lakehouse.generator.manifest import Manifest
-from lakehouse.generator.cli import build_tables
-from lakehouse.sql import thrift_query
+from simulator import bronze_fixture
+from core.dbt_cli import run_dbt
+from simulator.generator.config import GeneratorConfig
+from simulator.generator.manifest import Manifest
+from simulator.generator.cli import build_tables
+from core.sql import thrift_query
 from tests.integration.cdc_helpers import job_env
 from tests.integration.gold_expected import compute
 
@@ -29,7 +29,7 @@ BRONZE, PREFIX, FULL_PREFIX = "kat_bronze", "kat_", "katfull_"
 
 def _fixture(*extra: str) -> None:
     # the stack's Spark configuration (the Spark tier points SPARK_CONF_DIR at an empty one)
-    done = subprocess.run([sys.executable, "-m", "lakehouse.bronze_fixture", "--scale", str(CFG.scale),
+    done = subprocess.run([sys.executable, "-m", "simulator.bronze_fixture", "--scale", str(CFG.scale),
                            "--seed", str(CFG.seed), "--bronze-db", BRONZE, *extra], env=job_env(), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-4000:]
 

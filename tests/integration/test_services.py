@@ -19,9 +19,9 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from pyhive import hive
 
-from lakehouse.airflow_client import AirflowClient
-from lakehouse.settings import REPO_DIR, get_settings
-from lakehouse.sql import thrift_query
+from core.airflow_client import AirflowClient
+from core.settings import REPO_DIR, get_settings
+from core.sql import thrift_query
 
 pytestmark = pytest.mark.integration
 S = get_settings()
@@ -114,7 +114,7 @@ def test_an_analysts_query_is_not_queued_behind_a_dbt_build():
 
 CONNECT_PROBE = """
 import sys
-from spark_jobs.session import get_shared_spark, release
+from core.session import get_shared_spark, release
 spark = get_shared_spark("test-connect")
 try:
     print(type(spark).__module__, spark.table(sys.argv[1]).collect()[0][0])

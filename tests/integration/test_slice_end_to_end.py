@@ -15,9 +15,9 @@ import psycopg2
 import pytest
 from psycopg2.extras import execute_values
 
-from lakehouse.airflow_client import AirflowClient
-from lakehouse.settings import get_settings
-from lakehouse.sql import thrift_query
+from core.airflow_client import AirflowClient
+from core.settings import get_settings
+from core.sql import thrift_query
 from spark_jobs.cdc.fence import end_offsets, wait_for_transaction
 
 pytestmark = pytest.mark.integration

@@ -8,10 +8,10 @@ import re
 import psycopg2
 import pytest
 
-from lakehouse.generator.cli import generate
-from lakehouse.generator.config import GeneratorConfig
-from lakehouse.settings import get_settings
-from lakehouse.workload import Workload
+from simulator.generator.cli import generate
+from simulator.generator.config import GeneratorConfig
+from core.settings import get_settings
+from simulator.workload import Workload
 from schemas.contracts import load_contracts
 from schemas.ddl import pg_type
 

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from lakehouse.settings import REPO_DIR, get_settings
+from core.settings import REPO_DIR, get_settings
 
 pytestmark = pytest.mark.integration
 STACK = str(REPO_DIR / "infra" / "stack.sh")

@@ -8,7 +8,7 @@ import os
 import pytest
 from pyspark.sql import SparkSession
 
-from lakehouse.settings import get_settings, jvm_version
+from core.settings import get_settings, jvm_version
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,8 @@ import pytest
 from pyspark.sql import types as T
 
 from schemas.contracts import get_contract
-from spark_jobs import arrow_delta
-from spark_jobs.cdc import bronze
+from spark_jobs import arrow_delta, bronze
+from spark_jobs.cdc import changes
 from spark_jobs.cdc.envelope import parse_change
 
 pytestmark = pytest.mark.spark
@@ -31,8 +31,8 @@ def _event(op, cid, city, lsn):
 @pytest.fixture
 def tables(spark):
     spark.sql("drop database if exists bronze cascade")
-    bronze.ensure_tables(spark, [CUSTOMERS])
-    return bronze.change_table_for(CUSTOMERS)
+    changes.ensure_tables(spark, [CUSTOMERS])
+    return changes.change_table_for(CUSTOMERS)
 
 
 def test_change_log_images_carry_the_contract_schema(spark, tables):
@@ -43,11 +43,11 @@ def test_change_log_images_carry_the_contract_schema(spark, tables):
 
 
 def test_offsets_are_recovered_from_the_rows_they_committed_with(spark, tables):
-    assert bronze.committed_offsets(spark, [tables]) == {}
+    assert changes.committed_offsets(spark, [tables]) == {}
     records = [(_event("c", 1, "A", 100), 0, 10), (_event("u", 1, "B", 200), 0, 11), (_event("d", 1, "B", 300), 0, 12)]
-    rows = bronze.stamp_ingested_at(CUSTOMERS, bronze.change_rows_arrow(CUSTOMERS, records, TOPIC), bronze.now_utc())
-    bronze.append_changes(spark, CUSTOMERS, rows, bronze.table_location(spark, tables))
-    assert bronze.committed_offsets(spark, [tables]) == {(TOPIC, 0): 13}
+    rows = changes.stamp_ingested_at(CUSTOMERS, changes.change_rows_arrow(CUSTOMERS, records, TOPIC), bronze.now_utc())
+    changes.append_changes(spark, CUSTOMERS, rows, bronze.table_location(spark, tables))
+    assert changes.committed_offsets(spark, [tables]) == {(TOPIC, 0): 13}
     rows = spark.table(tables).orderBy("kafka_offset").collect()
     assert [(r.op, r.after.city if r.after else None, r.before.city if r.before else None) for r in rows] == [
         ("c", "A", None), ("u", "B", None), ("d", None, "B")]
@@ -55,21 +55,21 @@ def test_offsets_are_recovered_from_the_rows_they_committed_with(spark, tables):
 
 def test_dead_letters_are_recorded_once_when_a_batch_is_reread(spark, tables):
     row = (TOPIC, 0, 42, b"k", b"\xff not json", "value is not JSON", bronze.now_utc())
-    bronze.merge_dead_letters(spark, [row])
-    bronze.merge_dead_letters(spark, [row])
-    dead = spark.table(bronze.DEAD_LETTER_TABLE).collect()
+    changes.merge_dead_letters(spark, [row])
+    changes.merge_dead_letters(spark, [row])
+    dead = spark.table(changes.dead_letter_table()).collect()
     assert len(dead) == 1
     assert dead[0].raw_value == bytearray(b"\xff not json") and dead[0].kafka_offset == 42
 
 
 def _stamped(records):
-    return bronze.stamp_ingested_at(CUSTOMERS, bronze.change_rows_arrow(CUSTOMERS, records, TOPIC), bronze.now_utc())
+    return changes.stamp_ingested_at(CUSTOMERS, changes.change_rows_arrow(CUSTOMERS, records, TOPIC), bronze.now_utc())
 
 
 def test_an_arrow_append_is_a_delta_write_that_reads_back_typed(spark, tables):
     location = bronze.table_location(spark, tables)
-    first = bronze.append_changes(spark, CUSTOMERS, _stamped([(_event("c", 7, "A", 100), 1, 5)]), location)
-    second = bronze.append_changes(spark, CUSTOMERS, _stamped([(_event("u", 7, "B", 200), 1, 6)]), location)
+    first = changes.append_changes(spark, CUSTOMERS, _stamped([(_event("c", 7, "A", 100), 1, 5)]), location)
+    second = changes.append_changes(spark, CUSTOMERS, _stamped([(_event("u", 7, "B", 200), 1, 6)]), location)
     assert second == first + 1
     history = spark.sql(f"describe history {tables}").orderBy("version").collect()
     assert [(h.operation, h.operationParameters["mode"]) for h in history[-2:]] == [("WRITE", "Append")] * 2
@@ -88,7 +88,7 @@ def test_an_arrow_append_refuses_rows_that_do_not_fit(spark, tables):
     version = spark.sql(f"describe history {tables}").agg({"version": "max"}).first()[0]
     rows = _stamped([(_event("c", 8, "A", 100), 0, 1)])
     with pytest.raises(arrow_delta.SchemaMismatch, match="schema"):
-        bronze.append_changes(spark, CUSTOMERS, rows.drop_columns(["tx_id"]), location)
+        changes.append_changes(spark, CUSTOMERS, rows.drop_columns(["tx_id"]), location)
     not_null = pa.schema([pa.field("key", pa.string(), nullable=False)])
     with pytest.raises(arrow_delta.SchemaMismatch, match="NOT NULL"):
         arrow_delta.append(spark, location, pa.table({"key": pa.array([None], pa.string())}, schema=not_null), not_null)
@@ -98,7 +98,7 @@ def test_an_arrow_append_refuses_rows_that_do_not_fit(spark, tables):
 def test_change_tables_checkpoint_only_when_asked(spark, tables):
     location = bronze.table_location(spark, tables)
     log_dir = Path(location.removeprefix("file:")) / "_delta_log"
-    version = bronze.append_changes(spark, CUSTOMERS, _stamped([(_event("c", 9, "A", 100), 0, 1)]), location)
+    version = changes.append_changes(spark, CUSTOMERS, _stamped([(_event("c", 9, "A", 100), 0, 1)]), location)
     assert not list(log_dir.glob("*.checkpoint.parquet"))  # the consumer checkpoints off its write path
     arrow_delta.checkpoint(spark, location)
     assert (log_dir / f"{version:020d}.checkpoint.parquet").exists()
@@ -106,7 +106,7 @@ def test_change_tables_checkpoint_only_when_asked(spark, tables):
 
 
 def test_a_process_with_a_spark_session_shares_it_instead_of_connecting(spark):
-    from spark_jobs.session import get_shared_spark, release
+    from core.session import get_shared_spark, release
 
     shared = get_shared_spark("quality-test")
     assert shared is spark  # not a Spark Connect session beside it (pyspark refuses that)

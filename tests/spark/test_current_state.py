@@ -7,7 +7,8 @@ import json
 import pytest
 
 from schemas.contracts import get_contract
-from spark_jobs.cdc import bronze, current_state
+from spark_jobs import bronze
+from spark_jobs.cdc import changes, current_state
 from spark_jobs.cdc.envelope import parse_change
 
 pytestmark = pytest.mark.spark
@@ -26,8 +27,8 @@ def change(op, cid, city, commit_lsn, lsn):
 
 def land(spark, events, first_offset):
     rows = [(ch, 0, first_offset + i) for i, ch in enumerate(events)]
-    stamped = bronze.stamp_ingested_at(CUSTOMERS, bronze.change_rows_arrow(CUSTOMERS, rows, TOPIC), bronze.now_utc())
-    bronze.append_changes(spark, CUSTOMERS, stamped, bronze.table_location(spark, bronze.change_table_for(CUSTOMERS)))
+    stamped = changes.stamp_ingested_at(CUSTOMERS, changes.change_rows_arrow(CUSTOMERS, rows, TOPIC), bronze.now_utc())
+    changes.append_changes(spark, CUSTOMERS, stamped, bronze.table_location(spark, changes.change_table_for(CUSTOMERS)))
 
 
 def current(spark):
@@ -38,7 +39,7 @@ def current(spark):
 @pytest.fixture
 def fresh(spark):
     spark.sql("drop database if exists bronze cascade")
-    bronze.ensure_tables(spark, [CUSTOMERS])
+    changes.ensure_tables(spark, [CUSTOMERS])
 
 
 def test_newest_version_wins_and_deletes_stay_deleted(spark, fresh):

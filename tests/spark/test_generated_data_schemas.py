@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pyspark.sql import functions as F
 
-from lakehouse.generator.cli import build_tables, generate
-from lakehouse.generator.config import GeneratorConfig
-from lakehouse.generator.manifest import Manifest
+from simulator.generator.cli import build_tables, generate
+from simulator.generator.config import GeneratorConfig
+from simulator.generator.manifest import Manifest
 from schemas.contracts import get_contract
 from schemas.spark import spark_schema
 

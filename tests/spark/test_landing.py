@@ -8,8 +8,9 @@ import json
 
 import pytest
 
-from lakehouse.generator.cli import generate
-from lakehouse.generator.config import GeneratorConfig
+from simulator.generator.cli import generate
+from simulator.generator.config import GeneratorConfig
+from spark_jobs import bronze
 from spark_jobs.landing import tables
 from spark_jobs.landing.feeds import file_feeds, get_feed
 from spark_jobs.landing.loader import run
@@ -19,12 +20,12 @@ EVENTS, KPIS = get_feed("app.events"), get_feed("network.cell_kpis")
 
 
 def _versions(spark) -> dict[str, int]:
-    names = [tables.feed_table(f) for f in file_feeds()] + [tables.MANIFEST_TABLE, tables.QUARANTINE_TABLE]
+    names = [tables.feed_table(f) for f in file_feeds()] + [tables.manifest_table(), tables.quarantine_table()]
     return {n: spark.sql(f"describe history {n} limit 1").first().version for n in names}
 
 
 def _manifest(spark, feed) -> list:
-    return spark.table(tables.MANIFEST_TABLE).where(f"feed = '{feed.name}'").collect()
+    return spark.table(tables.manifest_table()).where(f"feed = '{feed.name}'").collect()
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,7 @@ def landed(spark, tmp_path_factory):
     """Generated files (default defect rates) loaded once into an empty bronze."""
     root = tmp_path_factory.mktemp("landing")
     truth = generate(GeneratorConfig(scale=0.002, seed=11, days=5), root, load_db=False, show_progress=False)
-    spark.sql(f"drop database if exists {tables.BRONZE_DB} cascade")
+    spark.sql(f"drop database if exists {bronze.bronze_db()} cascade")
     results = {r.feed: r for r in run(root=str(root), spark=spark)}
     return root, truth, results
 
@@ -57,7 +58,7 @@ def test_broken_files_fail_with_their_reason_and_the_rest_load(spark, landed):
     assert len(failed) == truth.defects["truncated_gzip"]["count"] + truth.defects["empty_files"]["count"]
     assert any(e.startswith("unreadable: truncated gzip") for e in failed.values()), failed
     assert any(e.startswith("empty file") for e in failed.values()), failed
-    quarantined = spark.table(tables.QUARANTINE_TABLE).where(f"feed = '{EVENTS.name}'").collect()
+    quarantined = spark.table(tables.quarantine_table()).where(f"feed = '{EVENTS.name}'").collect()
     assert {q.reason for q in quarantined} == {"not a JSON object"}
     assert all(q.line_number >= 1 and q.raw_line is not None for q in quarantined)
 
@@ -101,7 +102,7 @@ def test_a_late_file_for_an_old_date_lands_in_that_date(spark, landed, tmp_path)
     [r] = [r for r in run([EVENTS], root=str(root), spark=spark)]
     [f] = r.files
     assert (f.read, f.landed, f.duplicates, f.quarantined) == (3, 1, 1, 1)
-    q = spark.table(tables.QUARANTINE_TABLE).where("file_path like '%_late.jsonl.gz'").first()
+    q = spark.table(tables.quarantine_table()).where("file_path like '%_late.jsonl.gz'").first()
     assert q.line_number == 3 and q.reason == "column 'bytes': cannot read 'lots' as bigint"
     got = spark.table(tables.feed_table(EVENTS)).where("event_id = 'late-0001'").first()
     assert str(got.event_date) == "2026-10-01"
@@ -116,7 +117,7 @@ def test_a_crash_before_the_manifest_write_is_repaired_from_the_history(spark, l
     path.write_bytes(gzip.compress(json.dumps(line).encode() + b"\n"))
     run([EVENTS], root=str(root), spark=spark)
     # Simulate the crash: the bronze commit happened, the manifest row did not.
-    spark.sql(f"delete from {tables.MANIFEST_TABLE} where file_path like '%_crash.jsonl.gz'")
+    spark.sql(f"delete from {tables.manifest_table()} where file_path like '%_crash.jsonl.gz'")
     version = spark.sql(f"describe history {tables.feed_table(EVENTS)} limit 1").first().version
     [r] = run([EVENTS], root=str(root), spark=spark)
     assert r.recovered == 1 and not r.files

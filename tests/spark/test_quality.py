@@ -16,10 +16,10 @@ import pytest
 from expectations import docs, results, scorecard
 from expectations.rules import checks_for
 from expectations.validate import QualityGateFailed, validate_layer
-from lakehouse import bronze_fixture
-from lakehouse.generator.cli import build_tables
-from lakehouse.generator.config import GeneratorConfig
-from lakehouse.generator.manifest import Manifest
+from simulator import bronze_fixture
+from simulator.generator.cli import build_tables
+from simulator.generator.config import GeneratorConfig
+from simulator.generator.manifest import Manifest
 
 CFG = GeneratorConfig(scale=0.001, seed=7, days=5)
 BRONZE, PREFIX = "dq_bronze", "dq_"

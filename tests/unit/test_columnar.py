@@ -6,7 +6,7 @@ import json
 import pytest
 
 from schemas.contracts import get_contract
-from spark_jobs.cdc.bronze import change_rows_arrow, parsed_schema
+from spark_jobs.cdc.changes import change_rows_arrow, parsed_schema
 from spark_jobs.cdc.columnar import parse_slice
 from spark_jobs.cdc.envelope import parse_change
 from tests.debezium_samples import CUSTOMER_ROW, PRODUCT_ROW, envelope

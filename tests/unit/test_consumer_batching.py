@@ -7,7 +7,7 @@ import time
 
 from kafka import TopicPartition
 
-from spark_jobs.cdc.bronze import CHECKPOINT_INTERVAL, checkpoint_due
+from spark_jobs.cdc.changes import CHECKPOINT_INTERVAL, checkpoint_due
 from spark_jobs.cdc.consumer import reader_groups
 from spark_jobs.cdc.reader import Assignment, Batch
 

@@ -6,7 +6,7 @@ import csv
 
 import yaml
 
-from lakehouse.dbt_cli import DBT_PROJECT_DIR
+from core.dbt_cli import DBT_PROJECT_DIR
 from schemas.contracts import get_contract
 
 

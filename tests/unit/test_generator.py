@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse.generator.cli import MANIFEST_NAME, build_tables, generate, main
-from lakehouse.generator.config import DefectRates, GeneratorConfig, GeneratorError
-from lakehouse.generator.manifest import Manifest
+from simulator.generator.cli import MANIFEST_NAME, build_tables, generate, main
+from simulator.generator.config import DefectRates, GeneratorConfig, GeneratorError
+from simulator.generator.manifest import Manifest
 from schemas.contracts import get_contract, load_contracts
 
 CFG = GeneratorConfig(scale=0.002, seed=11, days=5)

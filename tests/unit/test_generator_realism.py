@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lakehouse.generator import app_events, network
-from lakehouse.generator.cli import build_tables
-from lakehouse.generator.config import GeneratorConfig
-from lakehouse.generator.manifest import Manifest
+from simulator.generator import app_events, network
+from simulator.generator.cli import build_tables
+from simulator.generator.config import GeneratorConfig
+from simulator.generator.manifest import Manifest
 
 CFG = GeneratorConfig(scale=0.01, seed=21, days=14)
 

@@ -10,8 +10,8 @@ import random
 import pyarrow as pa
 import pytest
 
-from lakehouse.generator.cli import generate
-from lakehouse.generator.config import GeneratorConfig
+from simulator.generator.cli import generate
+from simulator.generator.config import GeneratorConfig
 from spark_jobs.landing import parse
 from spark_jobs.landing.feeds import get_feed
 from spark_jobs.landing.parse import parse_lines, parse_text, partition_values

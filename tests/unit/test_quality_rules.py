@@ -12,7 +12,7 @@ import pytest
 from expectations import alerts, docs, scorecard
 from expectations.results import CheckResult
 from expectations.rules import LAYERS, Check, RuleConfigError, _from_rule, checks_for
-from lakehouse.settings import REPO_DIR
+from core.settings import REPO_DIR
 from schemas.contracts import ContractError, Rule, load_contracts, parse_contract
 
 

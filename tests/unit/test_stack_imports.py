@@ -10,7 +10,7 @@ from importlib.metadata import version
 
 import pytest
 
-from lakehouse.settings import REPO_DIR
+from core.settings import REPO_DIR
 
 PINS = {
     m.group(1).lower(): m.group(2)

@@ -9,9 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lakehouse.settings import get_settings
+from core.settings import REPO_DIR, settings_env
 
-DBT_PROJECT_DIR = get_settings().dbt_project_dir
+DBT_PROJECT_DIR = REPO_DIR / "dbt"
 
 # The pipeline's builds leave the unit tests out, as dbt advises: their inputs are fixed, so they
 # say nothing new about a day's data; CI runs them (tests/integration/test_gold_known_answers.py).
@@ -29,9 +29,9 @@ def run_dbt(args: list[str], bronze_db: str | None = None, schema_prefix: str = 
             target_path: str | None = None) -> subprocess.CompletedProcess:
     """``dbt <args>`` in the project; output captured. bronze_db / schema_prefix select the
     sources' database and put silver and gold under ``<prefix>silver`` / ``<prefix>gold``."""
-    env = {**os.environ, "LAKEHOUSE_SCHEMA_PREFIX": schema_prefix}
+    env = {**os.environ, **settings_env(schema_prefix=schema_prefix)}
     if bronze_db:
-        env["LAKEHOUSE_BRONZE_DB"] = bronze_db
+        env.update(settings_env(bronze_db=bronze_db))
     extra = ["--target-path", target_path] if target_path else []
     return subprocess.run([dbt_executable(), *args, "--profiles-dir", str(DBT_PROJECT_DIR), *extra],
                           cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True)

@@ -13,7 +13,7 @@ import psycopg2
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from lakehouse.settings import get_settings
+from core.settings import get_settings
 from schemas.contracts import Contract
 
 

@@ -14,9 +14,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from lakehouse.generator.common import phone_variants, pick_rows, stream
-from lakehouse.generator.config import GeneratorConfig
-from lakehouse.generator.manifest import KEYS_CAP, Manifest
+from simulator.generator.common import phone_variants, pick_rows, stream
+from simulator.generator.config import GeneratorConfig
+from simulator.generator.manifest import KEYS_CAP, Manifest
 
 
 

@@ -8,7 +8,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
-from lakehouse.settings import get_settings
+from core.settings import get_settings
 
 FINISHED = {"success", "failed"}
 

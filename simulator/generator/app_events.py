@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from lakehouse.generator.business import People
-from lakehouse.generator.common import US_PER_DAY, diurnal_offsets, epoch_us, hex_ids, stream
-from lakehouse.generator.config import GeneratorConfig
+from simulator.generator.business import People
+from simulator.generator.common import US_PER_DAY, diurnal_offsets, epoch_us, hex_ids, stream
+from simulator.generator.config import GeneratorConfig
 
 TYPES = np.array(["page_view", "video_play", "data_session", "purchase", "logout"])
 # Per life stage: how often a user opens the app, extra events per active day, event mix.

@@ -1,6 +1,6 @@
 """A rate-limited OLTP workload on the CRM and BSS databases, for CDC demos, tests and benchmarks.
 
-``python -m lakehouse.workload --rate 200 --duration 60``: new customers and accounts, orders
+``python -m simulator.workload --rate 200 --duration 60``: new customers and accounts, orders
 moving from pending payment to activated or cancelled, tickets moving through their stages,
 plan changes, attribute edits and some deletes, at about ``--rate`` row changes per second.
 Run it after the generator: it continues from the data already there.
@@ -18,8 +18,8 @@ from datetime import datetime, timezone
 
 import psycopg2
 
-from lakehouse.generator.catalogue import PRODUCTS, STATUS_CODES
-from lakehouse.settings import get_settings
+from simulator.generator.catalogue import PRODUCTS, STATUS_CODES
+from core.settings import get_settings
 
 OPS = {  # operation: weight
     "new_customer": 8, "new_order": 24, "advance_order": 24, "open_ticket": 8,
@@ -81,7 +81,7 @@ class Workload:
                       "where substr(order_id, 4, 8) = %s group by 1", (today,))
             self.serials = Counter(dict(c.fetchall()))
         if not self.phones or not self.customer_ids:
-            raise WorkloadError("the source databases are empty: run the generator first (python -m lakehouse.generator)")
+            raise WorkloadError("the source databases are empty: run the generator first (python -m simulator.generator)")
 
     def close(self):
         self.crm.close()

@@ -6,7 +6,7 @@ from datetime import date, datetime, timezone
 
 import numpy as np
 
-from lakehouse.generator.catalogue import MOBILE_PREFIXES
+from simulator.generator.catalogue import MOBILE_PREFIXES
 
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 US_PER_MIN = 60_000_000

@@ -7,8 +7,7 @@ themselves: a crash before the commit re-reads the batch, a crash after it skips
 
 from __future__ import annotations
 
-import os
-from datetime import datetime, timezone
+from datetime import datetime
 from functools import lru_cache
 
 import pyarrow as pa
@@ -18,14 +17,21 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.pandas.types import to_arrow_schema
 
-from schemas.contracts import Contract
+from schemas.contracts import Contract, load_contracts
 from schemas.spark import spark_schema
-from spark_jobs import arrow_delta
+from spark_jobs import arrow_delta, bronze
 from spark_jobs.cdc.envelope import ChangeRow
 
-# Benchmarks land a second copy under another name (LAKEHOUSE_BRONZE_DB) without touching bronze.
-BRONZE_DB = os.environ.get("LAKEHOUSE_BRONZE_DB", "bronze")
-DEAD_LETTER_TABLE = f"{BRONZE_DB}.cdc_dead_letters"
+# The captured systems; the other contracts' sources arrive as files (spark_jobs.landing).
+CDC_SOURCES = ("crm", "bss")
+
+
+def cdc_contracts() -> list[Contract]:
+    return [c for c in load_contracts() if c.source in CDC_SOURCES]
+
+
+def dead_letter_table() -> str:
+    return bronze.table_name("cdc_dead_letters")
 
 
 def topic_for(contract: Contract) -> str:
@@ -34,7 +40,7 @@ def topic_for(contract: Contract) -> str:
 
 
 def change_table_for(contract: Contract) -> str:
-    return f"{BRONZE_DB}.{contract.source}_{contract.name}_changes"
+    return bronze.table_name(f"{contract.source}_{contract.name}_changes")
 
 
 def change_log_schema(contract: Contract) -> T.StructType:
@@ -98,10 +104,10 @@ BATCHES_SCHEMA = T.StructType(
 
 
 def ensure_tables(spark: SparkSession, contracts: list[Contract]) -> None:
-    spark.sql(f"create database if not exists {BRONZE_DB}")
+    spark.sql(f"create database if not exists {bronze.bronze_db()}")
     spark.sql(f"create database if not exists {OPS_DB}")
     wanted = [(change_table_for(c), change_log_schema(c)) for c in contracts]
-    wanted.append((DEAD_LETTER_TABLE, DEAD_LETTER_SCHEMA))
+    wanted.append((dead_letter_table(), DEAD_LETTER_SCHEMA))
     wanted.append((BATCHES_TABLE, BATCHES_SCHEMA))
     for name, schema in wanted:
         if not spark.catalog.tableExists(name):
@@ -112,7 +118,7 @@ def ensure_tables(spark: SparkSession, contracts: list[Contract]) -> None:
             missing = [f for f in schema.fields if f.name not in have]
             if missing:
                 spark.sql(f"alter table {name} add columns ({', '.join(f'{f.name} {f.dataType.simpleString()}' for f in missing)})")
-        _set_properties(spark, name, _table_properties(name))
+        bronze.set_properties(spark, name, _table_properties(name))
 
 
 def _table_properties(name: str) -> dict[str, str]:
@@ -126,13 +132,6 @@ def _table_properties(name: str) -> dict[str, str]:
         # columns would cost every append a wide aggregate and its code generation for nothing.
         props["delta.dataSkippingStatsColumns"] = ",".join(STATS_COLUMNS)
     return props
-
-
-def _set_properties(spark: SparkSession, table: str, wanted: dict[str, str]) -> None:
-    have = {r.key: r.value for r in spark.sql(f"show tblproperties {table}").collect()}
-    changed = {k: v for k, v in wanted.items() if have.get(k) != v}
-    if changed:
-        spark.sql(f"alter table {table} set tblproperties ({', '.join(f'{k!r} = {v!r}' for k, v in changed.items())})")
 
 
 @lru_cache(maxsize=None)
@@ -171,14 +170,6 @@ def stamp_ingested_at(contract: Contract, parsed: pa.Table, ingested_at: datetim
     return parsed.append_column(field, column)
 
 
-def append(df: DataFrame, table: str, location: str | None = None) -> None:
-    """Append to a Delta table; by its location when known, which skips the metastore round trips."""
-    if location:
-        df.write.format("delta").mode("append").save(location)
-    else:
-        df.write.format("delta").mode("append").saveAsTable(table)
-
-
 def append_changes(spark: SparkSession, contract: Contract, rows: pa.Table, location: str) -> int:
     """Append change rows (full change-log schema) to the contract's change table at ``location``;
     returns the new version. Checkpoints are the caller's (``checkpoint_due``)."""
@@ -191,10 +182,6 @@ def checkpoint_due(previous_version: int, version: int) -> bool:
     return version // CHECKPOINT_INTERVAL > previous_version // CHECKPOINT_INTERVAL
 
 
-def table_location(spark: SparkSession, table: str) -> str:
-    return spark.sql(f"describe detail {table}").first().location
-
-
 def merge_dead_letters(spark: SparkSession, rows: list[tuple]) -> None:
     """Dead letters are merged on their Kafka coordinates, so re-reading a batch after a crash
     never records a poison message twice. They are written before the batch's change rows."""
@@ -202,7 +189,7 @@ def merge_dead_letters(spark: SparkSession, rows: list[tuple]) -> None:
         return
     spark.createDataFrame(rows, DEAD_LETTER_SCHEMA).createOrReplaceTempView("_dead_letter_batch")
     spark.sql(
-        f"""merge into {DEAD_LETTER_TABLE} t using _dead_letter_batch s
+        f"""merge into {dead_letter_table()} t using _dead_letter_batch s
         on t.kafka_topic = s.kafka_topic and t.kafka_partition = s.kafka_partition
            and t.kafka_offset = s.kafka_offset
         when not matched then insert *"""
@@ -227,6 +214,3 @@ def committed_offsets(spark: SparkSession, tables: list[str]) -> dict[tuple[str,
             next_offsets[tp] = max(next_offsets.get(tp, 0), r.last + 1)
     return next_offsets
 
-
-def now_utc() -> datetime:
-    return datetime.now(timezone.utc)

@@ -1,6 +1,6 @@
 """The main job: generated sources -> Debezium -> Kafka / landing zone -> bronze -> dbt -> GX -> SQL.
 
-``python -m lakehouse.run_slice [--scale SF]``: generates the operator's source data at a small
+``python -m lakehouse.run [--scale SF]``: generates the operator's source data at a small
 scale (CRM and BSS into PostgreSQL, network KPIs and app logs into the landing zone), waits until
 Debezium has published every change, runs the ``lakehouse_slice`` DAG through Airflow's REST
 API, checks that gold holds every CRM customer and reports the model, segments and KPIs (through
@@ -19,18 +19,18 @@ import sys
 import time
 from pathlib import Path
 
-from lakehouse.airflow_client import AirflowClient
-from lakehouse.generator.cli import default_landing, generate
-from lakehouse.generator.config import GeneratorConfig, GeneratorError
+from core.airflow_client import AirflowClient
+from simulator.generator.cli import default_landing, generate
+from simulator.generator.config import GeneratorConfig, GeneratorError
 from expectations.docs import docs_index
 from expectations.results import quarantine_table, results_table
 from expectations.run_summary import summary as quality_summary
 from expectations.scorecard import scorecard_path
 from lakehouse.gold_report import report as gold_report
-from lakehouse.settings import get_settings
-from lakehouse.sql import thrift_query
+from core.settings import get_settings
+from core.sql import thrift_query
 from lakehouse.reconcile import reconcile_all
-from spark_jobs.cdc import bronze
+from spark_jobs.cdc import changes
 from spark_jobs.cdc.fence import wait_for_sources
 from spark_jobs.landing import tables as landing_tables
 from spark_jobs.landing.feeds import file_feeds
@@ -54,7 +54,7 @@ def landing_accounting(manifest, landing: Path) -> tuple[bool, str]:
         f"select feed, count(*), sum(rows_read), sum(rows_landed), sum(rows_quarantined), sum(duplicates_skipped), "
         f"sum(case when status = 'failed' then 1 else 0 end), "
         f"sum(case when rows_read = rows_landed + rows_quarantined + duplicates_skipped then 0 else 1 end) "
-        f"from {landing_tables.MANIFEST_TABLE} where fingerprint in ({fps}) group by feed order by feed")
+        f"from {landing_tables.manifest_table()} where fingerprint in ({fps}) group by feed order by feed")
     d = manifest.defects
     planted = {"app.events": (d.get("malformed_json_lines", {}).get("count", 0), d.get("duplicate_events", {}).get("count", 0),
                               d.get("truncated_gzip", {}).get("count", 0) + d.get("empty_files", {}).get("count", 0))}
@@ -103,11 +103,11 @@ def run(scale: float, seed: int) -> int:
         "  defects planted   " + ", ".join(f"{k} {v['count']:,}" for k, v in sorted(manifest.defects.items())) + "\n"
         f"  DAG run           {DAG_ID} {run_id}: {state}\n"
         "  bronze            change logs bronze.<source>_<table>_changes, current state bronze.<source>_<table>, "
-        f"dead letters {bronze.DEAD_LETTER_TABLE}, batch metrics {bronze.BATCHES_TABLE}\n"
+        f"dead letters {changes.dead_letter_table()}, batch metrics {changes.BATCHES_TABLE}\n"
         "  silver / gold     silver.stg_* and int_*, silver.snap_user_profile (SCD2); gold.dim_user (360°), "
         "gold.dim_product, gold.fct_*, gold.user_segments, gold.mart_* (docs: cd dbt && dbt docs generate)\n"
         f"  files             {', '.join(landing_tables.feed_table(f) for f in file_feeds())}; "
-        f"manifest {landing_tables.MANIFEST_TABLE}, quarantine {landing_tables.QUARANTINE_TABLE}\n"
+        f"manifest {landing_tables.manifest_table()}, quarantine {landing_tables.quarantine_table()}\n"
         f"  Airflow UI        {s.airflow_url}  (login {s.airflow_admin_user} / {s.airflow_admin_password})\n"
         f"  SQL endpoint      {s.thrift_jdbc_url}  e.g. beeline -u {s.thrift_jdbc_url} -e 'select * from gold.dim_user limit 5'\n"
         f"  quality report    {scorecard_path()} (scorecard, trends) and {docs_index()} (Data Docs); "

@@ -13,13 +13,13 @@ import numpy as np
 import pyarrow as pa
 from faker import Faker
 
-from lakehouse.generator import catalogue as cat
-from lakehouse.generator.common import (
+from simulator.generator import catalogue as cat
+from simulator.generator.common import (
     US_PER_DAY, US_PER_MIN, diurnal_offsets, epoch_us, malformed_phones, phone_variants, pick_rows, stream,
     to_datetime64, unique_phones,
 )
-from lakehouse.generator.config import GeneratorConfig
-from lakehouse.generator.manifest import Manifest
+from simulator.generator.config import GeneratorConfig
+from simulator.generator.manifest import Manifest
 
 SEGMENTS = np.array(["young", "family", "senior"])
 

@@ -6,7 +6,7 @@ from contextlib import closing
 
 from pyhive import hive
 
-from lakehouse.settings import get_settings
+from core.settings import get_settings
 
 
 def thrift_query(sql: str) -> list[tuple]:

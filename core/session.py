@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 from pyspark.sql import SparkSession
 
-from lakehouse.settings import get_settings
+from core.settings import get_settings
 
 
 # For a JVM that only commits (Arrow writes the data: the CDC consumer, the file loader): C2's
@@ -33,7 +33,8 @@ class SparkConfigMissing(RuntimeError):
 
 def get_spark(app_name: str, driver_java_options: str | None = None) -> SparkSession:
     """The process's session; ``driver_java_options`` apply only if this call starts the JVM."""
-    conf_dir = os.environ.setdefault("SPARK_CONF_DIR", str(get_settings().spark_conf_dir))
+    conf_dir = str(get_settings().spark_conf_dir)
+    os.environ["SPARK_CONF_DIR"] = conf_dir  # pyspark's JVM launcher reads it from the environment
     if not os.path.exists(os.path.join(conf_dir, "spark-defaults.conf")):
         raise SparkConfigMissing(
             f"no spark-defaults.conf in {conf_dir}: render it with `infra/stack.sh start` "

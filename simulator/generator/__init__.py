@@ -1,5 +1,5 @@
 """Deterministic, realistic telecom source data with planted defects and a ground-truth manifest.
 
-``python -m lakehouse.generator --scale 0.01`` writes CRM and BSS tables into PostgreSQL and
+``python -m simulator.generator --scale 0.01`` writes CRM and BSS tables into PostgreSQL and
 network KPI CSVs and app-log gzip JSON lines into the landing zone; see ``cli.py``.
 """

@@ -1,4 +1,4 @@
-"""Generate the operator's source data: ``python -m lakehouse.generator [options]``.
+"""Generate the operator's source data: ``python -m simulator.generator [options]``.
 
 CRM and BSS tables go into PostgreSQL (an idempotent sync), network KPIs (CSV) and app logs
 (gzip JSON lines) into the landing zone, and the ground-truth manifest beside them.
@@ -17,10 +17,10 @@ from pathlib import Path
 import psycopg2
 from tqdm import tqdm
 
-from lakehouse.generator import app_events, business, landing, network
-from lakehouse.generator.config import DefectRates, GeneratorConfig, GeneratorError
-from lakehouse.generator.manifest import Manifest
-from lakehouse.settings import get_settings
+from simulator.generator import app_events, business, landing, network
+from simulator.generator.config import DefectRates, GeneratorConfig, GeneratorError
+from simulator.generator.manifest import Manifest
+from core.settings import get_settings
 from schemas.contracts import get_contract
 
 MANIFEST_NAME = "_manifest.json"
@@ -78,7 +78,7 @@ def generate(cfg: GeneratorConfig, landing_dir: Path | None, load_db: bool, show
         m.write(landing_dir / MANIFEST_NAME)
 
     if load_db:
-        from lakehouse.generator.pg_load import sync_table
+        from simulator.generator.pg_load import sync_table
 
         for name, t in tables.items():
             m.loads[name] = sync_table(get_contract(name), t)

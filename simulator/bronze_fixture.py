@@ -2,7 +2,7 @@
 pipelines hold once they have loaded it, without running them (they have their own tests).
 dbt's known-answer tests and its benchmark build on it, in a bronze database of their own:
 
-``python -m lakehouse.bronze_fixture --scale 0.002 --bronze-db kat_bronze [--change 0.01]``
+``python -m simulator.bronze_fixture --scale 0.002 --bronze-db kat_bronze [--change 0.01]``
 
 ``--change`` then applies a change of that share of the rows (updated orders, tickets,
 customers and plans; a new day of app events and cell KPIs) the way the pipelines would.
@@ -24,11 +24,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pyspark.sql import functions as F
 
-from lakehouse.generator import app_events, network
-from lakehouse.generator.cli import build_tables
-from lakehouse.generator.common import US_PER_DAY, phone_variants, pick_rows, stream
-from lakehouse.generator.config import GeneratorConfig
-from lakehouse.generator.manifest import Manifest
+from simulator.generator import app_events, network
+from simulator.generator.cli import build_tables
+from simulator.generator.common import US_PER_DAY, phone_variants, pick_rows, stream
+from simulator.generator.config import GeneratorConfig
+from simulator.generator.manifest import Manifest
 from schemas.contracts import Contract, get_contract
 from spark_jobs.cdc.current_state import current_schema
 from spark_jobs.landing.feeds import Feed
@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.bronze_db in ("bronze", "default"):
         p.error(f"refusing to overwrite the pipeline's own database {args.bronze_db!r}")
-    from spark_jobs.session import get_spark
+    from core.session import get_spark
 
     t0 = time.monotonic()
     cfg = GeneratorConfig(scale=args.scale, seed=args.seed)

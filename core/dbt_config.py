@@ -5,7 +5,7 @@ from __future__ import annotations
 from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
 
-from lakehouse.dbt_cli import DBT_PROJECT_DIR, PIPELINE_BUILD_FLAGS, dbt_executable
+from core.dbt_cli import DBT_PROJECT_DIR, PIPELINE_BUILD_FLAGS, dbt_executable
 
 
 project_config = ProjectConfig(dbt_project_path=DBT_PROJECT_DIR)

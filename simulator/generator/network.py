@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from lakehouse.generator.catalogue import REGIONS
-from lakehouse.generator.common import epoch_us, stream, to_datetime64
-from lakehouse.generator.config import GeneratorConfig
+from simulator.generator.catalogue import REGIONS
+from simulator.generator.common import epoch_us, stream, to_datetime64
+from simulator.generator.config import GeneratorConfig
 
 PERIOD_US = 15 * 60 * 1_000_000
 PERIODS_PER_DAY = 96

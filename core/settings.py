@@ -1,0 +1,206 @@
+"""The one home of the project's settings: ports, hosts, paths, credentials and switches.
+
+Every environment variable the Python code reads is a field below, typed and documented once.
+A value comes from the environment if set, else from ``infra/stack.env`` / ``infra/versions.env``
+(the files the shell scripts read, in the grammar of ``read_env_file``), else from the field's
+default. Nothing is read at import time: ``get_settings()`` looks at the environment when it is
+called, so a test's ``monkeypatch.setenv`` or a benchmark's ``override_settings`` takes effect
+for every later call. Nothing here connects to anything: importing it is cheap and safe in DAGs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+REPO_DIR = Path(__file__).resolve().parents[1]
+INFRA_DIR = REPO_DIR / "infra"
+
+# KEY=VALUE, the value taken literally to the end of the line; one pair of surrounding double or
+# single quotes is removed. No expansion, no escapes, no inline comments. `infra/lib.sh` parses the
+# same way (a regex, no eval): tests/unit/test_settings.py runs both on the same tricky lines.
+_ENV_LINE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)")
+_QUOTED = re.compile(r"\"(.*)\"|'(.*)'")
+
+
+class SettingsError(ValueError):
+    pass
+
+
+def parse_env_lines(text: str, origin: str = "<text>") -> dict[str, str]:
+    """The grammar of ``infra/*.env``: blank lines and lines starting with ``#`` are skipped;
+    every other line is ``KEY=VALUE``."""
+    values: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        m = _ENV_LINE.fullmatch(line)
+        if not m:
+            raise SettingsError(f"{origin}:{number}: not KEY=VALUE: {line!r}")
+        key, value = m.groups()
+        quoted = _QUOTED.fullmatch(value)
+        values[key] = next(g for g in quoted.groups() if g is not None) if quoted else value
+    return values
+
+
+@lru_cache(maxsize=None)
+def read_env_file(path: Path) -> dict[str, str]:
+    return parse_env_lines(path.read_text(), str(path))
+
+
+def _env(name: str, doc: str, default: Any = None) -> Any:
+    """A field read from environment variable ``name`` (then the env files, then ``default``)."""
+    return field(default=default, metadata={"env": name, "doc": doc})
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where all state lives: databases, Kafka's log, warehouse, logs, reports (default <repo>/.lakehouse).
+    home: Path = _env("LAKEHOUSE_HOME", "the stack's state: data, warehouse, logs, reports")
+    bind_host: str = _env("LAKEHOUSE_BIND_HOST", "the address every service binds to and is reached at")
+    pg_host: str = _env("PG_HOST", "PostgreSQL (sources, metastore, Airflow) host")
+    pg_port: int = _env("PG_PORT", "PostgreSQL port")
+    pg_user: str = _env("PG_USER", "PostgreSQL user")
+    pg_password: str = _env("PG_PASSWORD", "PostgreSQL password")
+    kafka_port: int = _env("KAFKA_PORT", "Kafka broker port")
+    connect_port: int = _env("CONNECT_PORT", "Kafka Connect REST port")
+    thrift_port: int = _env("THRIFT_PORT", "Spark Thrift Server (HiveServer2) port")
+    airflow_port: int = _env("AIRFLOW_PORT", "Airflow API server port")
+    airflow_admin_user: str = _env("AIRFLOW_ADMIN_USER", "Airflow user the run command and tests log in as")
+    airflow_admin_password: str = _env("AIRFLOW_ADMIN_PASSWORD", "that user's password")
+    spark_master: str = _env("SPARK_MASTER", "Spark master URL of the jobs and the Thrift server")
+    spark_connect_port: int | None = _env("SPARK_CONNECT_PORT", "Spark Connect on the Thrift server's JVM (empty: not served)")
+    alert_webhook: str = _env("LAKEHOUSE_ALERT_WEBHOOK", "quality alerts' webhook URL (empty: alerts are only logged)", "")
+    quality_local_max_rows: int = _env(
+        "LAKEHOUSE_QUALITY_LOCAL_MAX_ROWS", "tables up to this size are validated in pandas after one fetch", 0)
+    warehouse_dir: Path | None = _env("WAREHOUSE_DIR", "the Delta warehouse (default <home>/warehouse)")
+    landing_dir: str | None = _env(
+        "LAKEHOUSE_LANDING", "the landing zone: a folder, or any Hadoop file system URI (default <home>/landing)")
+    spark_conf_dir: Path | None = _env("SPARK_CONF_DIR", "spark-defaults.conf and hive-site.xml (default <home>/conf/spark)")
+    bronze_db: str = _env("LAKEHOUSE_BRONZE_DB", "the bronze database (tests and benchmarks land a copy of their own)", "bronze")
+    schema_prefix: str = _env("LAKEHOUSE_SCHEMA_PREFIX", "prefix of the silver, gold and quality schemas", "")
+    source_db_suffix: str = _env(
+        "LAKEHOUSE_SOURCE_DB_SUFFIX", "points the generator and the workload at an uncaptured copy (crm<suffix>)", "")
+    gx_root: Path | None = _env("LAKEHOUSE_GX_ROOT", "Great Expectations' project folder (default <home>/gx)")
+    data_docs_dir: Path | None = _env("LAKEHOUSE_DATA_DOCS", "the offline Data Docs site (default <home>/reports/data_docs)")
+    airflow_preload: str = _env(
+        "LAKEHOUSE_AIRFLOW_PRELOAD", "modules Airflow's scheduler imports for the task processes it forks", "")
+
+    def __post_init__(self) -> None:
+        # Paths defaulting under home are filled here, so every reader sees the same value.
+        home_defaults = {"warehouse_dir": self.home / "warehouse", "landing_dir": str(self.home / "landing"),
+                         "spark_conf_dir": self.home / "conf" / "spark", "gx_root": self.home / "gx",
+                         "data_docs_dir": self.home / "reports" / "data_docs"}
+        for name, value in home_defaults.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"{self.bind_host}:{self.kafka_port}"
+
+    @property
+    def connect_url(self) -> str:
+        return f"http://{self.bind_host}:{self.connect_port}"
+
+    @property
+    def airflow_url(self) -> str:
+        return f"http://{self.bind_host}:{self.airflow_port}"
+
+    @property
+    def spark_connect_url(self) -> str | None:
+        return f"sc://{self.bind_host}:{self.spark_connect_port}" if self.spark_connect_port else None
+
+    @property
+    def thrift_jdbc_url(self) -> str:
+        return f"jdbc:hive2://{self.bind_host}:{self.thrift_port}/default"
+
+    @property
+    def jars_dir(self) -> Path:
+        return self.home / "jars"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+    def source_dsn(self, source: str) -> str:
+        """The CRM or BSS database (or its uncaptured copy, see ``source_db_suffix``)."""
+        return self.pg_dsn(source + self.source_db_suffix)
+
+    def pg_dsn(self, database: str) -> str:
+        return (
+            f"host={self.pg_host} port={self.pg_port} dbname={database} "
+            f"user={self.pg_user} password={self.pg_password}"
+        )
+
+
+ENV_VARS: dict[str, str] = {f.metadata["env"]: f.name for f in fields(Settings)}
+
+
+def _convert(name: str, raw: str, annotation: str) -> Any:
+    try:
+        if annotation.startswith("int"):
+            return int(raw) if raw else None
+        if annotation.startswith("Path"):
+            return Path(raw) if raw else None
+        return raw
+    except ValueError as e:
+        raise SettingsError(f"{name}={raw!r} is not a valid {annotation.split(' ')[0]}") from e
+
+
+def _from_sources(environ: Mapping[str, str]) -> Settings:
+    files = {**read_env_file(INFRA_DIR / "versions.env"), **read_env_file(INFRA_DIR / "stack.env")}
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        env = f.metadata["env"]
+        raw = environ.get(env, files.get(env))
+        if raw is not None:
+            values[f.name] = _convert(env, raw, str(f.type))
+    if values.get("home") is None:
+        values["home"] = REPO_DIR / ".lakehouse"
+    missing = [f.metadata["env"] for f in fields(Settings) if f.name not in values and f.default is None
+               and "None" not in str(f.type)]
+    if missing:
+        raise SettingsError(f"settings not set in the environment nor in infra/stack.env: {', '.join(missing)}")
+    return Settings(**values)
+
+
+@lru_cache(maxsize=8)
+def _cached(snapshot: tuple[tuple[str, str | None], ...]) -> Settings:
+    return _from_sources({k: v for k, v in snapshot if v is not None})
+
+
+def get_settings() -> Settings:
+    """The settings as the environment says now (cached per distinct environment)."""
+    return _cached(tuple((name, os.environ.get(name)) for name in ENV_VARS))
+
+
+def settings_env(**overrides: object) -> dict[str, str]:
+    """Environment variables that give a child process (dbt, a job) these settings, by field name:
+    ``settings_env(bronze_db="bench_bronze")`` -> ``{"LAKEHOUSE_BRONZE_DB": "bench_bronze"}``."""
+    names = {f.name: f.metadata["env"] for f in fields(Settings)}
+    unknown = sorted(set(overrides) - set(names))
+    if unknown:
+        raise SettingsError(f"no such setting: {', '.join(unknown)}")
+    return {names[k]: "" if v is None else str(v) for k, v in overrides.items()}
+
+
+def override_settings(**overrides: object) -> Settings:
+    """Set settings for this process and the processes it starts (benchmarks' own databases):
+    explicit, and independent of which module was imported first."""
+    os.environ.update(settings_env(**overrides))
+    return get_settings()
+
+
+def jvm_version(key: str) -> str:
+    """A pinned JVM artifact version from infra/versions.env."""
+    return read_env_file(INFRA_DIR / "versions.env")[key]

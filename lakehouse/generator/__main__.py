@@ -1,5 +1,0 @@
-import sys
-
-from lakehouse.generator.cli import main
-
-sys.exit(main())
