@@ -15,7 +15,6 @@ Needs the running stack and generated sources (``make run`` once).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import threading
 import time
@@ -28,8 +27,11 @@ BENCH_DB = "bronze_bench"
 
 
 def raw_consume(topics: list[str]) -> tuple[int, float]:
-    consumer = KafkaConsumer(bootstrap_servers=get_settings().kafka_bootstrap, enable_auto_commit=False,
-                             max_partition_fetch_bytes=8 * 1024 * 1024)
+    consumer = KafkaConsumer(
+        bootstrap_servers=get_settings().kafka_bootstrap,
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+    )
     tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
     ends = consumer.end_offsets(tps)
     consumer.assign(tps)
@@ -54,12 +56,21 @@ def freshness(spark, tables: list[str], since) -> tuple:
     for t in tables:
         log_dir = bronze.table_location(spark, t).rstrip("/") + "/_delta_log/*.json"
         actions = spark.read.json(log_dir).select(F.input_file_name().alias("f"), "add.path", "commitInfo.timestamp")
-        commits = (actions.where("path is not null").select("f", "path")
-                   .join(actions.where("timestamp is not null").select("f", "timestamp"), "f"))
-        rows = (spark.table(t).where(F.col("ingested_at") >= F.lit(since))
-                .select(F.element_at(F.split(F.col("_metadata.file_path"), "/"), -1).alias("path"), "source_ts"))
-        parts.append(rows.join(commits, "path").select(
-            (F.col("timestamp") / 1000 - F.col("source_ts").cast("double")).alias("s")))
+        commits = (
+            actions.where("path is not null")
+            .select("f", "path")
+            .join(actions.where("timestamp is not null").select("f", "timestamp"), "f")
+        )
+        rows = (
+            spark.table(t)
+            .where(F.col("ingested_at") >= F.lit(since))
+            .select(F.element_at(F.split(F.col("_metadata.file_path"), "/"), -1).alias("path"), "source_ts")
+        )
+        parts.append(
+            rows.join(commits, "path").select(
+                (F.col("timestamp") / 1000 - F.col("source_ts").cast("double")).alias("s")
+            )
+        )
     union = parts[0]
     for p in parts[1:]:
         union = union.unionByName(p)
@@ -74,12 +85,13 @@ def main() -> int:
     args = p.parse_args()
     override_settings(bronze_db=BENCH_DB)
 
+    from core.session import WRITE_ONLY_JVM_OPTIONS, get_spark
     from simulator.workload import Workload
+    from spark_jobs import bronze
     from spark_jobs.cdc import changes
     from spark_jobs.cdc.changes import cdc_contracts
     from spark_jobs.cdc.consumer import run
     from spark_jobs.cdc.fence import wait_for_sources
-    from core.session import WRITE_ONLY_JVM_OPTIONS, get_spark
 
     print(f"[1/4] workload: {args.backlog_changes:,} changes as fast as it goes")
     w = Workload(seed=int(time.time()))
@@ -123,11 +135,18 @@ def main() -> int:
     print(f"      {load_stats[0].summary()}")
     print("\nCDC benchmark")
     print(f"  raw kafka-python consume   {raw_n / raw_s:>10,.0f} records/s")
-    print(f"  landed in bronze (Delta)   {records / landed.seconds:>10,.0f} records/s   ratio {ratio:.2f} (target >= 0.7)")
-    print(f"    from the first poll      {records / streaming_s:>10,.0f} records/s   ratio "
-          f"{(records / streaming_s) / (raw_n / raw_s):.2f} (start-up {landed.seconds - streaming_s:.1f}s left out)")
-    print(f"  freshness at {load_stats[0].rate:,.0f} changes/s  p50 {lat[0]:.2f} s, p95 {lat[1]:.2f} s, max {lat[2]:.2f} s "
-          f"over {lat[3]:,} changes, source commit to Delta commit (target p95 <= 5 s)")
+    print(
+        f"  landed in bronze (Delta)   {records / landed.seconds:>10,.0f} records/s   ratio {ratio:.2f} (target >= 0.7)"
+    )
+    print(
+        f"    from the first poll      {records / streaming_s:>10,.0f} records/s   ratio "
+        f"{(records / streaming_s) / (raw_n / raw_s):.2f} (start-up {landed.seconds - streaming_s:.1f}s left out)"
+    )
+    print(
+        f"  freshness at {load_stats[0].rate:,.0f} changes/s  "
+        f"p50 {lat[0]:.2f} s, p95 {lat[1]:.2f} s, max {lat[2]:.2f} s "
+        f"over {lat[3]:,} changes, source commit to Delta commit (target p95 <= 5 s)"
+    )
     spark.sql(f"drop database if exists {BENCH_DB} cascade")
     return 0
 

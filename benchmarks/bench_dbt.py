@@ -85,10 +85,12 @@ def main() -> int:
         f"\nSummary (scale {args.scale}, {len(full)} nodes; gold.fct_app_activity_daily {rows:,} rows)\n"
         f"  full build          {full_s:7.1f}s wall   (models etc. {full_rest:6.1f}s, data tests {full_tests:6.1f}s)\n"
         f"  incremental build   {incr_s:7.1f}s wall   (models etc. {incr_rest:6.1f}s, data tests {incr_tests:6.1f}s)\n"
-        f"  ratio               {incr_s / full_s:.3f} wall, {incr_rest / full_rest:.3f} without the data tests (target <= 0.15)\n"
+        f"  ratio               {incr_s / full_s:.3f} wall, "
+        f"{incr_rest / full_rest:.3f} without the data tests (target <= 0.15)\n"
         f"  data tests alone    {tests_s:7.1f}s wall   ({len(tests)} tests, {tests_s / full_s:.3f} of the full build: "
         f"the floor under any build that runs them)\n"
-        f"  tables              {PREFIX}silver.*, {PREFIX}gold.* on {BRONZE}.* (drop them with `drop database ... cascade`)"
+        f"  tables              {PREFIX}silver.*, {PREFIX}gold.* on {BRONZE}.* "
+        "(drop them with `drop database ... cascade`)"
     )
     return 0
 

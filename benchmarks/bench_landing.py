@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import shutil
 import sys
 import tempfile
@@ -33,7 +32,9 @@ def _plain(spark, root: Path, out: Path, feeds) -> tuple[float, int]:
     rows = 0
     for feed in feeds:
         files = str(root / feed.subdir / feed.glob)
-        reader = spark.read.option("header", "true").csv(files) if feed.contract.format == "csv" else spark.read.json(files)
+        reader = (
+            spark.read.option("header", "true").csv(files) if feed.contract.format == "csv" else spark.read.json(files)
+        )
         df = reader.cache()
         rows += df.count()
         df.write.mode("overwrite").parquet(str(out / feed.name))
@@ -50,12 +51,12 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("landing").setLevel(logging.INFO)  # the loader's phase timings
 
+    from core.session import get_spark
     from simulator.generator.cli import generate
     from simulator.generator.config import DefectRates, GeneratorConfig
     from spark_jobs.landing.feeds import file_feeds
     from spark_jobs.landing.loader import run
     from spark_jobs.landing.tables import ensure_tables
-    from core.session import get_spark
 
     work = Path(tempfile.mkdtemp(prefix="bench-landing-"))
     root, plain_out = work / "landing", work / "plain"
@@ -88,10 +89,14 @@ def main() -> int:
 
         ratio = (rows / loader_s) / (plain_rows / plain_s)
         print("\nLanding benchmark")
-        print(f"  files and rows           {sum(len(r.files) for r in results)} files, {rows:,} rows "
-              f"({truth.rows['app.events']:,} events, {truth.rows['network.cell_kpis']:,} KPI rows)")
+        print(
+            f"  files and rows           {sum(len(r.files) for r in results)} files, {rows:,} rows "
+            f"({truth.rows['app.events']:,} events, {truth.rows['network.cell_kpis']:,} KPI rows)"
+        )
         print(f"  loader into bronze Delta {rows / loader_s:>10,.0f} rows/s  ({loader_s:.1f}s)")
-        print(f"  plain Spark -> Parquet   {plain_rows / plain_s:>10,.0f} rows/s  ({plain_s:.1f}s, {plain_rows:,} rows)")
+        print(
+            f"  plain Spark -> Parquet   {plain_rows / plain_s:>10,.0f} rows/s  ({plain_s:.1f}s, {plain_rows:,} rows)"
+        )
         print(f"  ratio                    {ratio:.2f} (target >= 0.8)")
         print(f"  rerun, nothing new       {rerun_s:.1f}s")
         spark.sql(f"drop database if exists {BENCH_DB} cascade")

@@ -27,9 +27,13 @@ from datetime import datetime
 from core.airflow_client import AirflowClient
 from lakehouse.run import DAG_ID
 
-STAGES = (("capture", ("capture_changes", "apply_current_state")), ("file loads", ("load_files",)),
-          ("quality gates", ("validate_bronze", "validate_silver", "validate_gold")),
-          ("dbt silver", ("silver.",)), ("dbt gold", ("gold.",)))
+STAGES = (
+    ("capture", ("capture_changes", "apply_current_state")),
+    ("file loads", ("load_files",)),
+    ("quality gates", ("validate_bronze", "validate_silver", "validate_gold")),
+    ("dbt silver", ("silver.",)),
+    ("dbt gold", ("gold.",)),
+)
 
 
 def _when(ts: str) -> datetime:

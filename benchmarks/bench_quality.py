@@ -45,13 +45,23 @@ def main() -> int:
     p.add_argument("--skip-build", action="store_true", help="reuse bench_silver / bench_gold (build time not counted)")
     args = p.parse_args()
     bench_home = get_settings().home / "bench_quality"  # its own GX store and report, not the pipeline's
-    env = {**os.environ, **settings_env(bronze_db=BRONZE, schema_prefix=PREFIX,
-                                        spark_conf_dir=get_settings().spark_conf_dir, gx_root=bench_home / "gx",
-                                        data_docs_dir=bench_home / "reports" / "data_docs")}
+    env = {
+        **os.environ,
+        **settings_env(
+            bronze_db=BRONZE,
+            schema_prefix=PREFIX,
+            spark_conf_dir=get_settings().spark_conf_dir,
+            gx_root=bench_home / "gx",
+            data_docs_dir=bench_home / "reports" / "data_docs",
+        ),
+    }
 
     def load():
-        subprocess.run([sys.executable, "-m", "simulator.bronze_fixture", "--scale", str(args.scale),
-                        "--bronze-db", BRONZE], check=True, env=env)
+        subprocess.run(
+            [sys.executable, "-m", "simulator.bronze_fixture", "--scale", str(args.scale), "--bronze-db", BRONZE],
+            check=True,
+            env=env,
+        )
 
     def build():
         for layer in ("silver", "gold"):
@@ -66,21 +76,35 @@ def main() -> int:
 
     def validate():
         thrift_query(f"drop database if exists {PREFIX}quality cascade")
-        proc = subprocess.Popen([sys.executable, "-m", "expectations.validate", "--layer", "all", "--run-id", "bench"],
-                                env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "expectations.validate", "--layer", "all", "--run-id", "bench"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         for line in proc.stdout:
             out.append(line)
             print("      " + line.rstrip(), flush=True)
         if proc.wait() not in (0, 3):  # 3: a critical rule stopped, still a full validation
             raise SystemExit(f"validation failed (exit {proc.returncode})")
 
-    load_s = 0.0 if args.skip_load else _timed(f"[1/3] bronze: generated data at scale {args.scale} into {BRONZE}", load)
+    load_s = (
+        0.0 if args.skip_load else _timed(f"[1/3] bronze: generated data at scale {args.scale} into {BRONZE}", load)
+    )
     build_s = 0.0 if args.skip_build else _timed("[2/3] dbt build from scratch", build)
     validate_s = _timed("[3/3] validate bronze, silver and gold", validate)
-    tables = sorted(((float(m.group(3)), m.group(1), m.group(2)) for line in out
-                     if (m := re.match(r"\s+(\w+) (\S+)\s+\d+ checks.*?([\d.]+)s$", line))), reverse=True)
-    rows = thrift_query(f"select count(*), sum(rows_checked) from {PREFIX}quality.validation_results "
-                        "where run_id = 'bench'")[0]
+    tables = sorted(
+        (
+            (float(m.group(3)), m.group(1), m.group(2))
+            for line in out
+            if (m := re.match(r"\s+(\w+) (\S+)\s+\d+ checks.*?([\d.]+)s$", line))
+        ),
+        reverse=True,
+    )
+    rows = thrift_query(
+        f"select count(*), sum(rows_checked) from {PREFIX}quality.validation_results where run_id = 'bench'"
+    )[0]
     total = load_s + build_s + validate_s
     print(
         f"\nSummary (scale {args.scale})\n"

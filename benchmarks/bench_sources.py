@@ -10,7 +10,6 @@ no Debezium connector captures, so the live CDC pipeline is not flooded.
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -66,7 +65,10 @@ def main() -> int:
     print(f"\nsources benchmark at scale {args.scale}")
     print(f"  generate (all feeds, files)   {rows:>12,} rows  {gen_s:7.1f} s  {rows / gen_s:>10,.0f} rows/s")
     print(f"  generate + load PostgreSQL    {db_rows:>12,} rows  {load_s:7.1f} s  {db_rows / load_s:>10,.0f} rows/s")
-    print(f"  OLTP workload, unthrottled    {stats.changes:>12,} changes {stats.seconds:5.1f} s  {stats.rate:>10,.0f} changes/s")
+    print(
+        f"  OLTP workload, unthrottled    {stats.changes:>12,} changes {stats.seconds:5.1f} s  "
+        f"{stats.rate:>10,.0f} changes/s"
+    )
     return 0
 
 

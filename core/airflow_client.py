@@ -25,7 +25,7 @@ class AirflowClient:
     _token: str | None = None
 
     @classmethod
-    def from_settings(cls) -> "AirflowClient":
+    def from_settings(cls) -> AirflowClient:
         s = get_settings()
         return cls(s.airflow_url, s.airflow_admin_user, s.airflow_admin_password)
 
@@ -41,12 +41,15 @@ class AirflowClient:
         except urllib.error.HTTPError as e:
             raise AirflowError(f"{method} {path}: HTTP {e.code}: {e.read().decode(errors='replace')[:500]}") from e
         except urllib.error.URLError as e:
-            raise AirflowError(f"Airflow is not answering at {self.base_url} ({e.reason}). "
-                               "Start it: infra/stack.sh start airflow") from e
+            raise AirflowError(
+                f"Airflow is not answering at {self.base_url} ({e.reason}). Start it: infra/stack.sh start airflow"
+            ) from e
 
     def token(self) -> str:
         if self._token is None:
-            resp = self._request("POST", "/auth/token", {"username": self.username, "password": self.password}, auth=False)
+            resp = self._request(
+                "POST", "/auth/token", {"username": self.username, "password": self.password}, auth=False
+            )
             self._token = resp["access_token"]
         return self._token
 

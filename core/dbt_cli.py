@@ -25,13 +25,19 @@ def dbt_executable() -> str:
     return str(venv_dbt) if venv_dbt.exists() else (shutil.which("dbt") or "dbt")
 
 
-def run_dbt(args: list[str], bronze_db: str | None = None, schema_prefix: str = "",
-            target_path: str | None = None) -> subprocess.CompletedProcess:
+def run_dbt(
+    args: list[str], bronze_db: str | None = None, schema_prefix: str = "", target_path: str | None = None
+) -> subprocess.CompletedProcess:
     """``dbt <args>`` in the project; output captured. bronze_db / schema_prefix select the
     sources' database and put silver and gold under ``<prefix>silver`` / ``<prefix>gold``."""
     env = {**os.environ, **settings_env(schema_prefix=schema_prefix)}
     if bronze_db:
         env.update(settings_env(bronze_db=bronze_db))
     extra = ["--target-path", target_path] if target_path else []
-    return subprocess.run([dbt_executable(), *args, "--profiles-dir", str(DBT_PROJECT_DIR), *extra],
-                          cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True)
+    return subprocess.run(
+        [dbt_executable(), *args, "--profiles-dir", str(DBT_PROJECT_DIR), *extra],
+        cwd=DBT_PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+    )

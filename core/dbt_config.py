@@ -7,7 +7,6 @@ from cosmos.constants import InvocationMode, LoadMode, TestBehavior, TestIndirec
 
 from core.dbt_cli import DBT_PROJECT_DIR, PIPELINE_BUILD_FLAGS, dbt_executable
 
-
 project_config = ProjectConfig(dbt_project_path=DBT_PROJECT_DIR)
 profile_config = ProfileConfig(
     profile_name="telco_lakehouse",

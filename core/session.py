@@ -17,7 +17,6 @@ from pyspark.sql import SparkSession
 
 from core.settings import get_settings
 
-
 # For a JVM that only commits (Arrow writes the data: the CDC consumer, the file loader): C2's
 # compiles of the commit path cost more CPU in a run of minutes than they give back, CPU the
 # Python side needs (bench_cdc: landed 31k -> 35k records/s). Not for heavy Spark work.
@@ -70,8 +69,9 @@ def get_shared_spark(app_name: str) -> SparkSession:
     url = get_settings().spark_connect_url
     if serving(url):
         return SparkSession.builder.remote(url).appName(app_name).getOrCreate()
-    log.warning("Spark Connect %s is not serving: %s runs in a Spark session of its own", url or "(not configured)",
-                app_name)
+    log.warning(
+        "Spark Connect %s is not serving: %s runs in a Spark session of its own", url or "(not configured)", app_name
+    )
     return get_spark(app_name)
 
 

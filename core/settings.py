@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,7 @@ def parse_env_lines(text: str, origin: str = "<text>") -> dict[str, str]:
     return values
 
 
-@lru_cache(maxsize=None)
+@cache
 def read_env_file(path: Path) -> dict[str, str]:
     return parse_env_lines(path.read_text(), str(path))
 
@@ -74,28 +74,46 @@ class Settings:
     airflow_admin_user: str = _env("AIRFLOW_ADMIN_USER", "Airflow user the run command and tests log in as")
     airflow_admin_password: str = _env("AIRFLOW_ADMIN_PASSWORD", "that user's password")
     spark_master: str = _env("SPARK_MASTER", "Spark master URL of the jobs and the Thrift server")
-    spark_connect_port: int | None = _env("SPARK_CONNECT_PORT", "Spark Connect on the Thrift server's JVM (empty: not served)")
-    alert_webhook: str = _env("LAKEHOUSE_ALERT_WEBHOOK", "quality alerts' webhook URL (empty: alerts are only logged)", "")
+    spark_connect_port: int | None = _env(
+        "SPARK_CONNECT_PORT", "Spark Connect on the Thrift server's JVM (empty: not served)"
+    )
+    alert_webhook: str = _env(
+        "LAKEHOUSE_ALERT_WEBHOOK", "quality alerts' webhook URL (empty: alerts are only logged)", ""
+    )
     quality_local_max_rows: int = _env(
-        "LAKEHOUSE_QUALITY_LOCAL_MAX_ROWS", "tables up to this size are validated in pandas after one fetch", 0)
+        "LAKEHOUSE_QUALITY_LOCAL_MAX_ROWS", "tables up to this size are validated in pandas after one fetch", 0
+    )
     warehouse_dir: Path | None = _env("WAREHOUSE_DIR", "the Delta warehouse (default <home>/warehouse)")
     landing_dir: str | None = _env(
-        "LAKEHOUSE_LANDING", "the landing zone: a folder, or any Hadoop file system URI (default <home>/landing)")
-    spark_conf_dir: Path | None = _env("SPARK_CONF_DIR", "spark-defaults.conf and hive-site.xml (default <home>/conf/spark)")
-    bronze_db: str = _env("LAKEHOUSE_BRONZE_DB", "the bronze database (tests and benchmarks land a copy of their own)", "bronze")
+        "LAKEHOUSE_LANDING", "the landing zone: a folder, or any Hadoop file system URI (default <home>/landing)"
+    )
+    spark_conf_dir: Path | None = _env(
+        "SPARK_CONF_DIR", "spark-defaults.conf and hive-site.xml (default <home>/conf/spark)"
+    )
+    bronze_db: str = _env(
+        "LAKEHOUSE_BRONZE_DB", "the bronze database (tests and benchmarks land a copy of their own)", "bronze"
+    )
     schema_prefix: str = _env("LAKEHOUSE_SCHEMA_PREFIX", "prefix of the silver, gold and quality schemas", "")
     source_db_suffix: str = _env(
-        "LAKEHOUSE_SOURCE_DB_SUFFIX", "points the generator and the workload at an uncaptured copy (crm<suffix>)", "")
+        "LAKEHOUSE_SOURCE_DB_SUFFIX", "points the generator and the workload at an uncaptured copy (crm<suffix>)", ""
+    )
     gx_root: Path | None = _env("LAKEHOUSE_GX_ROOT", "Great Expectations' project folder (default <home>/gx)")
-    data_docs_dir: Path | None = _env("LAKEHOUSE_DATA_DOCS", "the offline Data Docs site (default <home>/reports/data_docs)")
+    data_docs_dir: Path | None = _env(
+        "LAKEHOUSE_DATA_DOCS", "the offline Data Docs site (default <home>/reports/data_docs)"
+    )
     airflow_preload: str = _env(
-        "LAKEHOUSE_AIRFLOW_PRELOAD", "modules Airflow's scheduler imports for the task processes it forks", "")
+        "LAKEHOUSE_AIRFLOW_PRELOAD", "modules Airflow's scheduler imports for the task processes it forks", ""
+    )
 
     def __post_init__(self) -> None:
         # Paths defaulting under home are filled here, so every reader sees the same value.
-        home_defaults = {"warehouse_dir": self.home / "warehouse", "landing_dir": str(self.home / "landing"),
-                         "spark_conf_dir": self.home / "conf" / "spark", "gx_root": self.home / "gx",
-                         "data_docs_dir": self.home / "reports" / "data_docs"}
+        home_defaults = {
+            "warehouse_dir": self.home / "warehouse",
+            "landing_dir": str(self.home / "landing"),
+            "spark_conf_dir": self.home / "conf" / "spark",
+            "gx_root": self.home / "gx",
+            "data_docs_dir": self.home / "reports" / "data_docs",
+        }
         for name, value in home_defaults.items():
             if getattr(self, name) is None:
                 object.__setattr__(self, name, value)
@@ -138,8 +156,7 @@ class Settings:
 
     def pg_dsn(self, database: str) -> str:
         return (
-            f"host={self.pg_host} port={self.pg_port} dbname={database} "
-            f"user={self.pg_user} password={self.pg_password}"
+            f"host={self.pg_host} port={self.pg_port} dbname={database} user={self.pg_user} password={self.pg_password}"
         )
 
 
@@ -167,8 +184,11 @@ def _from_sources(environ: Mapping[str, str]) -> Settings:
             values[f.name] = _convert(env, raw, str(f.type))
     if values.get("home") is None:
         values["home"] = REPO_DIR / ".lakehouse"
-    missing = [f.metadata["env"] for f in fields(Settings) if f.name not in values and f.default is None
-               and "None" not in str(f.type)]
+    missing = [
+        f.metadata["env"]
+        for f in fields(Settings)
+        if f.name not in values and f.default is None and "None" not in str(f.type)
+    ]
     if missing:
         raise SettingsError(f"settings not set in the environment nor in infra/stack.env: {', '.join(missing)}")
     return Settings(**values)

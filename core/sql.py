@@ -13,7 +13,9 @@ def thrift_query(sql: str) -> list[tuple]:
     """Run one statement on a fresh connection: each connection is its own Spark session and
     caches the tables it has read, so a new one always sees the latest commits."""
     s = get_settings()
-    with closing(hive.connect(host=s.bind_host, port=s.thrift_port, username="lakehouse")) as conn:
-        with closing(conn.cursor()) as cur:
-            cur.execute(sql)
-            return cur.fetchall() if cur.description else []
+    with (
+        closing(hive.connect(host=s.bind_host, port=s.thrift_port, username="lakehouse")) as conn,
+        closing(conn.cursor()) as cur,
+    ):
+        cur.execute(sql)
+        return cur.fetchall() if cur.description else []

@@ -85,8 +85,15 @@ def lakehouse_slice():
         results = run()
         for r in results:
             print(r.summary())
-        return {r.feed: {"files": len(r.files), "landed": r.total("landed"), "quarantined": r.total("quarantined"),
-                         "duplicates": r.total("duplicates")} for r in results}
+        return {
+            r.feed: {
+                "files": len(r.files),
+                "landed": r.total("landed"),
+                "quarantined": r.total("quarantined"),
+                "duplicates": r.total("duplicates"),
+            }
+            for r in results
+        }
 
     def dbt_layer(layer: str) -> DbtTaskGroup:
         return DbtTaskGroup(

@@ -34,9 +34,11 @@ class Alert:
     threshold: float
 
     def text(self) -> str:
-        return (f"[{self.severity}] {self.layer} {self.table}: rule {self.rule} ({self.dimension}) failed on "
-                f"{self.rows_failed:,} of {self.rows_checked:,} rows, pass rate {self.pass_rate:.2%} "
-                f"(threshold {self.threshold:.0%}); {self.outcome}; run {self.run_id}")
+        return (
+            f"[{self.severity}] {self.layer} {self.table}: rule {self.rule} ({self.dimension}) failed on "
+            f"{self.rows_failed:,} of {self.rows_checked:,} rows, pass rate {self.pass_rate:.2%} "
+            f"(threshold {self.threshold:.0%}); {self.outcome}; run {self.run_id}"
+        )
 
 
 def alerts_for(results, run_id: str) -> list[Alert]:
@@ -47,8 +49,22 @@ def alerts_for(results, run_id: str) -> list[Alert]:
         c = r.check
         critical_failed = c.severity == "critical" and r.rows_failed > 0 and (r.outcome != "passed")
         if critical_failed or not r.passed:
-            out.append(Alert(run_id, c.layer, c.table, c.rule, c.name, c.dimension, c.severity, r.outcome,
-                             r.rows_checked, r.rows_failed, round(r.pass_rate, 6), c.threshold))
+            out.append(
+                Alert(
+                    run_id,
+                    c.layer,
+                    c.table,
+                    c.rule,
+                    c.name,
+                    c.dimension,
+                    c.severity,
+                    r.outcome,
+                    r.rows_checked,
+                    r.rows_failed,
+                    round(r.pass_rate, 6),
+                    c.threshold,
+                )
+            )
     return out
 
 
@@ -69,8 +85,12 @@ def send(alerts: list[Alert], url: str | None = None, attempts: int = 3, timeout
     if not url:
         log.warning("quality alerts: no channel configured (LAKEHOUSE_ALERT_WEBHOOK); %d logged only", len(alerts))
         return 0
-    body = json.dumps({"text": f"{len(alerts)} data-quality alert(s):\n" + "\n".join(a.text() for a in alerts),
-                       "alerts": [asdict(a) for a in alerts]}).encode()
+    body = json.dumps(
+        {
+            "text": f"{len(alerts)} data-quality alert(s):\n" + "\n".join(a.text() for a in alerts),
+            "alerts": [asdict(a) for a in alerts],
+        }
+    ).encode()
     request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
     last = None
     for attempt in range(attempts):
@@ -81,5 +101,5 @@ def send(alerts: list[Alert], url: str | None = None, attempts: int = 3, timeout
                 last = f"HTTP {response.status}"
         except (urllib.error.URLError, OSError) as e:
             last = str(e)
-        time.sleep(0.5 * 2 ** attempt)
+        time.sleep(0.5 * 2**attempt)
     raise AlertDeliveryError(f"webhook {url} refused {len(alerts)} alert(s) after {attempts} attempts: {last}")

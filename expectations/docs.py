@@ -29,16 +29,11 @@ CDN_ASSETS = {
     "https://cdnjs.cloudflare.com/ajax/libs/font-awesome/6.6.0/css/all.min.css": "font-awesome/6.6.0/css/all.min.css",
     "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.css": "bootstrap-table/1.19.1/dist/bootstrap-table.min.css",
     "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.js": "bootstrap-table/1.19.1/dist/bootstrap-table.min.js",
-    "https://unpkg.com/bootstrap-table@1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.js":
-        "bootstrap-table/1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.js",
-    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.min.css":
-        "bootstrap-table/1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.css",
-    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.css":
-        "bootstrap-table/1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.css",
-    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/css/bootstrap-datepicker.min.css":
-        "bootstrap-datepicker/1.9.0/css/bootstrap-datepicker.min.css",
-    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/js/bootstrap-datepicker.min.js":
-        "bootstrap-datepicker/1.9.0/js/bootstrap-datepicker.min.js",
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.js": "bootstrap-table/1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.js",
+    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.min.css": "bootstrap-table/1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.css",
+    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.css": "bootstrap-table/1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.css",
+    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/css/bootstrap-datepicker.min.css": "bootstrap-datepicker/1.9.0/css/bootstrap-datepicker.min.css",
+    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/js/bootstrap-datepicker.min.js": "bootstrap-datepicker/1.9.0/js/bootstrap-datepicker.min.js",
     "https://cdn.jsdelivr.net/npm/@forevolve/bootstrap-dark@1.1.0/dist/css/bootstrap-prefers-dark.css": None,
     "https://cdn.jsdelivr.net/npm/vega@5": None,
     "https://cdn.jsdelivr.net/npm/vega-lite@5": None,
@@ -75,11 +70,14 @@ def get_context():
     context = gx.get_context(mode="file", project_root_dir=str(gx_root()))
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     if SITE_NAME not in context.get_site_names():
-        context.add_data_docs_site(site_name=SITE_NAME, site_config={
-            "class_name": "SiteBuilder",
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir())},
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-        })
+        context.add_data_docs_site(
+            site_name=SITE_NAME,
+            site_config={
+                "class_name": "SiteBuilder",
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir())},
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            },
+        )
     return context
 
 
@@ -123,21 +121,31 @@ def run_checkpoint(context, layer: str, table: str, expectations: list, df, run_
     suite = context.suites.add_or_update(gx.ExpectationSuite(name=f"{name}__suite", expectations=expectations))
     # one definition per engine: each refers to its own data source's asset
     vd = context.validation_definitions.add_or_update(
-        gx.ValidationDefinition(name=f"{name}__{engine}__validation", data=batch, suite=suite))
-    checkpoint = context.checkpoints.add_or_update(gx.Checkpoint(
-        name=f"{name}__{engine}__checkpoint", validation_definitions=[vd], actions=[],
-        result_format={"result_format": "SUMMARY", "partial_unexpected_count": 0}))
+        gx.ValidationDefinition(name=f"{name}__{engine}__validation", data=batch, suite=suite)
+    )
+    checkpoint = context.checkpoints.add_or_update(
+        gx.Checkpoint(
+            name=f"{name}__{engine}__checkpoint",
+            validation_definitions=[vd],
+            actions=[],
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 0},
+        )
+    )
     from great_expectations.core.run_identifier import RunIdentifier
 
-    result = checkpoint.run(batch_parameters={"dataframe": df},
-                            run_id=RunIdentifier(run_name=run_id) if run_id else None)
+    result = checkpoint.run(
+        batch_parameters={"dataframe": df}, run_id=RunIdentifier(run_name=run_id) if run_id else None
+    )
     return next(iter(result.run_results.items()))
 
 
 def build_pages(context, result_keys: list) -> None:
     """Render the Data Docs pages of these stored validation results and of their suites, and
     the site's index, in one build."""
-    ids = [*result_keys, *{k.expectation_suite_identifier.name: k.expectation_suite_identifier for k in result_keys}.values()]
+    ids = [
+        *result_keys,
+        *{k.expectation_suite_identifier.name: k.expectation_suite_identifier for k in result_keys}.values(),
+    ]
     if ids:
         context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=ids)
 
@@ -150,8 +158,10 @@ def prune_history(keep: int = 30, roots: list[Path] | None = None) -> int:
     removed = 0
     for root in roots:
         for suite in (d for d in root.glob("*") if d.is_dir()) if root.exists() else ():
-            runs = sorted((ts for run in suite.iterdir() if run.is_dir() for ts in run.iterdir() if ts.is_dir()),
-                          key=lambda ts: ts.name)
+            runs = sorted(
+                (ts for run in suite.iterdir() if run.is_dir() for ts in run.iterdir() if ts.is_dir()),
+                key=lambda ts: ts.name,
+            )
             for old in runs[:-keep] if keep else runs:
                 shutil.rmtree(old)
                 removed += 1
@@ -172,7 +182,7 @@ def _webjar_index() -> dict[str, tuple[Path, str]]:
         with zipfile.ZipFile(jar) as z:
             for member in z.namelist():
                 if member.startswith(_WEBJAR_ROOT) and not member.endswith("/"):
-                    index[member[len(_WEBJAR_ROOT):]] = (jar, member)
+                    index[member[len(_WEBJAR_ROOT) :]] = (jar, member)
     return index
 
 
@@ -193,8 +203,9 @@ def _vendor(site: Path) -> None:
     wanted = {p for p in CDN_ASSETS.values() if p}
     missing = sorted(p for p in wanted if p not in index)
     if missing:
-        raise OfflineAssetsMissing(f"web assets missing from {get_settings().jars_dir / 'webjars'}: {missing}; "
-                                   "run infra/fetch_jars.sh")
+        raise OfflineAssetsMissing(
+            f"web assets missing from {get_settings().jars_dir / 'webjars'}: {missing}; run infra/fetch_jars.sh"
+        )
     if all((site / VENDOR_DIR / p).exists() for p in wanted):
         return
     by_jar: dict[Path, list[str]] = {}
@@ -216,6 +227,7 @@ def _vendor(site: Path) -> None:
 def offline_html(html: str, page: Path, site: Path) -> str:
     """The page with every CDN asset pointed at the site's copy (relative to the page), or dropped.
     An asset this table does not know is an error, not a silent online dependency."""
+
     def swap(m: re.Match) -> str:
         tag, url = m.group(0), m.group(2)
         if url not in CDN_ASSETS:
@@ -224,7 +236,11 @@ def offline_html(html: str, page: Path, site: Path) -> str:
         if local is None:
             return ""
         rel = os.path.relpath(site / VENDOR_DIR / local, page.parent)
-        return tag.replace(url, rel).replace(' integrity="', ' data-integrity="').replace(' crossorigin="', ' data-crossorigin="')
+        return (
+            tag.replace(url, rel)
+            .replace(' integrity="', ' data-integrity="')
+            .replace(' crossorigin="', ' data-crossorigin="')
+        )
 
     html = _TAG.sub(swap, html)
     static = os.path.relpath(site / "static", page.parent)

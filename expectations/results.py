@@ -13,36 +13,40 @@ from pyspark.sql import types as T
 from core.settings import get_settings
 from expectations.rules import Check
 
-RESULTS_SCHEMA = T.StructType([
-    T.StructField("run_id", T.StringType(), False),
-    T.StructField("layer", T.StringType(), False),
-    T.StructField("source", T.StringType(), False),
-    T.StructField("table_name", T.StringType(), False),
-    T.StructField("physical_table", T.StringType(), False),
-    T.StructField("rule", T.StringType(), False),
-    T.StructField("check_name", T.StringType(), False),
-    T.StructField("columns", T.StringType(), False),
-    T.StructField("dimension", T.StringType(), False),
-    T.StructField("severity", T.StringType(), False),
-    T.StructField("action", T.StringType(), False),
-    T.StructField("threshold", T.DoubleType(), False),
-    T.StructField("rows_checked", T.LongType(), False),
-    T.StructField("rows_failed", T.LongType(), False),
-    T.StructField("pass_rate", T.DoubleType(), False),
-    T.StructField("passed", T.BooleanType(), False),
-    T.StructField("outcome", T.StringType(), False),  # passed | warned | stopped | quarantined
-    T.StructField("validated_at", T.TimestampType(), False),
-])
+RESULTS_SCHEMA = T.StructType(
+    [
+        T.StructField("run_id", T.StringType(), False),
+        T.StructField("layer", T.StringType(), False),
+        T.StructField("source", T.StringType(), False),
+        T.StructField("table_name", T.StringType(), False),
+        T.StructField("physical_table", T.StringType(), False),
+        T.StructField("rule", T.StringType(), False),
+        T.StructField("check_name", T.StringType(), False),
+        T.StructField("columns", T.StringType(), False),
+        T.StructField("dimension", T.StringType(), False),
+        T.StructField("severity", T.StringType(), False),
+        T.StructField("action", T.StringType(), False),
+        T.StructField("threshold", T.DoubleType(), False),
+        T.StructField("rows_checked", T.LongType(), False),
+        T.StructField("rows_failed", T.LongType(), False),
+        T.StructField("pass_rate", T.DoubleType(), False),
+        T.StructField("passed", T.BooleanType(), False),
+        T.StructField("outcome", T.StringType(), False),  # passed | warned | stopped | quarantined
+        T.StructField("validated_at", T.TimestampType(), False),
+    ]
+)
 
-QUARANTINE_SCHEMA = T.StructType([
-    T.StructField("table_name", T.StringType(), False),     # the contract's name, e.g. bss.orders
-    T.StructField("rule", T.StringType(), False),
-    T.StructField("key_value", T.StringType(), False),      # the primary key (columns joined by '|')
-    T.StructField("reason", T.StringType(), False),
-    T.StructField("row_json", T.StringType(), True),
-    T.StructField("run_id", T.StringType(), False),
-    T.StructField("quarantined_at", T.TimestampType(), False),
-])
+QUARANTINE_SCHEMA = T.StructType(
+    [
+        T.StructField("table_name", T.StringType(), False),  # the contract's name, e.g. bss.orders
+        T.StructField("rule", T.StringType(), False),
+        T.StructField("key_value", T.StringType(), False),  # the primary key (columns joined by '|')
+        T.StructField("reason", T.StringType(), False),
+        T.StructField("row_json", T.StringType(), True),
+        T.StructField("run_id", T.StringType(), False),
+        T.StructField("quarantined_at", T.TimestampType(), False),
+    ]
+)
 
 
 def quality_db() -> str:
@@ -84,16 +88,33 @@ class CheckResult:
 
     def describe(self) -> str:
         c = self.check
-        return (f"{c.layer} {c.table} {c.rule} ({'+'.join(c.columns)}): {self.rows_failed:,} of "
-                f"{self.rows_checked:,} rows fail, pass rate {self.pass_rate:.2%} vs {c.threshold:.0%} [{c.severity}]")
+        return (
+            f"{c.layer} {c.table} {c.rule} ({'+'.join(c.columns)}): {self.rows_failed:,} of "
+            f"{self.rows_checked:,} rows fail, pass rate {self.pass_rate:.2%} vs {c.threshold:.0%} [{c.severity}]"
+        )
 
     def as_row(self, run_id: str, at: datetime) -> dict:
         c = self.check
-        return {"run_id": run_id, "layer": c.layer, "source": c.source, "table_name": c.table,
-                "physical_table": self.physical_table, "rule": c.rule, "check_name": c.name,
-                "columns": ",".join(c.columns), "dimension": c.dimension, "severity": c.severity, "action": c.action,
-                "threshold": c.threshold, "rows_checked": self.rows_checked, "rows_failed": self.rows_failed,
-                "pass_rate": self.pass_rate, "passed": self.passed, "outcome": self.outcome, "validated_at": at}
+        return {
+            "run_id": run_id,
+            "layer": c.layer,
+            "source": c.source,
+            "table_name": c.table,
+            "physical_table": self.physical_table,
+            "rule": c.rule,
+            "check_name": c.name,
+            "columns": ",".join(c.columns),
+            "dimension": c.dimension,
+            "severity": c.severity,
+            "action": c.action,
+            "threshold": c.threshold,
+            "rows_checked": self.rows_checked,
+            "rows_failed": self.rows_failed,
+            "pass_rate": self.pass_rate,
+            "passed": self.passed,
+            "outcome": self.outcome,
+            "validated_at": at,
+        }
 
 
 def _ddl(schema: T.StructType) -> str:
@@ -125,6 +146,11 @@ def replace_quarantine(spark: SparkSession, table: str, rule: str, offending, fa
     # by path: an overwrite through the catalog makes the Hive metastore try (and log a failure)
     # to alter the table's placeholder schema
     location = spark.sql(f"describe detail {quarantine_table()}").first().location
-    (offending.select(*QUARANTINE_SCHEMA.fieldNames()).write.format("delta").mode("overwrite")
-     .option("replaceWhere", condition).save(location))
+    (
+        offending.select(*QUARANTINE_SCHEMA.fieldNames())
+        .write.format("delta")
+        .mode("overwrite")
+        .option("replaceWhere", condition)
+        .save(location)
+    )
     return spark.table(quarantine_table()).where(condition).count()

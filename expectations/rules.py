@@ -33,19 +33,19 @@ class Check:
     """One rule on one table of one layer."""
 
     layer: str
-    table: str           # bronze: the contract's qualified name (crm.customers); else the dbt model
-    source: str          # the source system it is about (crm, bss, network, app), for the scorecard
+    table: str  # bronze: the contract's qualified name (crm.customers); else the dbt model
+    source: str  # the source system it is about (crm, bss, network, app), for the scorecard
     rule: str
     dimension: str
     severity: str
     threshold: float
-    action: str          # stop | quarantine | record
+    action: str  # stop | quarantine | record
     kind: str
     columns: tuple[str, ...]
-    where: str | None = None          # only rows where this holds are checked
-    values: tuple = ()                # in_set
-    pattern: str | None = None        # regex
-    ref: str | None = None            # exists_in: "<model>.<column>" in the same layer
+    where: str | None = None  # only rows where this holds are checked
+    values: tuple = ()  # in_set
+    pattern: str | None = None  # regex
+    ref: str | None = None  # exists_in: "<model>.<column>" in the same layer
 
     @property
     def name(self) -> str:
@@ -78,8 +78,14 @@ class Check:
         """The Great Expectations expectation, with the rule's identity in ``meta``."""
         import great_expectations as gx
 
-        meta = {"check": self.name, "rule": self.rule, "dimension": self.dimension, "severity": self.severity,
-                "action": self.action, "threshold": self.threshold}
+        meta = {
+            "check": self.name,
+            "rule": self.rule,
+            "dimension": self.dimension,
+            "severity": self.severity,
+            "action": self.action,
+            "threshold": self.threshold,
+        }
         common = {"meta": meta, **({"row_condition": self.where, "condition_parser": "spark"} if self.where else {})}
         col = self.columns[0]
         if self.kind == "not_null":
@@ -88,18 +94,21 @@ class Check:
             # an aggregate (distinct count / count: one hash aggregation), not GX's row-level
             # uniqueness (a window over the whole table: minutes and the heap at 10M rows)
             return gx.expectations.ExpectColumnProportionOfUniqueValuesToBeBetween(
-                column=self.key_column, min_value=1.0, max_value=1.0, **common)
+                column=self.key_column, min_value=1.0, max_value=1.0, **common
+            )
         if self.kind == "in_set":
             return gx.expectations.ExpectColumnValuesToBeInSet(column=col, value_set=list(self.values), **common)
         if self.kind == "regex":
             return gx.expectations.ExpectColumnValuesToMatchRegex(column=col, regex=self.pattern, **common)
         if self.kind == "pair_equal":
             return gx.expectations.ExpectColumnPairValuesToBeEqual(
-                column_A=col, column_B=self.columns[1], ignore_row_if="either_value_is_missing", **common)
+                column_A=col, column_B=self.columns[1], ignore_row_if="either_value_is_missing", **common
+            )
         if self.kind == "exists_in":
             cond = f"{col} IS NOT NULL" + (f" AND ({self.where})" if self.where else "")
             return gx.expectations.ExpectColumnValuesToNotBeNull(
-                column=self.ref_column, row_condition=cond, condition_parser="spark", meta=meta)
+                column=self.ref_column, row_condition=cond, condition_parser="spark", meta=meta
+            )
         raise RuleConfigError(f"{self.name}: unknown kind {self.kind!r}")
 
     def failing_sql(self) -> str:
@@ -146,24 +155,49 @@ def catalogue() -> dict:
 
 def _from_rule(layer: str, table: str, source: str, rule: Rule, kind: str, columns, **extra) -> Check:
     if rule.action == "quarantine" and layer != "bronze":
-        raise RuleConfigError(f"{source}: rule {rule.rule} on {table} quarantines, but only bronze rows can be "
-                              f"held back (it is checked in {layer}); make it stop or record")
-    return Check(layer=layer, table=table, source=source, rule=rule.rule, dimension=rule.dimension,
-                 severity=rule.severity, threshold=float(rule.threshold), action=rule.action, kind=kind,
-                 columns=tuple(columns), **extra)
+        raise RuleConfigError(
+            f"{source}: rule {rule.rule} on {table} quarantines, but only bronze rows can be "
+            f"held back (it is checked in {layer}); make it stop or record"
+        )
+    return Check(
+        layer=layer,
+        table=table,
+        source=source,
+        rule=rule.rule,
+        dimension=rule.dimension,
+        severity=rule.severity,
+        threshold=float(rule.threshold),
+        action=rule.action,
+        kind=kind,
+        columns=tuple(columns),
+        **extra,
+    )
 
 
 def _bronze_checks(contract: Contract) -> list[Check]:
     t, src = contract.qualified_name, contract.source
-    checks = [_from_rule("bronze", t, src, Rule("unique_key", "uniqueness", "critical"), "unique", contract.primary_key)]
+    checks = [
+        _from_rule("bronze", t, src, Rule("unique_key", "uniqueness", "critical"), "unique", contract.primary_key)
+    ]
     placed = catalogue()["rules"]
     for col in contract.columns:
         explicit = {r.rule: r for r in col.rules}
         if not col.nullable:
-            checks.append(_from_rule("bronze", t, src, Rule("required", "completeness", "critical"), "not_null", [col.name]))
+            checks.append(
+                _from_rule("bronze", t, src, Rule("required", "completeness", "critical"), "not_null", [col.name])
+            )
         if col.allowed:
-            checks.append(_from_rule("bronze", t, src, Rule("allowed_values", "validity", "warning"), "in_set",
-                                     [col.name], values=_typed(col.allowed, col.base_type)))
+            checks.append(
+                _from_rule(
+                    "bronze",
+                    t,
+                    src,
+                    Rule("allowed_values", "validity", "warning"),
+                    "in_set",
+                    [col.name],
+                    values=_typed(col.allowed, col.base_type),
+                )
+            )
         if col.pattern:
             rule = explicit.pop("pattern", Rule("pattern", "validity", "warning"))
             checks.append(_from_rule("bronze", t, src, rule, "regex", [col.name], pattern=col.pattern))
@@ -171,8 +205,10 @@ def _bronze_checks(contract: Contract) -> list[Check]:
             if rule.rule == "not_null":
                 checks.append(_from_rule("bronze", t, src, rule, "not_null", [col.name]))
             elif rule.rule not in placed:
-                raise RuleConfigError(f"{contract.path}: rule {rule.rule!r} on {col.name} is neither a bronze rule "
-                                      f"(not_null, pattern) nor placed in {CATALOGUE_PATH.name}")
+                raise RuleConfigError(
+                    f"{contract.path}: rule {rule.rule!r} on {col.name} is neither a bronze rule "
+                    f"(not_null, pattern) nor placed in {CATALOGUE_PATH.name}"
+                )
     return checks
 
 
@@ -189,15 +225,30 @@ def _placed_checks(layer: str) -> list[Check]:
                 if model is None:
                     raise RuleConfigError(f"{CATALOGUE_PATH}: {rule.rule} has no table for {contract.qualified_name}")
                 spec = entry["check"]
-                checks.append(_from_rule(layer, model, contract.source, rule, spec["kind"],
-                                         spec.get("columns") or [spec["column"]], where=spec.get("where"),
-                                         ref=spec.get("ref")))
+                checks.append(
+                    _from_rule(
+                        layer,
+                        model,
+                        contract.source,
+                        rule,
+                        spec["kind"],
+                        spec.get("columns") or [spec["column"]],
+                        where=spec.get("where"),
+                        ref=spec.get("ref"),
+                    )
+                )
     for model, spec in (catalogue()["model_keys"].get(layer) or {}).items():
         for col in spec["key"]:
-            checks.append(_from_rule(layer, model, spec["source"], Rule("required", "completeness", "critical"),
-                                     "not_null", [col]))
-        checks.append(_from_rule(layer, model, spec["source"], Rule("unique_key", "uniqueness", "critical"),
-                                 "unique", spec["key"]))
+            checks.append(
+                _from_rule(
+                    layer, model, spec["source"], Rule("required", "completeness", "critical"), "not_null", [col]
+                )
+            )
+        checks.append(
+            _from_rule(
+                layer, model, spec["source"], Rule("unique_key", "uniqueness", "critical"), "unique", spec["key"]
+            )
+        )
     return checks
 
 

@@ -51,12 +51,16 @@ def line_chart(series: dict[str, dict[str, float]], title: str, width: int = 560
     def y(v: float) -> float:
         return top + ph * (100.0 - v) / (100.0 - y_min)
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-             f'aria-label="{html.escape(title)}">', f'<text x="{left}" y="14" font-size="13" font-weight="bold">'
-             f'{html.escape(title)}</text>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+        f'aria-label="{html.escape(title)}">',
+        f'<text x="{left}" y="14" font-size="13" font-weight="bold">{html.escape(title)}</text>',
+    ]
     for tick in (y_min, (y_min + 100) / 2, 100.0):
-        parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="#ddd"/>'
-                     f'<text x="{left - 4}" y="{y(tick) + 4:.1f}" font-size="10" text-anchor="end">{tick:.0f}%</text>')
+        parts.append(
+            f'<line x1="{left}" x2="{left + pw}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="#ddd"/>'
+            f'<text x="{left - 4}" y="{y(tick) + 4:.1f}" font-size="10" text-anchor="end">{tick:.0f}%</text>'
+        )
     parts.append(f'<text x="{left}" y="{height - 6}" font-size="10">{len(runs)} run(s), oldest to latest</text>')
     for n, g in enumerate(groups):
         color = PALETTE[n % len(PALETTE)]
@@ -65,10 +69,14 @@ def line_chart(series: dict[str, dict[str, float]], title: str, width: int = 560
             path = " ".join(f"{px:.1f},{py:.1f}" for px, py, _, _ in pts)
             parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{path}"/>')
         for px, py, run, v in pts:
-            parts.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3" fill="{color}"><title>{html.escape(g)} '
-                         f'{v:.2f}% ({html.escape(run)})</title></circle>')
-        parts.append(f'<rect x="{left + pw + 10}" y="{top + 14 * n}" width="10" height="10" fill="{color}"/>'
-                     f'<text x="{left + pw + 24}" y="{top + 14 * n + 9}" font-size="11">{html.escape(g)}</text>')
+            parts.append(
+                f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3" fill="{color}"><title>{html.escape(g)} '
+                f"{v:.2f}% ({html.escape(run)})</title></circle>"
+            )
+        parts.append(
+            f'<rect x="{left + pw + 10}" y="{top + 14 * n}" width="10" height="10" fill="{color}"/>'
+            f'<text x="{left + pw + 24}" y="{top + 14 * n + 9}" font-size="11">{html.escape(g)}</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -76,7 +84,9 @@ def line_chart(series: dict[str, dict[str, float]], title: str, width: int = 560
 def render(rows: list[dict], docs_href: str = "data_docs/index.html") -> str:
     """The scorecard page from results-table rows (dicts)."""
     if not rows:
-        return "<!doctype html><html><body><h1>Data quality scorecard</h1><p>No validation has run yet.</p></body></html>"
+        return (
+            "<!doctype html><html><body><h1>Data quality scorecard</h1><p>No validation has run yet.</p></body></html>"
+        )
     by_source, by_dimension = scores(rows, "source"), scores(rows, "dimension")
     latest = list(by_source)[-1]
     latest_rows = sorted((r for r in rows if r["run_id"] == latest), key=lambda r: (r["pass_rate"], r["check_name"]))
@@ -91,7 +101,9 @@ def render(rows: list[dict], docs_href: str = "data_docs/index.html") -> str:
         f"<td>{html.escape(r['dimension'])}</td><td>{html.escape(r['severity'])}</td>"
         f"<td class='num'>{r['rows_failed']:,}</td><td class='num'>{r['rows_checked']:,}</td>"
         f"<td class='num'>{100 * r['pass_rate']:.2f}%</td><td class='num'>{100 * r['threshold']:.0f}%</td>"
-        f"<td>{html.escape(r['outcome'])}</td></tr>" for r in failing)
+        f"<td>{html.escape(r['outcome'])}</td></tr>"
+        for r in failing
+    )
     n_checks = len(latest_rows)
     passed = sum(r["passed"] for r in latest_rows)
     return f"""<!doctype html>
@@ -126,15 +138,25 @@ def build_report(spark=None, quiet: bool = False) -> dict:
     rows = [r.asDict() for r in spark.table(results.results_table()).collect()]
     path = scorecard_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    href = Path(docs.docs_index()).relative_to(path.parent) if docs.docs_index().is_relative_to(path.parent) else docs.docs_index()
+    href = (
+        Path(docs.docs_index()).relative_to(path.parent)
+        if docs.docs_index().is_relative_to(path.parent)
+        else docs.docs_index()
+    )
     path.write_text(render(rows, str(href)), encoding="utf-8")
     pages = docs.make_offline()
     by_source = scores(rows, "source") if rows else {}
     latest = by_source[list(by_source)[-1]] if by_source else {}
     if not quiet:
-        print(f"quality report: scorecard {path} ({len(by_source)} runs), Data Docs {docs.docs_index()} ({pages} pages)")
-    return {"scorecard": str(path), "data_docs": str(docs.docs_index()), "runs": len(by_source),
-            "latest_scores": {k: round(v, 2) for k, v in latest.items()}}
+        print(
+            f"quality report: scorecard {path} ({len(by_source)} runs), Data Docs {docs.docs_index()} ({pages} pages)"
+        )
+    return {
+        "scorecard": str(path),
+        "data_docs": str(docs.docs_index()),
+        "runs": len(by_source),
+        "latest_scores": {k: round(v, 2) for k, v in latest.items()},
+    }
 
 
 if __name__ == "__main__":

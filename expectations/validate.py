@@ -20,16 +20,16 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import re
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from core.settings import get_settings
 from expectations import alerts, docs, results, scorecard
 from expectations.results import CheckResult
 from expectations.rules import LAYERS, Check, checks_for, tables_of
@@ -43,8 +43,9 @@ class QualityGateFailed(RuntimeError):
 
     def __init__(self, failures: list[CheckResult]):
         self.failures = failures
-        super().__init__("critical quality rules failed, the next layer is not built: "
-                         + "; ".join(f.describe() for f in failures))
+        super().__init__(
+            "critical quality rules failed, the next layer is not built: " + "; ".join(f.describe() for f in failures)
+        )
 
 
 class TableMissing(RuntimeError):
@@ -67,8 +68,9 @@ class LayerReport:
     def summary(self) -> str:
         by = {o: sum(r.outcome == o for r in self.results) for o in ("passed", "warned", "quarantined", "stopped")}
         tables = len({r.check.table for r in self.results})
-        text = (f"{self.layer}: {len(self.results)} checks on {tables} tables in {self.seconds:.1f}s: "
-                + ", ".join(f"{n} {o}" for o, n in by.items()))
+        text = f"{self.layer}: {len(self.results)} checks on {tables} tables in {self.seconds:.1f}s: " + ", ".join(
+            f"{n} {o}" for o, n in by.items()
+        )
         if self.alerts_sent:
             text += f"; {self.alerts_sent} alerts sent"
         if self.alert_error:
@@ -78,7 +80,7 @@ class LayerReport:
 
 def new_run_id() -> str:
     """A run id for a validation started outside Airflow (which passes its own)."""
-    return "manual__" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    return "manual__" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
 
 
 def physical_table(layer: str, table: str) -> str:
@@ -134,12 +136,15 @@ def offending_rows(df: DataFrame, check: Check, key_cols: list[str], run_id: str
     if check.kind == "unique":
         df = df.withColumn("_key_copy", F.row_number().over(Window.partitionBy(*check.columns).orderBy(*check.columns)))
     payload = [c for c in df.columns if not c.startswith("_")]
-    return (df.where(check.failing_sql())
-            .select(F.lit(check.table).alias("table_name"), F.lit(check.rule).alias("rule"),
-                    F.concat_ws("|", *[F.col(k).cast("string") for k in key_cols]).alias("key_value"),
-                    F.lit(f"{check.rule} ({check.dimension}, {check.severity}): fails {check.failing_sql()}").alias("reason"),
-                    F.to_json(F.struct(*payload)).alias("row_json"),
-                    F.lit(run_id).alias("run_id"), F.lit(at).cast("timestamp").alias("quarantined_at")))
+    return df.where(check.failing_sql()).select(
+        F.lit(check.table).alias("table_name"),
+        F.lit(check.rule).alias("rule"),
+        F.concat_ws("|", *[F.col(k).cast("string") for k in key_cols]).alias("key_value"),
+        F.lit(f"{check.rule} ({check.dimension}, {check.severity}): fails {check.failing_sql()}").alias("reason"),
+        F.to_json(F.struct(*payload)).alias("row_json"),
+        F.lit(run_id).alias("run_id"),
+        F.lit(at).cast("timestamp").alias("quarantined_at"),
+    )
 
 
 def _row_count(validation_result) -> int | None:
@@ -159,7 +164,9 @@ def _counts(validation_result, rows: int) -> dict[str, tuple[int, int]]:
         meta = r.expectation_config.meta or {}
         res = r.result or {}
         if r.exception_info and r.exception_info.get("raised_exception"):
-            raise RuntimeError(f"{meta.get('check')}: Great Expectations raised {r.exception_info.get('exception_message')}")
+            raise RuntimeError(
+                f"{meta.get('check')}: Great Expectations raised {r.exception_info.get('exception_message')}"
+            )
         if "observed_value" in res:  # uniqueness, an aggregate
             distinct_share = res["observed_value"] if res["observed_value"] is not None else 1.0
             out[meta["check"]] = (rows, round(rows * (1.0 - distinct_share)))
@@ -187,8 +194,9 @@ def local_frame(df: DataFrame, checks: list[Check], max_rows: int):
     return pdf
 
 
-def validate_table(spark, context, layer: str, table: str, checks: list[Check], run_id: str,
-                   at: datetime, local_max_rows: int = 0) -> tuple[list[CheckResult], object, str]:
+def validate_table(
+    spark, context, layer: str, table: str, checks: list[Check], run_id: str, at: datetime, local_max_rows: int = 0
+) -> tuple[list[CheckResult], object, str]:
     """The table's check results, the key of GX's stored validation result (for its page), and
     the engine GX validated it on (spark or pandas)."""
     # Not cached: a cache fill costs more than the scans GX's metric bundles make.
@@ -203,25 +211,35 @@ def validate_table(spark, context, layer: str, table: str, checks: list[Check], 
         checked, failed = counts[c.name]
         held = 0
         if c.action == "quarantine":
-            held = results.replace_quarantine(spark, c.table, c.rule,
-                                              offending_rows(df, c, _key_columns(layer, table, checks), run_id, at),
-                                              failing=failed)
+            held = results.replace_quarantine(
+                spark,
+                c.table,
+                c.rule,
+                offending_rows(df, c, _key_columns(layer, table, checks), run_id, at),
+                failing=failed,
+            )
         out.append(CheckResult(c, physical_table(layer, table), checked, failed, held))
     return out, key, docs.engine_of(frame)
 
 
-def validate_layer(spark: SparkSession, layer: str, run_id: str | None = None, context=None,
-                   webhook_url: str | None = None, progress=print, tables: set[str] | None = None,
-                   local_max_rows: int | None = None) -> LayerReport:
+def validate_layer(
+    spark: SparkSession,
+    layer: str,
+    run_id: str | None = None,
+    context=None,
+    webhook_url: str | None = None,
+    progress=print,
+    tables: set[str] | None = None,
+    local_max_rows: int | None = None,
+) -> LayerReport:
     """Validate every table of a layer (or only ``tables``); record, quarantine and alert; raise
     QualityGateFailed when a critical stop rule failed (after recording it). Tables of at most
     ``local_max_rows`` rows (default: the settings') are validated in pandas."""
-    from core.settings import get_settings
 
     run_id = run_id or new_run_id()
     if local_max_rows is None:
         local_max_rows = get_settings().quality_local_max_rows
-    at = datetime.now(timezone.utc).replace(tzinfo=None)
+    at = datetime.now(UTC).replace(tzinfo=None)
     context = context or docs.get_context()
     t0 = time.monotonic()
     report = LayerReport(layer, run_id)
@@ -235,8 +253,10 @@ def validate_layer(spark: SparkSession, layer: str, run_id: str | None = None, c
         report.results.extend(table_results)
         pages.append(key)
         failing = sum(not r.passed for r in table_results)
-        progress(f"  {layer} {table:<24} {len(checks):>3} checks  {failing} under threshold  "
-                 f"{time.monotonic() - t1:5.1f}s ({engine})")
+        progress(
+            f"  {layer} {table:<24} {len(checks):>3} checks  {failing} under threshold  "
+            f"{time.monotonic() - t1:5.1f}s ({engine})"
+        )
     t1 = time.monotonic()
     results.append_results(spark, report.results, run_id, at)
     t2 = time.monotonic()
@@ -266,9 +286,13 @@ def run_gate(layer: str, run_id: str | None = None) -> dict:
     with shared_spark(f"quality-{layer}") as spark:
         report = validate_layer(spark, layer, run_id)
     print("quality: " + report.summary())
-    return {"checks": len(report.results), "under_threshold": sum(not r.passed for r in report.results),
-            "quarantined": sum(r.quarantined for r in report.results), "alerts_sent": report.alerts_sent,
-            "seconds": round(report.seconds, 1)}
+    return {
+        "checks": len(report.results),
+        "under_threshold": sum(not r.passed for r in report.results),
+        "quarantined": sum(r.quarantined for r in report.results),
+        "alerts_sent": report.alerts_sent,
+        "seconds": round(report.seconds, 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

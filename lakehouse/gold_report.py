@@ -5,15 +5,25 @@ from __future__ import annotations
 
 from core.sql import thrift_query
 
-GOLD_TABLES = ("dim_user", "dim_product", "fct_orders", "fct_service_tickets", "fct_cell_kpi_hourly",
-               "fct_app_activity_daily", "user_segments", "mart_product_sales_monthly", "mart_operations_kpis")
+GOLD_TABLES = (
+    "dim_user",
+    "dim_product",
+    "fct_orders",
+    "fct_service_tickets",
+    "fct_cell_kpi_hourly",
+    "fct_app_activity_daily",
+    "user_segments",
+    "mart_product_sales_monthly",
+    "mart_operations_kpis",
+)
 
 
 def customers_without_user() -> tuple[int, int]:
     """(current CRM customers in silver, those whose user is missing from gold.dim_user)."""
     return thrift_query(
         "select count(*), count_if(u.user_key is null) from silver.stg_crm__customers c "
-        "left join gold.dim_user u on coalesce(c.phone_e164, concat('crm-', c.customer_id)) = u.user_key")[0]
+        "left join gold.dim_user u on coalesce(c.phone_e164, concat('crm-', c.customer_id)) = u.user_key"
+    )[0]
 
 
 def report() -> tuple[bool, str]:
@@ -25,7 +35,9 @@ def report() -> tuple[bool, str]:
         f"{customers:,} CRM customers, {missing} without a user in gold.dim_user",
         "rows: " + ", ".join(f"{t} {n:,}" for t, n in counts.items()),
         "segments: " + ", ".join(f"{s} {n:,}" for s, n in segments),
-        "KPIs: " + ", ".join(f"{k} {v:.3g}" + (f" (target {t:g})" if t is not None else "")
-                              for k, v, t in kpis if v is not None),
+        "KPIs: "
+        + ", ".join(
+            f"{k} {v:.3g}" + (f" (target {t:g})" if t is not None else "") for k, v, t in kpis if v is not None
+        ),
     ]
     return missing == 0 and counts["dim_user"] > 0, "\n      ".join(lines)

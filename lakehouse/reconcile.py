@@ -55,17 +55,20 @@ class Diff:
     table: str
     source_rows: int
     lakehouse_rows: int
-    missing: list = field(default_factory=list)     # in the source, not in the lakehouse
-    extra: list = field(default_factory=list)       # in the lakehouse, not in the source
-    different: list = field(default_factory=list)   # both, with other values
+    missing: list = field(default_factory=list)  # in the source, not in the lakehouse
+    extra: list = field(default_factory=list)  # in the lakehouse, not in the source
+    different: list = field(default_factory=list)  # both, with other values
 
     @property
     def exact(self) -> bool:
         return not (self.missing or self.extra or self.different)
 
     def summary(self) -> str:
-        state = "exact" if self.exact else (f"{len(self.missing)} missing, {len(self.extra)} extra, "
-                                            f"{len(self.different)} different")
+        state = (
+            "exact"
+            if self.exact
+            else (f"{len(self.missing)} missing, {len(self.extra)} extra, {len(self.different)} different")
+        )
         return f"reconcile {self.table}: source {self.source_rows}, lakehouse {self.lakehouse_rows}: {state}"
 
 

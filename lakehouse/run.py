@@ -20,16 +20,16 @@ import time
 from pathlib import Path
 
 from core.airflow_client import AirflowClient
-from simulator.generator.cli import default_landing, generate
-from simulator.generator.config import GeneratorConfig, GeneratorError
+from core.settings import get_settings
+from core.sql import thrift_query
 from expectations.docs import docs_index
 from expectations.results import quarantine_table, results_table
 from expectations.run_summary import summary as quality_summary
 from expectations.scorecard import scorecard_path
 from lakehouse.gold_report import report as gold_report
-from core.settings import get_settings
-from core.sql import thrift_query
 from lakehouse.reconcile import reconcile_all
+from simulator.generator.cli import default_landing, generate
+from simulator.generator.config import GeneratorConfig, GeneratorError
 from spark_jobs.cdc import changes
 from spark_jobs.cdc.fence import wait_for_sources
 from spark_jobs.landing import tables as landing_tables
@@ -54,17 +54,25 @@ def landing_accounting(manifest, landing: Path) -> tuple[bool, str]:
         f"select feed, count(*), sum(rows_read), sum(rows_landed), sum(rows_quarantined), sum(duplicates_skipped), "
         f"sum(case when status = 'failed' then 1 else 0 end), "
         f"sum(case when rows_read = rows_landed + rows_quarantined + duplicates_skipped then 0 else 1 end) "
-        f"from {landing_tables.manifest_table()} where fingerprint in ({fps}) group by feed order by feed")
+        f"from {landing_tables.manifest_table()} where fingerprint in ({fps}) group by feed order by feed"
+    )
     d = manifest.defects
-    planted = {"app.events": (d.get("malformed_json_lines", {}).get("count", 0), d.get("duplicate_events", {}).get("count", 0),
-                              d.get("truncated_gzip", {}).get("count", 0) + d.get("empty_files", {}).get("count", 0))}
+    planted = {
+        "app.events": (
+            d.get("malformed_json_lines", {}).get("count", 0),
+            d.get("duplicate_events", {}).get("count", 0),
+            d.get("truncated_gzip", {}).get("count", 0) + d.get("empty_files", {}).get("count", 0),
+        )
+    }
     ok = len(rows) == len({f["feed"] for f in manifest.files.values()})
     parts = []
     for feed, files, read, landed, bad, dups, failed, unbalanced in rows:
         ok = ok and unbalanced == 0
         q, du, fa = planted.get(feed, (0, 0, 0))
-        parts.append(f"{feed} {files} files, {read:,} rows = {landed:,} landed + {bad:,} quarantined (planted {q}) "
-                     f"+ {dups:,} duplicates (planted {du}); {failed} failed files (planted {fa})")
+        parts.append(
+            f"{feed} {files} files, {read:,} rows = {landed:,} landed + {bad:,} quarantined (planted {q}) "
+            f"+ {dups:,} duplicates (planted {du}); {failed} failed files (planted {fa})"
+        )
     return ok, "; ".join(parts)
 
 
@@ -74,26 +82,35 @@ def run(scale: float, seed: int) -> int:
     cfg = GeneratorConfig(scale=scale, seed=seed)
     manifest = generate(cfg, default_landing(), load_db=True)
     changed = sum(v["upserted"] + v["deleted"] for v in manifest.loads.values())
-    print(f"[1/7] generator: {sum(manifest.rows.values()):,} rows at scale {scale} "
-          f"({changed:,} source rows changed; landing zone {default_landing()})")
+    print(
+        f"[1/7] generator: {sum(manifest.rows.values()):,} rows at scale {scale} "
+        f"({changed:,} source rows changed; landing zone {default_landing()})"
+    )
     wait_for_sources()
     print("[2/7] debezium: every committed CRM and BSS change is in Kafka")
     client = AirflowClient.from_settings()
     client.wait_for_dag(DAG_ID)
     run_id = client.trigger(DAG_ID)
     print(f"[3/7] airflow: triggered {DAG_ID} run {run_id}")
-    state = client.wait_for_run(DAG_ID, run_id, timeout_s=900 + 7200 * scale, progress=lambda line: print("      " + line))
+    state = client.wait_for_run(
+        DAG_ID, run_id, timeout_s=900 + 7200 * scale, progress=lambda line: print("      " + line)
+    )
     if state != "success":
-        print(f"ERROR: {DAG_ID} run {run_id} ended {state}; task states: {client.task_states(DAG_ID, run_id)}. "
-              f"Task logs: {s.log_dir / 'airflow'} or the Airflow UI", file=sys.stderr)
+        print(
+            f"ERROR: {DAG_ID} run {run_id} ended {state}; task states: {client.task_states(DAG_ID, run_id)}. "
+            f"Task logs: {s.log_dir / 'airflow'} or the Airflow UI",
+            file=sys.stderr,
+        )
         return 1
     gold_ok, gold_text = gold_report()
     print(f"[4/7] gold (through Thrift): {gold_text}")
     quality_ok, quality_text = quality_summary(run_id, manifest.defects)
     print(f"[5/7] quality (Great Expectations, {results_table()}): {quality_text}")
     diffs = reconcile_all()
-    print("[6/7] reconcile: " + "; ".join(
-        f"{d.table} {d.source_rows:,} rows {'exact' if d.exact else 'DIFFERS'}" for d in diffs))
+    print(
+        "[6/7] reconcile: "
+        + "; ".join(f"{d.table} {d.source_rows:,} rows {'exact' if d.exact else 'DIFFERS'}" for d in diffs)
+    )
     landed_ok, landing_report = landing_accounting(manifest, default_landing())
     print(f"[7/7] landing: {landing_report}")
     print(
@@ -109,7 +126,8 @@ def run(scale: float, seed: int) -> int:
         f"  files             {', '.join(landing_tables.feed_table(f) for f in file_feeds())}; "
         f"manifest {landing_tables.manifest_table()}, quarantine {landing_tables.quarantine_table()}\n"
         f"  Airflow UI        {s.airflow_url}  (login {s.airflow_admin_user} / {s.airflow_admin_password})\n"
-        f"  SQL endpoint      {s.thrift_jdbc_url}  e.g. beeline -u {s.thrift_jdbc_url} -e 'select * from gold.dim_user limit 5'\n"
+        f"  SQL endpoint      {s.thrift_jdbc_url}  e.g. beeline -u {s.thrift_jdbc_url} "
+        "-e 'select * from gold.dim_user limit 5'\n"
         f"  quality report    {scorecard_path()} (scorecard, trends) and {docs_index()} (Data Docs); "
         f"results {results_table()}, quarantine {quarantine_table()}\n"
         f"  landing zone      {default_landing()} (manifest _manifest.json)\n"
@@ -122,7 +140,9 @@ def run(scale: float, seed: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=float, default=0.002, help="generator scale factor (default 0.002: 200 customers)")
+    parser.add_argument(
+        "--scale", type=float, default=0.002, help="generator scale factor (default 0.002: 200 customers)"
+    )
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
     try:

@@ -32,8 +32,11 @@ def main() -> int:
         created = apply_ddl()
     except psycopg2.OperationalError as e:
         s = get_settings()
-        print(f"apply_ddl: cannot reach PostgreSQL at {s.pg_host}:{s.pg_port} ({e}). "
-              "Start it: infra/stack.sh start postgres", file=sys.stderr)
+        print(
+            f"apply_ddl: cannot reach PostgreSQL at {s.pg_host}:{s.pg_port} ({e}). "
+            "Start it: infra/stack.sh start postgres",
+            file=sys.stderr,
+        )
         return 1
     for source, tables in created.items():
         print(f"source tables ready in {source}: {', '.join(tables)}")

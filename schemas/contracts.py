@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -16,7 +16,9 @@ import yaml
 CONTRACTS_DIR = Path(__file__).parent / "contracts"
 
 # Contract types are SQL types; these are the ones the derivations know how to map.
-_TYPE_RE = re.compile(r"^(bigint|int|smallint|boolean|double|date|timestamp|timestamptz|text|varchar\(\d+\)|decimal\(\d+,\s*\d+\))$")
+_TYPE_RE = re.compile(
+    r"^(bigint|int|smallint|boolean|double|date|timestamp|timestamptz|text|varchar\(\d+\)|decimal\(\d+,\s*\d+\))$"
+)
 # Source, table and column names are written into SQL unquoted (Postgres DDL, the Delta tables
 # `bronze.<source>_<name>`, the CDC MERGE, dbt sources) and into Kafka topic names.
 _IDENTIFIER_RE = re.compile(r"^[a-z][a-z0-9_]*\Z")
@@ -39,7 +41,7 @@ class Rule:
     dimension: str
     severity: str
     threshold: float = 1.0  # the pass rate below which the rule fails (1.0: every row must pass)
-    action: str = ""        # default: stop when critical, record when a warning
+    action: str = ""  # default: stop when critical, record when a warning
 
     def __post_init__(self):
         if self.dimension not in DIMENSIONS:
@@ -134,14 +136,22 @@ def parse_contract(doc: dict, path: Path | None = None) -> Contract:
         raise ContractError(f"{where}: missing or malformed field {e}") from e
     except ValueError as e:
         raise ContractError(f"{where}: {e}") from e
-    for kind, name in [("source", contract.source), ("table", contract.name), *(("column", n) for n in contract.column_names)]:
+    for kind, name in [
+        ("source", contract.source),
+        ("table", contract.name),
+        *(("column", n) for n in contract.column_names),
+    ]:
         if not isinstance(name, str) or not _IDENTIFIER_RE.match(name):
-            raise ContractError(f"{where}: {kind} name {name!r} is not a plain identifier (lower-case letters, digits, _)")
+            raise ContractError(
+                f"{where}: {kind} name {name!r} is not a plain identifier (lower-case letters, digits, _)"
+            )
     for c in columns:
         if not _TYPE_RE.match(c.type):
             raise ContractError(f"{where}: column {c.name!r} has unsupported type {c.type!r}")
     if contract.format not in (None, "csv", "jsonl.gz"):
-        raise ContractError(f"{where}: unknown format {contract.format!r} (csv, jsonl.gz, or none for a database table)")
+        raise ContractError(
+            f"{where}: unknown format {contract.format!r} (csv, jsonl.gz, or none for a database table)"
+        )
     for c in columns:
         if c.pattern:
             try:
@@ -162,7 +172,7 @@ def parse_contract(doc: dict, path: Path | None = None) -> Contract:
     return contract
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_contracts(source: str | None = None) -> tuple[Contract, ...]:
     """All contracts (of one source system when given), sorted by qualified name."""
     paths = sorted(CONTRACTS_DIR.glob(f"{source or '*'}/*.yaml"))

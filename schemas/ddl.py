@@ -12,10 +12,7 @@ def pg_type(contract_type: str) -> str:
 
 
 def create_table_sql(contract: Contract) -> str:
-    cols = [
-        f"    {c.name} {pg_type(c.type)}{'' if c.nullable else ' not null'}"
-        for c in contract.columns
-    ]
+    cols = [f"    {c.name} {pg_type(c.type)}{'' if c.nullable else ' not null'}" for c in contract.columns]
     for c in contract.columns:
         if c.allowed:
             values = ", ".join("'" + v.replace("'", "''") + "'" for v in c.allowed)

@@ -30,6 +30,4 @@ def spark_type(contract_type: str) -> T.DataType:
 
 
 def spark_schema(contract: Contract) -> T.StructType:
-    return T.StructType(
-        [T.StructField(c.name, spark_type(c.type), c.nullable) for c in contract.columns]
-    )
+    return T.StructType([T.StructField(c.name, spark_type(c.type), c.nullable) for c in contract.columns])

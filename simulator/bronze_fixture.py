@@ -15,7 +15,7 @@ import json
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -24,12 +24,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pyspark.sql import functions as F
 
+from schemas.contracts import Contract, get_contract
 from simulator.generator import app_events, network
 from simulator.generator.cli import build_tables
 from simulator.generator.common import US_PER_DAY, phone_variants, pick_rows, stream
 from simulator.generator.config import GeneratorConfig
 from simulator.generator.manifest import Manifest
-from schemas.contracts import Contract, get_contract
 from spark_jobs.cdc.current_state import current_schema
 from spark_jobs.landing.feeds import Feed
 from spark_jobs.landing.parse import partition_values
@@ -50,17 +50,19 @@ def generate(cfg: GeneratorConfig) -> dict[str, pa.Table]:
     phones = ev["user_phone"].astype(object)
     variants = pick_rows(rng, len(phones), np.zeros(len(phones), bool), cfg.defects.phone_format_variants)
     phones[variants] = phone_variants(rng, phones[variants].astype(str))
-    events = pa.table({
-        "event_id": ev["event_id"],
-        "user_phone": pa.array(phones.tolist(), pa.string()),
-        "device_id": ev["device_id"],
-        "event_type": ev["event_type"],
-        "event_at": pa.array(ev["event_at_us"], pa.int64()).cast(UTC_US),
-        "app_version": ev["app_version"],
-        "channel": ev["channel"],
-        "bytes": pa.array(ev["bytes"], mask=ev["bytes"] < 0),
-        "duration_s": pa.array(ev["duration_s"].astype(np.int32), mask=ev["duration_s"] < 0),
-    })
+    events = pa.table(
+        {
+            "event_id": ev["event_id"],
+            "user_phone": pa.array(phones.tolist(), pa.string()),
+            "device_id": ev["device_id"],
+            "event_type": ev["event_type"],
+            "event_at": pa.array(ev["event_at_us"], pa.int64()).cast(UTC_US),
+            "app_version": ev["app_version"],
+            "channel": ev["channel"],
+            "bytes": pa.array(ev["bytes"], mask=ev["bytes"] < 0),
+            "duration_s": pa.array(ev["duration_s"].astype(np.int32), mask=ev["duration_s"] < 0),
+        }
+    )
     return {**tables, "network.cells": cells, "network.cell_kpis": kpis, "app.events": events}
 
 
@@ -76,13 +78,15 @@ def bronze_shaped(name: str, table: pa.Table) -> pa.Table:
     contract = get_contract(name)
     table = _utc(table.select(contract.column_names))
     n = table.num_rows
-    now = pa.array(np.full(n, np.datetime64(datetime.now(timezone.utc).replace(tzinfo=None), "us"))).cast(UTC_US)
+    now = pa.array(np.full(n, np.datetime64(datetime.now(UTC).replace(tzinfo=None), "us"))).cast(UTC_US)
     if contract.is_database_table:
         keys = table.select(contract.primary_key).to_pylist()
         offsets = pa.array(np.arange(n, dtype=np.int64))
         extra = {
             "_key": [json.dumps(k, default=str, sort_keys=True) for k in keys],
-            "_commit_lsn": offsets, "_lsn": offsets, "_kafka_offset": offsets,
+            "_commit_lsn": offsets,
+            "_lsn": offsets,
+            "_kafka_offset": offsets,
             "_source_ts": table.column("updated_at"),
             "_is_deleted": pa.array(np.zeros(n, bool)),
             "_applied_at": now,
@@ -95,7 +99,9 @@ def bronze_shaped(name: str, table: pa.Table) -> pa.Table:
             "_ingested_at": now,
         }
     for col, values in extra.items():
-        table = table.append_column(col, values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values))
+        table = table.append_column(
+            col, values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values)
+        )
     return table
 
 
@@ -143,12 +149,15 @@ def write(spark, data: dict[str, pa.Table], bronze_db: str, progress=_progress) 
 
 def change(spark, data: dict[str, pa.Table], bronze_db: str, share: float, progress=_progress) -> dict[str, int]:
     """Change ``share`` of the rows as the pipelines would land it: updates merged into the
-    current-state tables (newer _applied_at), as many orders deleted (tombstones), a new day of app events and cell KPIs appended
-    (newer _ingested_at). Returns rows changed per table."""
+    current-state tables (newer _applied_at), as many orders deleted (tombstones), a new day of app
+    events and cell KPIs appended (newer _ingested_at). Returns rows changed per table."""
     changed = {}
     updates = {
-        "bss.orders": ("order_id", "status = case when status in ('PENDING_PAY', 'ACTIVE') then 'CANCELLED' "
-                                   "when status = 'CANCELLED' then 'ACTIVE' else 'void' end"),
+        "bss.orders": (
+            "order_id",
+            "status = case when status in ('PENDING_PAY', 'ACTIVE') then 'CANCELLED' "
+            "when status = 'CANCELLED' then 'ACTIVE' else 'void' end",
+        ),
         "crm.service_tickets": ("ticket_id", "satisfaction_score = 5, status = 'closed'"),
         "crm.customers": ("customer_id", "city = concat(city, ' New District')"),
         "bss.subscribers": ("subscriber_id", "plan_product_id = case when plan_product_id = 6 then 5 else 6 end"),
@@ -158,8 +167,10 @@ def change(spark, data: dict[str, pa.Table], bronze_db: str, share: float, progr
         target = table_name(bronze_db, name)
         where = f"pmod(hash({key}), {buckets}) = 0"
         n = spark.sql(f"select count(*) from {target} where {where}").first()[0]
-        spark.sql(f"update {target} set {assignment}, updated_at = current_timestamp(), "
-                  f"_applied_at = current_timestamp() where {where}")
+        spark.sql(
+            f"update {target} set {assignment}, updated_at = current_timestamp(), "
+            f"_applied_at = current_timestamp() where {where}"
+        )
         changed[name] = n
         progress(f"  {target:<32} {n:>11,} rows updated")
     # Deleted orders stay as tombstones in the current state, as the CDC apply keeps them.
@@ -170,7 +181,10 @@ def change(spark, data: dict[str, pa.Table], bronze_db: str, share: float, progr
     changed["bss.orders deleted"] = n
     progress(f"  {target:<32} {n:>11,} rows deleted")
     with tempfile.TemporaryDirectory() as tmp:
-        for name, ts_col, id_col in (("app.events", "event_at", "event_id"), ("network.cell_kpis", "period_start", None)):
+        for name, ts_col, id_col in (
+            ("app.events", "event_at", "event_id"),
+            ("network.cell_kpis", "period_start", None),
+        ):
             table = data[name]
             k = max(1, int(round(share * table.num_rows)))
             tail = table.slice(table.num_rows - k)  # the last day's latest rows (both tables are in day order)
@@ -181,8 +195,11 @@ def change(spark, data: dict[str, pa.Table], bronze_db: str, share: float, progr
             shift = pa.scalar(days * US_PER_DAY, pa.duration("us"))
             shifted = tail.set_column(tail.schema.get_field_index(ts_col), ts_col, pc.add(tail.column(ts_col), shift))
             if id_col:
-                shifted = shifted.set_column(shifted.schema.get_field_index(id_col), id_col,
-                                             pc.binary_join_element_wise(shifted.column(id_col), pa.scalar(f"d{days}"), ""))
+                shifted = shifted.set_column(
+                    shifted.schema.get_field_index(id_col),
+                    id_col,
+                    pc.binary_join_element_wise(shifted.column(id_col), pa.scalar(f"d{days}"), ""),
+                )
             _write(spark, bronze_db, name, bronze_shaped(name, shifted), "append", Path(tmp))
             changed[name] = shifted.num_rows
             progress(f"  {table_name(bronze_db, name):<32} {shifted.num_rows:>11,} rows appended (a new day)")
@@ -207,11 +224,15 @@ def main(argv: list[str] | None = None) -> int:
     spark = get_spark("bronze-fixture")
     if args.change is None:
         rows = write(spark, data, args.bronze_db)
-        print(f"bronze fixture: {sum(rows.values()):,} rows in {len(rows)} tables of {args.bronze_db} "
-              f"in {time.monotonic() - t0:.1f}s")
+        print(
+            f"bronze fixture: {sum(rows.values()):,} rows in {len(rows)} tables of {args.bronze_db} "
+            f"in {time.monotonic() - t0:.1f}s"
+        )
     else:
         rows = change(spark, data, args.bronze_db, args.change)
-        print(f"bronze fixture: changed {sum(rows.values()):,} rows in {args.bronze_db} in {time.monotonic() - t0:.1f}s")
+        print(
+            f"bronze fixture: changed {sum(rows.values()):,} rows in {args.bronze_db} in {time.monotonic() - t0:.1f}s"
+        )
     return 0
 
 

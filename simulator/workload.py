@@ -14,16 +14,22 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import psycopg2
 
-from simulator.generator.catalogue import PRODUCTS, STATUS_CODES
 from core.settings import get_settings
+from simulator.generator.catalogue import PRODUCTS, STATUS_CODES
 
 OPS = {  # operation: weight
-    "new_customer": 8, "new_order": 24, "advance_order": 24, "open_ticket": 8,
-    "advance_ticket": 18, "change_plan": 8, "edit_customer": 5, "delete": 5,
+    "new_customer": 8,
+    "new_order": 24,
+    "advance_order": 24,
+    "open_ticket": 8,
+    "advance_ticket": 18,
+    "change_plan": 8,
+    "edit_customer": 5,
+    "delete": 5,
 }
 TICKET_NEXT = {"open": "accepted", "checking": "answered", "answered": "resolved", "resolved": "closed"}
 
@@ -45,8 +51,10 @@ class Stats:
 
     def summary(self) -> str:
         ops = ", ".join(f"{k} {v}" for k, v in sorted(self.ops.items()))
-        return (f"workload: {self.changes} row changes in {self.transactions} transactions over "
-                f"{self.seconds:.1f}s = {self.rate:.0f} changes/s ({ops})")
+        return (
+            f"workload: {self.changes} row changes in {self.transactions} transactions over "
+            f"{self.seconds:.1f}s = {self.rate:.0f} changes/s ({ops})"
+        )
 
 
 class Workload:
@@ -56,32 +64,50 @@ class Workload:
         self.crm = psycopg2.connect(s.source_dsn("crm"))
         self.bss = psycopg2.connect(s.source_dsn("bss"))
         with self.crm.cursor() as c:
-            c.execute("select coalesce(max(customer_id), 0), (select coalesce(max(ticket_id), 0) from service_tickets) from customers")
+            c.execute(
+                "select coalesce(max(customer_id), 0), (select coalesce(max(ticket_id), 0) from service_tickets) "
+                "from customers"
+            )
             self.next_customer, self.next_ticket = (v + 1 for v in c.fetchone())
-            c.execute("select ticket_id, category, status, customer_id from service_tickets where status not in ('closed') "
-                      "order by ticket_id desc limit 5000")
+            c.execute(
+                "select ticket_id, category, status, customer_id from service_tickets where status not in ('closed') "
+                "order by ticket_id desc limit 5000"
+            )
             self.tickets = {r[0]: list(r[1:]) for r in c.fetchall()}
             c.execute("select customer_id from customers order by customer_id desc limit 5000")
             self.customer_ids = [r[0] for r in c.fetchall()]
         with self.bss.cursor() as c:
             c.execute("select coalesce(max(subscriber_id), 0) from subscribers")
             self.next_subscriber = c.fetchone()[0] + 1
-            c.execute("select subscriber_id, phone from subscribers where status = 'active' order by subscriber_id desc limit 5000")
+            c.execute(
+                "select subscriber_id, phone from subscribers where status = 'active' "
+                "order by subscriber_id desc limit 5000"
+            )
             rows = c.fetchall()
             self.subscriber_ids = [r[0] for r in rows]
             self.phones = [r[1] for r in rows]
             pending = [codes[0] for codes in STATUS_CODES.values()]
-            c.execute("select order_id, business_type from orders where status = any(%s) order by created_at desc limit 5000", (pending,))
+            c.execute(
+                "select order_id, business_type from orders where status = any(%s) order by created_at desc limit 5000",
+                (pending,),
+            )
             self.pending_orders = dict(c.fetchall())
-            c.execute("select order_id from orders where status = any(%s) limit 5000",
-                      ([codes[2] for codes in STATUS_CODES.values()],))
+            c.execute(
+                "select order_id from orders where status = any(%s) limit 5000",
+                ([codes[2] for codes in STATUS_CODES.values()],),
+            )
             self.cancelled_orders = [r[0] for r in c.fetchall()]
-            today = datetime.now(timezone.utc).strftime("%Y%m%d")
-            c.execute("select left(order_id, 3), max(right(order_id, 6)::int) from orders "
-                      "where substr(order_id, 4, 8) = %s group by 1", (today,))
+            today = datetime.now(UTC).strftime("%Y%m%d")
+            c.execute(
+                "select left(order_id, 3), max(right(order_id, 6)::int) from orders "
+                "where substr(order_id, 4, 8) = %s group by 1",
+                (today,),
+            )
             self.serials = Counter(dict(c.fetchall()))
         if not self.phones or not self.customer_ids:
-            raise WorkloadError("the source databases are empty: run the generator first (python -m simulator.generator)")
+            raise WorkloadError(
+                "the source databases are empty: run the generator first (python -m simulator.generator)"
+            )
 
     def close(self):
         self.crm.close()
@@ -94,11 +120,22 @@ class Workload:
         self.next_subscriber += 1
         phone = f"1{self.rng.choice([38, 39, 58, 86, 99])}{self.rng.randrange(10**8):08d}"
         gender = self.rng.choice(["M", "F"])
-        crm.execute("insert into customers values (%s, %s, %s, %s, %s, %s, %s, now(), now()) on conflict do nothing",
-                    (cid, phone, f"新用户{cid}", gender, f"{self.rng.randint(1950, 2006)}-0{self.rng.randint(1, 9)}-1{self.rng.randint(0, 9)}",
-                     "北京", self.rng.choice(["app", "store", "wechat"])))
-        bss.execute("insert into subscribers values (%s, %s, %s, %s, 'active', now(), now()) on conflict do nothing",
-                    (sid, phone, {"M": "1", "F": "2"}[gender], self.rng.choice([1, 2, 4, 5])))
+        crm.execute(
+            "insert into customers values (%s, %s, %s, %s, %s, %s, %s, now(), now()) on conflict do nothing",
+            (
+                cid,
+                phone,
+                f"新用户{cid}",
+                gender,
+                f"{self.rng.randint(1950, 2006)}-0{self.rng.randint(1, 9)}-1{self.rng.randint(0, 9)}",
+                "北京",
+                self.rng.choice(["app", "store", "wechat"]),
+            ),
+        )
+        bss.execute(
+            "insert into subscribers values (%s, %s, %s, %s, 'active', now(), now()) on conflict do nothing",
+            (sid, phone, {"M": "1", "F": "2"}[gender], self.rng.choice([1, 2, 4, 5])),
+        )
         self.customer_ids.append(cid)
         self.subscriber_ids.append(sid)
         self.phones.append(phone)
@@ -108,10 +145,19 @@ class Workload:
         pid = self.rng.randrange(len(PRODUCTS))
         code, _, _, btype, price, _ = PRODUCTS[pid]
         self.serials[btype] += 1
-        oid = f"{btype}{datetime.now(timezone.utc):%Y%m%d}{self.serials[btype]:06d}"
-        bss.execute("insert into orders values (%s, %s, %s, %s, %s, %s, %s, now(), null, null, now())",
-                    (oid, self.rng.choice(self.phones), pid + 1, btype, self.rng.choice(["app", "wechat", "mini_program", "store", "agent"]),
-                     price, STATUS_CODES[btype][0]))
+        oid = f"{btype}{datetime.now(UTC):%Y%m%d}{self.serials[btype]:06d}"
+        bss.execute(
+            "insert into orders values (%s, %s, %s, %s, %s, %s, %s, now(), null, null, now())",
+            (
+                oid,
+                self.rng.choice(self.phones),
+                pid + 1,
+                btype,
+                self.rng.choice(["app", "wechat", "mini_program", "store", "agent"]),
+                price,
+                STATUS_CODES[btype][0],
+            ),
+        )
         self.pending_orders[oid] = btype
         return 1
 
@@ -121,10 +167,15 @@ class Workload:
         oid = self.rng.choice(list(self.pending_orders)[-200:])
         btype = self.pending_orders.pop(oid)
         if self.rng.random() < 0.85:
-            bss.execute("update orders set status = %s, paid_at = now(), activated_at = now(), updated_at = now() where order_id = %s",
-                        (STATUS_CODES[btype][1], oid))
+            bss.execute(
+                "update orders set status = %s, paid_at = now(), activated_at = now(), updated_at = now() "
+                "where order_id = %s",
+                (STATUS_CODES[btype][1], oid),
+            )
         else:
-            bss.execute("update orders set status = %s, updated_at = now() where order_id = %s", (STATUS_CODES[btype][2], oid))
+            bss.execute(
+                "update orders set status = %s, updated_at = now() where order_id = %s", (STATUS_CODES[btype][2], oid)
+            )
             self.cancelled_orders.append(oid)
         return bss.rowcount
 
@@ -133,9 +184,12 @@ class Workload:
         self.next_ticket += 1
         cid = self.rng.choice(self.customer_ids)
         category = self.rng.choice(["network", "network", "billing", "service", "product"])
-        crm.execute("insert into service_tickets (ticket_id, customer_id, phone, category, channel, status, opened_at, updated_at) "
-                    "select %s, customer_id, phone, %s, 'hotline', 'open', now(), now() from customers where customer_id = %s",
-                    (tid, category, cid))
+        crm.execute(
+            "insert into service_tickets "
+            "(ticket_id, customer_id, phone, category, channel, status, opened_at, updated_at) "
+            "select %s, customer_id, phone, %s, 'hotline', 'open', now(), now() from customers where customer_id = %s",
+            (tid, category, cid),
+        )
         if crm.rowcount:
             self.tickets[tid] = [category, "open", cid]
         return crm.rowcount
@@ -145,8 +199,17 @@ class Workload:
             return self.open_ticket(crm, bss)
         tid = self.rng.choice(list(self.tickets)[-200:])
         category, status, _ = self.tickets[tid]
-        nxt = ("checking" if category == "network" else "answered") if status == "accepted" else TICKET_NEXT.get(status, "closed")
-        stamp = {"accepted": "accepted_at", "checking": "network_checked_at", "answered": "answered_at", "resolved": "resolved_at"}.get(nxt)
+        nxt = (
+            ("checking" if category == "network" else "answered")
+            if status == "accepted"
+            else TICKET_NEXT.get(status, "closed")
+        )
+        stamp = {
+            "accepted": "accepted_at",
+            "checking": "network_checked_at",
+            "answered": "answered_at",
+            "resolved": "resolved_at",
+        }.get(nxt)
         sets = "status = %s, updated_at = now()" + (f", {stamp} = now()" if stamp else "")
         if nxt == "closed":
             sets += f", satisfaction_score = {self.rng.randint(1, 5)}"
@@ -158,13 +221,17 @@ class Workload:
         return crm.rowcount
 
     def change_plan(self, crm, bss) -> int:
-        bss.execute("update subscribers set plan_product_id = %s, updated_at = now() where subscriber_id = %s",
-                    (self.rng.choice([1, 2, 3, 4, 5, 6, 7]), self.rng.choice(self.subscriber_ids)))
+        bss.execute(
+            "update subscribers set plan_product_id = %s, updated_at = now() where subscriber_id = %s",
+            (self.rng.choice([1, 2, 3, 4, 5, 6, 7]), self.rng.choice(self.subscriber_ids)),
+        )
         return bss.rowcount
 
     def edit_customer(self, crm, bss) -> int:
-        crm.execute("update customers set city = %s, updated_at = now() where customer_id = %s",
-                    (self.rng.choice(["北京", "上海", "广州", "深圳", "杭州", "成都"]), self.rng.choice(self.customer_ids)))
+        crm.execute(
+            "update customers set city = %s, updated_at = now() where customer_id = %s",
+            (self.rng.choice(["北京", "上海", "广州", "深圳", "杭州", "成都"]), self.rng.choice(self.customer_ids)),
+        )
         return crm.rowcount
 
     def delete(self, crm, bss) -> int:
@@ -181,7 +248,9 @@ class Workload:
         start = time.monotonic()
         while True:
             elapsed = time.monotonic() - start
-            if (duration_s is not None and elapsed >= duration_s) or (max_changes is not None and stats.changes >= max_changes):
+            if (duration_s is not None and elapsed >= duration_s) or (
+                max_changes is not None and stats.changes >= max_changes
+            ):
                 break
             ahead = stats.changes - rate * elapsed
             if ahead > 0:

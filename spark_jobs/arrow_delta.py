@@ -57,9 +57,16 @@ def check_fits(rows: pa.Table, schema: pa.Schema) -> None:
             raise SchemaMismatch(f"column {field.name} is NOT NULL but has {rows.column(field.name).null_count} nulls")
 
 
-def append(spark: SparkSession, location: str, rows: pa.Table, schema: pa.Schema,
-           stats_columns: tuple[str, ...] = (), partition_by: str | None = None,
-           user_metadata: str | None = None, auto_compact: bool = False) -> int:
+def append(
+    spark: SparkSession,
+    location: str,
+    rows: pa.Table,
+    schema: pa.Schema,
+    stats_columns: tuple[str, ...] = (),
+    partition_by: str | None = None,
+    user_metadata: str | None = None,
+    auto_compact: bool = False,
+) -> int:
     """Write ``rows`` (in ``schema``, the table's Arrow schema) under the Delta table at
     ``location`` and commit them as one append; returns the new table version.
 
@@ -93,9 +100,16 @@ def append(spark: SparkSession, location: str, rows: pa.Table, schema: pa.Schema
             fs.create_dir(f"{root}/{prefix.rstrip('/')}", recursive=True)
         pq.write_table(part, path, filesystem=fs, compression="snappy")
         info = fs.get_file_info(path)
-        return {"add": {"path": name, "partitionValues": partition_values, "size": info.size,
-                        "modificationTime": info.mtime_ns // 1_000_000, "dataChange": True,
-                        "stats": _stats(part, tuple(c for c in stats_columns if c != partition_by))}}
+        return {
+            "add": {
+                "path": name,
+                "partitionValues": partition_values,
+                "size": info.size,
+                "modificationTime": info.mtime_ns // 1_000_000,
+                "dataChange": True,
+                "stats": _stats(part, tuple(c for c in stats_columns if c != partition_by)),
+            }
+        }
 
     # Arrow's Parquet writer releases the GIL: partitions are written side by side.
     with ThreadPoolExecutor(max_workers=max(1, min(len(groups), os.cpu_count() or 2))) as pool:
@@ -114,8 +128,9 @@ def append(spark: SparkSession, location: str, rows: pa.Table, schema: pa.Schema
         partitions = jvm.scala.Some(scala_list(names).toSeq())
     metadata = jvm.scala.Some(user_metadata) if user_metadata is not None else none
     # DeltaOperations.Write(mode, partitionBy, predicate, userMetadata, ...): Delta 4.4 has nine fields.
-    operation = getattr(delta, "DeltaOperations$Write")(jvm.org.apache.spark.sql.SaveMode.Append, partitions, none,
-                                                        metadata, *[none] * 5)
+    operation = getattr(delta, "DeltaOperations$Write")(
+        jvm.org.apache.spark.sql.SaveMode.Append, partitions, none, metadata, *[none] * 5
+    )
     txn = _log(spark, location).startTransaction()
     if auto_compact:  # a Spark write registers this hook in writeFiles, which this path skips
         txn.registerPostCommitHook(getattr(getattr(delta.hooks, "AutoCompact$"), "MODULE$"))
@@ -128,8 +143,10 @@ def recent_commits(location: str, count: int) -> list[tuple[int, dict]]:
     fs, root = pafs.FileSystem.from_uri(location)
     log_dir = f"{root.rstrip('/')}/_delta_log"
     infos = fs.get_file_info(pafs.FileSelector(log_dir, allow_not_found=True))
-    versions = sorted((int(i.base_name[:-5]) for i in infos
-                       if i.base_name.endswith(".json") and i.base_name[:-5].isdigit()), reverse=True)[:count]
+    versions = sorted(
+        (int(i.base_name[:-5]) for i in infos if i.base_name.endswith(".json") and i.base_name[:-5].isdigit()),
+        reverse=True,
+    )[:count]
     commits = []
     for version in versions:
         with fs.open_input_stream(f"{log_dir}/{version:020d}.json", compression=None) as f:

@@ -3,7 +3,7 @@ the bronze database's name, table locations, appends and table properties."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame, SparkSession
 
@@ -41,4 +41,4 @@ def set_properties(spark: SparkSession, table: str, wanted: dict[str, str]) -> N
 
 
 def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

@@ -9,4 +9,3 @@ def load_rendered_env(name: str) -> dict[str, str]:
     """KEY=VALUE lines of a file infra/stack.sh rendered under $LAKEHOUSE_HOME/conf."""
     path = get_settings().home / "conf" / name
     return dict(read_env_file(path)) if path.exists() else {}
-

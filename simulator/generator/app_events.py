@@ -13,11 +13,13 @@ TYPES = np.array(["page_view", "video_play", "data_session", "purchase", "logout
 # Per life stage: how often a user opens the app, extra events per active day, event mix.
 ACTIVE_P = np.array([0.9, 0.72, 0.4])
 EXTRA_EVENTS = np.array([5.6, 4.0, 2.2])
-MIX = np.array([
-    [0.40, 0.32, 0.18, 0.03, 0.07],  # young: video
-    [0.52, 0.18, 0.20, 0.03, 0.07],
-    [0.65, 0.08, 0.15, 0.02, 0.10],
-])
+MIX = np.array(
+    [
+        [0.40, 0.32, 0.18, 0.03, 0.07],  # young: video
+        [0.52, 0.18, 0.20, 0.03, 0.07],
+        [0.65, 0.08, 0.15, 0.02, 0.10],
+    ]
+)
 VERSIONS = np.array(["9.4.0", "9.3.2", "9.3.1", "9.2.0", "8.9.7"])
 
 
@@ -46,11 +48,18 @@ def events(cfg: GeneratorConfig, people: People) -> dict[str, np.ndarray]:
     kind = np.where(first, "login", kind)
     bytes_ = np.select(
         [kind == "video_play", kind == "data_session", kind == "page_view"],
-        [rng.lognormal(np.log(180e6), 0.8, total), rng.lognormal(np.log(25e6), 1.0, total),
-         rng.lognormal(np.log(200e3), 0.6, total)], -1).astype(np.int64)
+        [
+            rng.lognormal(np.log(180e6), 0.8, total),
+            rng.lognormal(np.log(25e6), 1.0, total),
+            rng.lognormal(np.log(200e3), 0.6, total),
+        ],
+        -1,
+    ).astype(np.int64)
     duration = np.select(
         [kind == "video_play", kind == "data_session"],
-        [rng.lognormal(np.log(900), 0.7, total), rng.lognormal(np.log(300), 0.9, total)], -1).astype(np.int64)
+        [rng.lognormal(np.log(900), 0.7, total), rng.lognormal(np.log(300), 0.9, total)],
+        -1,
+    ).astype(np.int64)
     device = hex_ids(stream(cfg.seed, "devices"), n, 16)
     by_time = np.argsort(t, kind="stable")
     cols = {

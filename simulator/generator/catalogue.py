@@ -34,12 +34,36 @@ PRODUCTS: list[tuple[str, str, str, str, float, float | None]] = [
 # Which categories each life stage buys, as weights over PRODUCTS (index-aligned below).
 # Young users: 5G plans, data packs, video; families: broadband, IPTV, smart home; seniors: 4G.
 SEGMENT_CATEGORY_WEIGHTS: dict[str, dict[str, float]] = {
-    "young": {"mobile_5g": 3.0, "data_pack": 4.0, "video_membership": 2.5, "mobile_4g": 0.5,
-              "broadband": 0.3, "iptv": 0.1, "smart_home": 0.1, "vas": 0.8},
-    "family": {"mobile_5g": 1.5, "data_pack": 1.0, "video_membership": 0.8, "mobile_4g": 1.0,
-               "broadband": 2.5, "iptv": 2.0, "smart_home": 1.2, "vas": 0.8},
-    "senior": {"mobile_5g": 0.3, "data_pack": 0.3, "video_membership": 0.1, "mobile_4g": 3.0,
-               "broadband": 1.0, "iptv": 1.2, "smart_home": 0.2, "vas": 1.5},
+    "young": {
+        "mobile_5g": 3.0,
+        "data_pack": 4.0,
+        "video_membership": 2.5,
+        "mobile_4g": 0.5,
+        "broadband": 0.3,
+        "iptv": 0.1,
+        "smart_home": 0.1,
+        "vas": 0.8,
+    },
+    "family": {
+        "mobile_5g": 1.5,
+        "data_pack": 1.0,
+        "video_membership": 0.8,
+        "mobile_4g": 1.0,
+        "broadband": 2.5,
+        "iptv": 2.0,
+        "smart_home": 1.2,
+        "vas": 0.8,
+    },
+    "senior": {
+        "mobile_5g": 0.3,
+        "data_pack": 0.3,
+        "video_membership": 0.1,
+        "mobile_4g": 3.0,
+        "broadband": 1.0,
+        "iptv": 1.2,
+        "smart_home": 0.2,
+        "vas": 1.5,
+    },
 }
 
 # Each line of business keeps its own status codes: (pending, activated, cancelled).
@@ -52,6 +76,39 @@ STATUS_CODES: dict[str, tuple[str, str, str]] = {
 
 CHANNELS_ORDER = ["app", "wechat", "mini_program", "store", "agent"]
 CHANNELS_ACQUISITION = ["store", "app", "wechat", "mini_program", "agent", "telesales"]
-MOBILE_PREFIXES = [130, 131, 132, 133, 135, 136, 137, 138, 139, 150, 151, 152, 155, 156, 157,
-                   158, 159, 166, 173, 176, 177, 180, 181, 182, 183, 185, 186, 187, 188, 189, 191, 198, 199]
+MOBILE_PREFIXES = [
+    130,
+    131,
+    132,
+    133,
+    135,
+    136,
+    137,
+    138,
+    139,
+    150,
+    151,
+    152,
+    155,
+    156,
+    157,
+    158,
+    159,
+    166,
+    173,
+    176,
+    177,
+    180,
+    181,
+    182,
+    183,
+    185,
+    186,
+    187,
+    188,
+    189,
+    191,
+    198,
+    199,
+]
 REGIONS = ["Dongcheng", "Xicheng", "Chaoyang", "Haidian", "Fengtai", "Shijingshan", "Tongzhou", "Changping"]

@@ -17,11 +17,11 @@ from pathlib import Path
 import psycopg2
 from tqdm import tqdm
 
+from core.settings import get_settings
+from schemas.contracts import get_contract
 from simulator.generator import app_events, business, landing, network
 from simulator.generator.config import DefectRates, GeneratorConfig, GeneratorError
 from simulator.generator.manifest import Manifest
-from core.settings import get_settings
-from schemas.contracts import get_contract
 
 MANIFEST_NAME = "_manifest.json"
 
@@ -32,15 +32,25 @@ def default_landing() -> Path:
 
 def build_tables(cfg: GeneratorConfig, m: Manifest, step=lambda label: None):
     """The CRM and BSS tables (by qualified name), the population behind them, and the cells."""
-    crm, subs, people = business.customers(cfg, m); step("customers")
-    products = business.products_table(cfg); step("products")
-    orders = business.orders(cfg, people, m); step("orders")
-    usage = business.monthly_usage(cfg, people, subs); step("usage")
-    tickets = business.service_tickets(cfg, people, crm); step("tickets")
-    cells = network.cells(cfg); step("cells")
+    crm, subs, people = business.customers(cfg, m)
+    step("customers")
+    products = business.products_table(cfg)
+    step("products")
+    orders = business.orders(cfg, people, m)
+    step("orders")
+    usage = business.monthly_usage(cfg, people, subs)
+    step("usage")
+    tickets = business.service_tickets(cfg, people, crm)
+    step("tickets")
+    cells = network.cells(cfg)
+    step("cells")
     tables = {
-        "crm.customers": crm, "crm.service_tickets": tickets, "bss.products": products,
-        "bss.subscribers": subs, "bss.orders": orders, "bss.monthly_usage": usage,
+        "crm.customers": crm,
+        "crm.service_tickets": tickets,
+        "bss.products": products,
+        "bss.subscribers": subs,
+        "bss.orders": orders,
+        "bss.monthly_usage": usage,
     }
     for name, t in tables.items():
         m.rows[name] = t.num_rows
@@ -62,8 +72,10 @@ def generate(cfg: GeneratorConfig, landing_dir: Path | None, load_db: bool, show
     if landing_dir:
         if landing_dir.exists() and any(landing_dir.iterdir()):
             if not (landing_dir / MANIFEST_NAME).exists():
-                raise GeneratorError(f"{landing_dir} is not empty and holds no {MANIFEST_NAME}: "
-                                     "refusing to replace a folder this generator did not write")
+                raise GeneratorError(
+                    f"{landing_dir} is not empty and holds no {MANIFEST_NAME}: "
+                    "refusing to replace a folder this generator did not write"
+                )
             shutil.rmtree(landing_dir)  # the landing zone is this generator's output: start clean
         landing.write_cells(cfg, cells, landing_dir, m)
         kpi_rows = 0
@@ -102,7 +114,12 @@ def _parse_rate(text: str) -> tuple[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--scale", type=float, default=0.01, help="scale factor; 1 = ~100k customers, ~1M orders, ~10M app events (default 0.01)")
+    p.add_argument(
+        "--scale",
+        type=float,
+        default=0.01,
+        help="scale factor; 1 = ~100k customers, ~1M orders, ~10M app events (default 0.01)",
+    )
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--start", type=date.fromisoformat, default=date(2026, 10, 1), help="first day (YYYY-MM-DD)")
     p.add_argument("--days", type=int, default=30)
@@ -110,7 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-db", action="store_true", help="do not load PostgreSQL")
     p.add_argument("--no-files", action="store_true", help="do not write the landing zone")
     p.add_argument("--clean", action="store_true", help="plant no defects")
-    p.add_argument("--defect", action="append", default=[], metavar="NAME=VALUE", help="override one defect rate or file count")
+    p.add_argument(
+        "--defect", action="append", default=[], metavar="NAME=VALUE", help="override one defect rate or file count"
+    )
     args = p.parse_args(argv)
     try:
         base = DefectRates.none() if args.clean else DefectRates()
@@ -127,8 +146,11 @@ def main(argv: list[str] | None = None) -> int:
         p.error(str(e))
     except psycopg2.OperationalError as e:
         s = get_settings()
-        print(f"generator: cannot reach PostgreSQL at {s.pg_host}:{s.pg_port} ({e}). "
-              "Start it (infra/stack.sh start postgres) or pass --no-db", file=sys.stderr)
+        print(
+            f"generator: cannot reach PostgreSQL at {s.pg_host}:{s.pg_port} ({e}). "
+            "Start it (infra/stack.sh start postgres) or pass --no-db",
+            file=sys.stderr,
+        )
         return 1
     secs = time.monotonic() - t0
     total = sum(m.rows.values())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import numpy as np
 
@@ -52,13 +52,15 @@ def phone_variants(rng: np.random.Generator, phones: np.ndarray) -> np.ndarray:
     styles = rng.integers(0, 5, len(phones))
     out = []
     for p, s in zip(phones.tolist(), styles.tolist()):
-        out.append([
-            f"+86 {p[:3]} {p[3:7]} {p[7:]}",
-            f"{p[:3]}-{p[3:7]}-{p[7:]}",
-            f"+86{p}",
-            f"0086 {p}",
-            f"86-{p}",
-        ][s])
+        out.append(
+            [
+                f"+86 {p[:3]} {p[3:7]} {p[7:]}",
+                f"{p[:3]}-{p[3:7]}-{p[7:]}",
+                f"+86{p}",
+                f"0086 {p}",
+                f"86-{p}",
+            ][s]
+        )
     return np.array(out, dtype=object)
 
 
@@ -72,7 +74,7 @@ def malformed_phones(rng: np.random.Generator, phones: np.ndarray) -> np.ndarray
 
 
 def epoch_us(d: date) -> int:
-    return int(datetime(d.year, d.month, d.day, tzinfo=timezone.utc).timestamp()) * 1_000_000
+    return int(datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp()) * 1_000_000
 
 
 def to_datetime64(us: np.ndarray) -> np.ndarray:
@@ -81,7 +83,8 @@ def to_datetime64(us: np.ndarray) -> np.ndarray:
 
 def diurnal_offsets(rng: np.random.Generator, n: int) -> np.ndarray:
     """Microseconds into a (local) day, busier in the morning and evening than at night."""
-    hour_weights = np.array([1, 0.5, 0.3, 0.2, 0.2, 0.4, 1, 2.5, 4, 4.5, 4.5, 4.5,
-                             5, 4.5, 4.2, 4.2, 4.5, 5, 5.5, 6, 6.5, 6, 4.5, 2.5])
+    hour_weights = np.array(
+        [1, 0.5, 0.3, 0.2, 0.2, 0.4, 1, 2.5, 4, 4.5, 4.5, 4.5, 5, 4.5, 4.2, 4.2, 4.5, 5, 5.5, 6, 6.5, 6, 4.5, 2.5]
+    )
     hours = rng.choice(24, size=n, p=hour_weights / hour_weights.sum())
     return hours * 3_600_000_000 + rng.integers(0, 3_600_000_000, n)

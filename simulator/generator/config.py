@@ -14,19 +14,19 @@ class GeneratorError(ValueError):
 class DefectRates:
     """Share of rows (or, for files, a count) that carry each planted defect."""
 
-    null_phone: float = 0.01            # CRM customers with no phone
-    malformed_phone: float = 0.01       # CRM customers whose phone cannot be a mobile number
+    null_phone: float = 0.01  # CRM customers with no phone
+    malformed_phone: float = 0.01  # CRM customers whose phone cannot be a mobile number
     phone_format_variants: float = 0.15  # CRM customers / app events with +86, spaces or dashes
-    amount_mismatch: float = 0.02       # orders whose amount is not the product's price
-    gender_mismatch: float = 0.03       # BSS subscribers whose gender disagrees with the CRM
-    orphan_orders: float = 0.01         # orders for a phone no system knows
-    duplicate_events: float = 0.01      # app events written twice
-    late_events: float = 0.02           # app events landing in a later day's file
-    out_of_order_events: float = 0.02   # app events swapped with their neighbour in a file
+    amount_mismatch: float = 0.02  # orders whose amount is not the product's price
+    gender_mismatch: float = 0.03  # BSS subscribers whose gender disagrees with the CRM
+    orphan_orders: float = 0.01  # orders for a phone no system knows
+    duplicate_events: float = 0.01  # app events written twice
+    late_events: float = 0.02  # app events landing in a later day's file
+    out_of_order_events: float = 0.02  # app events swapped with their neighbour in a file
     malformed_json_lines: float = 0.001  # app log lines that are not JSON
-    csv_extra_column_files: int = 1     # KPI files exported with an unknown extra column
-    truncated_gzip_files: int = 1       # app log files cut off mid-stream
-    empty_files: int = 1                # app log files with no lines
+    csv_extra_column_files: int = 1  # KPI files exported with an unknown extra column
+    truncated_gzip_files: int = 1  # app log files cut off mid-stream
+    empty_files: int = 1  # app log files with no lines
 
     def __post_init__(self):
         for f in fields(self):
@@ -38,7 +38,7 @@ class DefectRates:
                 raise GeneratorError(f"defect rate {f.name} must be between 0 and 0.5, got {v!r}")
 
     @classmethod
-    def none(cls) -> "DefectRates":
+    def none(cls) -> DefectRates:
         return cls(**{f.name: 0 for f in fields(cls)})
 
 
@@ -65,7 +65,9 @@ class GeneratorConfig:
         if not isinstance(self.days, int) or not 3 <= self.days <= 92:
             raise GeneratorError(f"days must be between 3 and 92, got {self.days!r}")
         if self.n_customers < 20:
-            raise GeneratorError(f"scale {self.scale} gives {self.n_customers} customers; the smallest is 20 (scale >= 0.0002)")
+            raise GeneratorError(
+                f"scale {self.scale} gives {self.n_customers} customers; the smallest is 20 (scale >= 0.0002)"
+            )
 
     @property
     def n_customers(self) -> int:

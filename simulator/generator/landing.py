@@ -19,7 +19,6 @@ from simulator.generator.config import GeneratorConfig
 from simulator.generator.manifest import KEYS_CAP, Manifest
 
 
-
 def _day_tag(cfg: GeneratorConfig, day: int) -> str:
     return (cfg.start + timedelta(days=day)).strftime("%Y%m%d")
 
@@ -45,10 +44,14 @@ def write_kpi_day(cfg: GeneratorConfig, kpis: pa.Table, day: int, root: Path, m:
     if day in extra_days:
         # An NMS upgrade that day added a column the contract does not know.
         kpis = kpis.append_column("vendor_note", pa.array(["nms-v2.1"] * kpis.num_rows))
-        m.defects.setdefault("csv_extra_column", {"table": "network.cell_kpis", "key": "file", "keys": [],
-                                                  "count": 0, "column": "vendor_note", "rows": 0})
+        m.defects.setdefault(
+            "csv_extra_column",
+            {"table": "network.cell_kpis", "key": "file", "keys": [], "count": 0, "column": "vendor_note", "rows": 0},
+        )
         d = m.defects["csv_extra_column"]
-        d["keys"].append(rel); d["count"] += 1; d["rows"] += kpis.num_rows
+        d["keys"].append(rel)
+        d["count"] += 1
+        d["rows"] += kpis.num_rows
     write_csv(kpis, root / rel)
     m.files[rel] = {"feed": "network.cell_kpis", "rows": kpis.num_rows, "day": _day_tag(cfg, day)}
 
@@ -57,9 +60,16 @@ def _json_lines(ev: dict[str, np.ndarray], idx: np.ndarray) -> list[str]:
     at = np.datetime_as_string((ev["event_at_us"][idx] + 8 * 3_600_000_000).astype("datetime64[us]"), unit="ms")
     out = []
     for eid, ph, dev, kind, t, ver, ch, b, d in zip(
-        ev["event_id"][idx].tolist(), ev["user_phone"][idx].tolist(), ev["device_id"][idx].tolist(),
-        ev["event_type"][idx].tolist(), at.tolist(), ev["app_version"][idx].tolist(),
-        ev["channel"][idx].tolist(), ev["bytes"][idx].tolist(), ev["duration_s"][idx].tolist(),
+        ev["event_id"][idx].tolist(),
+        ev["user_phone"][idx].tolist(),
+        ev["device_id"][idx].tolist(),
+        ev["event_type"][idx].tolist(),
+        at.tolist(),
+        ev["app_version"][idx].tolist(),
+        ev["channel"][idx].tolist(),
+        ev["bytes"][idx].tolist(),
+        ev["duration_s"][idx].tolist(),
+        strict=False,
     ):
         out.append(
             f'{{"event_id":"{eid}","user_phone":"{ph}","device_id":"{dev}","event_type":"{kind}",'
@@ -111,10 +121,17 @@ def write_app_events(cfg: GeneratorConfig, ev: dict[str, np.ndarray], root: Path
         # Copies of duplicated events and the late arrivals go in at random places.
         dup_here = dups[file_day[dups] == day]
         order = np.concatenate([in_day, dup_here])
-        positions = np.argsort(np.concatenate([
-            np.where(np.isin(in_day, late), rng.random(len(in_day)), np.linspace(0, 1, len(in_day), endpoint=False)),
-            rng.random(len(dup_here)),
-        ]), kind="stable")
+        positions = np.argsort(
+            np.concatenate(
+                [
+                    np.where(
+                        np.isin(in_day, late), rng.random(len(in_day)), np.linspace(0, 1, len(in_day), endpoint=False)
+                    ),
+                    rng.random(len(dup_here)),
+                ]
+            ),
+            kind="stable",
+        )
         order = order[positions]
         # Out-of-order: swap a share of neighbouring lines.
         k = int(round(rates.out_of_order_events * len(order)))
@@ -140,8 +157,13 @@ def write_app_events(cfg: GeneratorConfig, ev: dict[str, np.ndarray], root: Path
 
     # Broken, duplicated, late and retried events are disjoint sets, so each count is exact.
     m.defect("malformed_json_lines", "app.events", key_name="file_line", keys=malformed_lines)
-    m.defect("out_of_order_events", "app.events", key_name="none", keys=[], definition=(
-        "valid JSON lines whose event_at is earlier than the valid line just before them in the same file"))
+    m.defect(
+        "out_of_order_events",
+        "app.events",
+        key_name="none",
+        keys=[],
+        definition=("valid JSON lines whose event_at is earlier than the valid line just before them in the same file"),
+    )
     m.defects["out_of_order_events"]["count"] = ooo_total
 
     if rates.truncated_gzip_files:
@@ -151,8 +173,14 @@ def write_app_events(cfg: GeneratorConfig, ev: dict[str, np.ndarray], root: Path
         data = path.read_bytes()
         path.write_bytes(data[: max(20, int(len(data) * 0.6))])
         m.files[rel] = {"feed": "app.events", "rows": len(retry), "day": _day_tag(cfg, last), "truncated": True}
-        m.defect("truncated_gzip", "app.events", key_name="file", keys=[rel], events_lost=len(retry),
-                 event_ids=ev["event_id"][retry].tolist() if len(retry) <= KEYS_CAP else None)
+        m.defect(
+            "truncated_gzip",
+            "app.events",
+            key_name="file",
+            keys=[rel],
+            events_lost=len(retry),
+            event_ids=ev["event_id"][retry].tolist() if len(retry) <= KEYS_CAP else None,
+        )
     if rates.empty_files:
         rel = f"app/events/events_{_day_tag(cfg, 0)}_resend.jsonl.gz"
         _write_gz(root / rel, [])

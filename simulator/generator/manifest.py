@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 
-
 KEYS_CAP = 250_000  # beyond this a defect's key list is left out of the manifest (counts stay)
 
 
@@ -34,7 +33,9 @@ class Manifest:
     def to_json(self) -> str:
         return json.dumps(
             {"seed": self.seed, "scale": self.scale, "rows": self.rows, "defects": self.defects, "files": self.files},
-            indent=1, sort_keys=True, ensure_ascii=False,
+            indent=1,
+            sort_keys=True,
+            ensure_ascii=False,
         )
 
     def write(self, path: Path) -> None:

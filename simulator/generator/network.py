@@ -18,15 +18,17 @@ def cells(cfg: GeneratorConfig) -> pa.Table:
     rng = stream(cfg.seed, "cells")
     n = cfg.n_cells
     rat = np.where(rng.random(n) < 0.4, "5G", "4G")
-    return pa.table({
-        "cell_id": np.char.add("C", np.char.zfill(np.arange(1, n + 1).astype(str), 6)),
-        "site_id": np.char.add("S", np.char.zfill((np.arange(n) // 3 + 1).astype(str), 5)),
-        "region": np.array(REGIONS)[rng.integers(0, len(REGIONS), n)],
-        "rat": rat,
-        "capacity_mbps": np.where(rat == "5G", 1000, 150).astype(np.int32),
-        "latitude": np.round(39.9 + rng.normal(0, 0.08, n), 6),
-        "longitude": np.round(116.4 + rng.normal(0, 0.1, n), 6),
-    })
+    return pa.table(
+        {
+            "cell_id": np.char.add("C", np.char.zfill(np.arange(1, n + 1).astype(str), 6)),
+            "site_id": np.char.add("S", np.char.zfill((np.arange(n) // 3 + 1).astype(str), 5)),
+            "region": np.array(REGIONS)[rng.integers(0, len(REGIONS), n)],
+            "rat": rat,
+            "capacity_mbps": np.where(rat == "5G", 1000, 150).astype(np.int32),
+            "latitude": np.round(39.9 + rng.normal(0, 0.08, n), 6),
+            "longitude": np.round(116.4 + rng.normal(0, 0.1, n), 6),
+        }
+    )
 
 
 def cell_kpis_day(cfg: GeneratorConfig, cells_table: pa.Table, day: int) -> pa.Table:
@@ -44,8 +46,8 @@ def cell_kpis_day(cfg: GeneratorConfig, cells_table: pa.Table, day: int) -> pa.T
     for c in np.flatnonzero(faults):
         at = rng.integers(8, PERIODS_PER_DAY)
         ramp = rng.integers(4, 9)
-        load[c, at - ramp:at] = rng.uniform(88, 99, ramp)
-        alarm[c, at:at + rng.integers(1, 5)] = rng.integers(1, 4)
+        load[c, at - ramp : at] = rng.uniform(88, 99, ramp)
+        alarm[c, at : at + rng.integers(1, 5)] = rng.integers(1, 4)
     load = np.clip(load, 0, 100)
     util = np.clip(load * rng.uniform(0.85, 1.05, (n, PERIODS_PER_DAY)), 0, 100)
     cap = cells_table.column("capacity_mbps").to_numpy()
@@ -53,12 +55,14 @@ def cell_kpis_day(cfg: GeneratorConfig, cells_table: pa.Table, day: int) -> pa.T
     drop = np.clip(0.3 + np.maximum(0, load - 85) * 0.15 + alarm * 2.5 + rng.exponential(0.1, load.shape), 0, 100)
     start = epoch_us(cfg.start) + day * 86_400_000_000
     periods = start + np.arange(PERIODS_PER_DAY) * PERIOD_US
-    return pa.table({
-        "cell_id": np.repeat(cells_table.column("cell_id").to_numpy(zero_copy_only=False), PERIODS_PER_DAY),
-        "period_start": to_datetime64(np.tile(periods, n)),
-        "load_pct": np.round(load.ravel(), 2),
-        "bandwidth_util_pct": np.round(util.ravel(), 2),
-        "active_users": users.ravel(),
-        "drop_rate_pct": np.round(drop.ravel(), 3),
-        "alarm_count": alarm.ravel(),
-    })
+    return pa.table(
+        {
+            "cell_id": np.repeat(cells_table.column("cell_id").to_numpy(zero_copy_only=False), PERIODS_PER_DAY),
+            "period_start": to_datetime64(np.tile(periods, n)),
+            "load_pct": np.round(load.ravel(), 2),
+            "bandwidth_util_pct": np.round(util.ravel(), 2),
+            "active_users": users.ravel(),
+            "drop_rate_pct": np.round(drop.ravel(), 3),
+            "alarm_count": alarm.ravel(),
+        }
+    )

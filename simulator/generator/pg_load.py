@@ -28,8 +28,10 @@ def sync_table(contract: Contract, table: pa.Table) -> dict[str, int]:
     """Make the source table equal ``table``; return rows upserted and deleted, and the
     transaction id (what Debezium stamps on the change events, see spark_jobs/cdc/fence.py)."""
     if table.column_names != contract.column_names:
-        raise ValueError(f"{contract.qualified_name}: generated columns {table.column_names} "
-                         f"differ from the contract's {contract.column_names}")
+        raise ValueError(
+            f"{contract.qualified_name}: generated columns {table.column_names} "
+            f"differ from the contract's {contract.column_names}"
+        )
     name, cols, key = contract.name, contract.column_names, contract.primary_key
     non_key = [c for c in cols if c not in key]
     key_list = ", ".join(key)

@@ -8,11 +8,10 @@ themselves: a crash before the commit re-reads the batch, a crash after it skips
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
+from functools import cache
 
 import pyarrow as pa
-
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.pandas.types import to_arrow_schema
@@ -117,7 +116,8 @@ def ensure_tables(spark: SparkSession, contracts: list[Contract]) -> None:
             have = set(spark.table(name).columns)
             missing = [f for f in schema.fields if f.name not in have]
             if missing:
-                spark.sql(f"alter table {name} add columns ({', '.join(f'{f.name} {f.dataType.simpleString()}' for f in missing)})")
+                columns = ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in missing)
+                spark.sql(f"alter table {name} add columns ({columns})")
         bronze.set_properties(spark, name, _table_properties(name))
 
 
@@ -134,12 +134,12 @@ def _table_properties(name: str) -> dict[str, str]:
     return props
 
 
-@lru_cache(maxsize=None)
+@cache
 def _arrow_schema(contract: Contract) -> pa.Schema:
     return to_arrow_schema(change_log_schema(contract), timezone="UTC")
 
 
-@lru_cache(maxsize=None)
+@cache
 def parsed_schema(contract: Contract) -> pa.Schema:
     """The change-log schema as parsing makes it: everything but ``ingested_at``, which the
     writer stamps when the rows are written."""
@@ -151,10 +151,19 @@ def change_rows_arrow(contract: Contract, records: list[tuple[ChangeRow, int, in
     return pa.Table.from_pylist(
         [
             {
-                "key": ch.key, "op": ch.op, "before": ch.before, "after": ch.after, "source_ts": ch.source_ts,
-                "tx_id": ch.tx_id, "lsn": ch.lsn, "commit_lsn": ch.commit_lsn, "is_snapshot": ch.snapshot,
+                "key": ch.key,
+                "op": ch.op,
+                "before": ch.before,
+                "after": ch.after,
+                "source_ts": ch.source_ts,
+                "tx_id": ch.tx_id,
+                "lsn": ch.lsn,
+                "commit_lsn": ch.commit_lsn,
+                "is_snapshot": ch.snapshot,
                 "extra_columns": list(ch.extra_columns.items()) if ch.extra_columns else None,
-                "kafka_topic": topic, "kafka_partition": partition, "kafka_offset": offset,
+                "kafka_topic": topic,
+                "kafka_partition": partition,
+                "kafka_offset": offset,
             }
             for ch, partition, offset in records
         ],
@@ -213,4 +222,3 @@ def committed_offsets(spark: SparkSession, tables: list[str]) -> dict[tuple[str,
             tp = (r.kafka_topic, r.kafka_partition)
             next_offsets[tp] = max(next_offsets.get(tp, 0), r.last + 1)
     return next_offsets
-

@@ -14,7 +14,7 @@ missing, a column the contract does not know yet.
 from __future__ import annotations
 
 import io
-from functools import lru_cache
+from functools import cache
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -24,12 +24,27 @@ from schemas.contracts import Contract
 
 # Debezium's JSON encodings (JsonConverter, no schemas; decimal.handling.mode=string).
 _WIRE = {
-    "bigint": pa.int64(), "int": pa.int64(), "smallint": pa.int64(), "boolean": pa.bool_(),
-    "double": pa.float64(), "decimal": pa.string(), "date": pa.int32(), "timestamp": pa.int64(),
-    "timestamptz": pa.string(), "text": pa.string(), "varchar": pa.string(),
+    "bigint": pa.int64(),
+    "int": pa.int64(),
+    "smallint": pa.int64(),
+    "boolean": pa.bool_(),
+    "double": pa.float64(),
+    "decimal": pa.string(),
+    "date": pa.int32(),
+    "timestamp": pa.int64(),
+    "timestamptz": pa.string(),
+    "text": pa.string(),
+    "varchar": pa.string(),
 }
-_SOURCE = pa.struct([("ts_ms", pa.int64()), ("txId", pa.int64()), ("lsn", pa.int64()),
-                     ("sequence", pa.string()), ("snapshot", pa.string())])
+_SOURCE = pa.struct(
+    [
+        ("ts_ms", pa.int64()),
+        ("txId", pa.int64()),
+        ("lsn", pa.int64()),
+        ("sequence", pa.string()),
+        ("snapshot", pa.string()),
+    ]
+)
 # source.sequence is '["<commit LSN>","<LSN>"]', either may be null.
 _SEQUENCE = r'^\[(?:"(?P<commit>\d+)"|null)?,(?:"(?P<lsn>\d+)"|null)?\]$'
 _OPS = pa.array(["c", "u", "d", "r"])
@@ -46,13 +61,13 @@ class _Unusual(Exception):
     """The slice needs the per-record path."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def _wire_schema(contract: Contract) -> pa.Schema:
     image = pa.struct([(c.name, _WIRE[c.type.split("(")[0]]) for c in contract.columns])
     return pa.schema([("before", image), ("after", image), ("op", pa.string()), ("source", _SOURCE)])
 
 
-@lru_cache(maxsize=None)
+@cache
 def _required(contract: Contract) -> tuple[str, ...]:
     return tuple(c.name for c in contract.columns if not c.nullable)
 
@@ -121,9 +136,10 @@ def _parse(contract, target, keys, data, n, topic, partition, offsets) -> pa.Tab
     before = _image(wire.column("before").chunk(0), image_type, required)
     after = _image(wire.column("after").chunk(0), image_type, required)
     is_delete = pc.equal(op, "d")
-    if pc.any(pc.and_(is_delete, pc.is_null(before))).as_py() or pc.any(
-        pc.and_(pc.invert(is_delete), pc.is_null(after))
-    ).as_py():
+    if (
+        pc.any(pc.and_(is_delete, pc.is_null(before))).as_py()
+        or pc.any(pc.and_(pc.invert(is_delete), pc.is_null(after))).as_py()
+    ):
         raise _Unusual("an op without its image")
     ts_ms = source.field("ts_ms")
     if ts_ms.null_count:

@@ -20,6 +20,7 @@ write, and each table gets one commit per batch whatever the change rate.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import queue
@@ -32,7 +33,7 @@ import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -40,12 +41,11 @@ import pyarrow.compute as pc
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaError
 
+from core.session import WRITE_ONLY_JVM_OPTIONS, get_spark
 from core.settings import get_settings
-from schemas.contracts import Contract
 from spark_jobs import arrow_delta, bronze
 from spark_jobs.cdc import changes
 from spark_jobs.cdc.reader import Batch, ReaderConfig, existing_partitions, read_frames, write_frame
-from core.session import WRITE_ONLY_JVM_OPTIONS, get_spark
 
 log = logging.getLogger("cdc.consumer")
 GROUP_ID = "lakehouse-bronze-cdc"
@@ -80,7 +80,9 @@ class BatchWriter:
         self.written: dict[TopicPartition, int] = {}
         self.metrics: list[tuple] = []
         self.lock = threading.Lock()
-        self.locations = {t: bronze.table_location(spark, changes.change_table_for(c)) for t, c in contracts_by_topic.items()}
+        self.locations = {
+            t: bronze.table_location(spark, changes.change_table_for(c)) for t, c in contracts_by_topic.items()
+        }
         # Each table's append is its own Spark job: run them side by side.
         self.pool = ThreadPoolExecutor(max_workers=6, thread_name_prefix="bronze-append")
         # Checkpoints of the change tables, one at a time beside the appends (not inline in a commit).
@@ -134,8 +136,9 @@ class BatchWriter:
         t0 = time.monotonic()
         ingested_at = bronze.now_utc()
         parsed = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
-        version = changes.append_changes(self.spark, contract, changes.stamp_ingested_at(contract, parsed, ingested_at),
-                                        self.locations[topic])
+        version = changes.append_changes(
+            self.spark, contract, changes.stamp_ingested_at(contract, parsed, ingested_at), self.locations[topic]
+        )
         secs = time.monotonic() - t0
         self._checkpoint_if_due(topic, version)
         n = parsed.num_rows
@@ -143,17 +146,32 @@ class BatchWriter:
         age_us = pc.subtract(int(ingested_at.timestamp() * 1_000_000), parsed.column("source_ts").cast(pa.int64()))
         p50, p95 = (q / 1e6 for q in pc.quantile(age_us, q=[0.5, 0.95], interpolation="nearest").to_pylist())
         with self.lock:
-            self.metrics.append((
-                self.run_id, batch.number, table, n, sum(1 for d in batch.dead if d[0] == topic),
-                offsets["min"].as_py(), offsets["max"].as_py(), batch.lag.get(topic), secs,
-                n / secs if secs else None, p50, p95, bronze.now_utc(),
-            ))
+            self.metrics.append(
+                (
+                    self.run_id,
+                    batch.number,
+                    table,
+                    n,
+                    sum(1 for d in batch.dead if d[0] == topic),
+                    offsets["min"].as_py(),
+                    offsets["max"].as_py(),
+                    batch.lag.get(topic),
+                    secs,
+                    n / secs if secs else None,
+                    p50,
+                    p95,
+                    bronze.now_utc(),
+                )
+            )
             self.stats.per_table[table] += n
             self.stats.changes += n
 
     def _checkpoint_if_due(self, topic: str, version: int) -> None:
         with self.lock:
-            due = changes.checkpoint_due(self.versions.get(topic, version - 1), version) and topic not in self.checkpointing
+            due = (
+                changes.checkpoint_due(self.versions.get(topic, version - 1), version)
+                and topic not in self.checkpointing
+            )
             self.versions[topic] = version
             if due:
                 self.checkpointing.add(topic)
@@ -191,8 +209,13 @@ class BatchWriter:
         self.stats.batches += 1
         with self.lock:
             self.written.update(batch.next_offsets)
-        log.info("batch %d: %d changes, %d dead letters written in %.1fs", batch.number,
-                 sum(t.num_rows for ts in batch.changes.values() for t in ts), len(batch.dead), time.monotonic() - started)
+        log.info(
+            "batch %d: %d changes, %d dead letters written in %.1fs",
+            batch.number,
+            sum(t.num_rows for ts in batch.changes.values() for t in ts),
+            len(batch.dead),
+            time.monotonic() - started,
+        )
 
 
 def reader_groups(backlog: dict[str, int], readers: int) -> list[list[str]]:
@@ -214,12 +237,18 @@ class Readers:
     def __init__(self, configs: list[ReaderConfig], inbox_size: int = 4):
         self.inbox: queue.Queue[tuple[int, tuple]] = queue.Queue(maxsize=inbox_size)
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_DIR), os.environ.get("PYTHONPATH")])))
-        self.procs = [subprocess.Popen([sys.executable, "-m", "spark_jobs.cdc.reader"], stdin=subprocess.PIPE,
-                                       stdout=subprocess.PIPE, env=env) for _ in configs]
+        self.procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "spark_jobs.cdc.reader"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
+            )
+            for _ in configs
+        ]
         for proc, cfg in zip(self.procs, configs):
             write_frame(proc.stdin, (cfg,))
-        self.threads = [threading.Thread(target=self._pump, args=(i, p), name=f"cdc-reader-{i}", daemon=True)
-                        for i, p in enumerate(self.procs)]
+        self.threads = [
+            threading.Thread(target=self._pump, args=(i, p), name=f"cdc-reader-{i}", daemon=True)
+            for i, p in enumerate(self.procs)
+        ]
         for t in self.threads:
             t.start()
 
@@ -236,10 +265,8 @@ class Readers:
         """Ask every reader to finish: each sends what it has read, then ("done",)."""
         for p in self.procs:
             if p.stdin and not p.stdin.closed:
-                try:
+                with contextlib.suppress(BrokenPipeError):
                     p.stdin.close()
-                except BrokenPipeError:
-                    pass
 
     def close(self) -> None:
         self.stop()
@@ -251,10 +278,19 @@ class Readers:
                 p.wait()
 
 
-def run(until_caught_up: bool = True, interval_s: float = 5.0, max_records: int = 20_000,
-        max_seconds: float | None = None, min_batch: int = 150_000, linger_s: float = 2.0,
-        trickle_linger_s: float = 1.0, max_pending: int = 300_000, readers: int | None = None,
-        write_only_jvm: bool = True, started_event: threading.Event | None = None) -> RunStats:
+def run(
+    until_caught_up: bool = True,
+    interval_s: float = 5.0,
+    max_records: int = 20_000,
+    max_seconds: float | None = None,
+    min_batch: int = 150_000,
+    linger_s: float = 2.0,
+    trickle_linger_s: float = 1.0,
+    max_pending: int = 300_000,
+    readers: int | None = None,
+    write_only_jvm: bool = True,
+    started_event: threading.Event | None = None,
+) -> RunStats:
     """Consume until caught up (or continuously). A batch goes to the writer once it holds
     ``min_batch`` records, or a poll finds nothing, or it is ``linger_s`` old (``trickle_linger_s``
     when nothing more is waiting in Kafka): each Delta commit has a fixed cost, so a backlog is
@@ -277,15 +313,28 @@ def run(until_caught_up: bool = True, interval_s: float = 5.0, max_records: int 
             max_partition_fetch_bytes=8 * 1024 * 1024,
         )
     except KafkaError as e:
-        raise SystemExit(f"cdc: no Kafka broker at {settings.kafka_bootstrap} ({e}). Start it: infra/stack.sh start kafka")
+        raise SystemExit(  # noqa: B904 - the message says all; a traceback would hide it
+            f"cdc: no Kafka broker at {settings.kafka_bootstrap} ({e}). Start it: infra/stack.sh start kafka"
+        )
     stats = RunStats()
-    run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     writer = BatchWriter(spark, contracts_by_topic, stats, run_id)
     started = time.monotonic()
     groups = reader_groups(_backlog(consumer, list(contracts_by_topic), positions), readers or os.cpu_count() or 1)
-    pool = Readers([ReaderConfig({t: contracts_by_topic[t] for t in g}, {k: v for k, v in positions.items() if k[0] in g},
-                                 settings.kafka_bootstrap, os.getpid(), until_caught_up, interval_s, max_records)
-                    for g in groups])
+    pool = Readers(
+        [
+            ReaderConfig(
+                {t: contracts_by_topic[t] for t in g},
+                {k: v for k, v in positions.items() if k[0] in g},
+                settings.kafka_bootstrap,
+                os.getpid(),
+                until_caught_up,
+                interval_s,
+                max_records,
+            )
+            for g in groups
+        ]
+    )
     log.info("cdc: %d readers: %s", len(groups), "; ".join(", ".join(g) for g in groups))
     pending: Batch | None = None
     batches = 0
@@ -316,12 +365,16 @@ def run(until_caught_up: bool = True, interval_s: float = 5.0, max_records: int 
             elif kind == "error":
                 raise RuntimeError(f"cdc reader of {', '.join(groups[i])} failed:\n{message[1]}")
             elif kind == "exit" and i not in done:
-                raise RuntimeError(f"cdc reader of {', '.join(groups[i])} exited with code {message[1]} before it was done")
+                raise RuntimeError(
+                    f"cdc reader of {', '.join(groups[i])} exited with code {message[1]} before it was done"
+                )
             if pending is not None:
                 if pending.size >= max_pending:
                     writer.submit(pending)  # back-pressure: wait for the writer
                     pending = None
-                elif (kind != "batch" or pending.ready(min_batch, linger_s, trickle_linger_s)) and writer.offer(pending):
+                elif (kind != "batch" or pending.ready(min_batch, linger_s, trickle_linger_s)) and writer.offer(
+                    pending
+                ):
                     pending = None
             # For lag monitoring only: the position of record is the bronze tables.
             with writer.lock:
@@ -353,22 +406,38 @@ def _backlog(consumer: KafkaConsumer, topics: list[str], positions: dict[tuple[s
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--until-caught-up", action="store_true", default=True,
-                      help="consume until every partition is at its end offset, then exit (default)")
-    mode.add_argument("--interval", type=float, metavar="SECONDS",
-                      help="run continuously, polling again after SECONDS when idle")
-    parser.add_argument("--apply", action="store_true",
-                        help="once caught up, apply the change logs to the current-state tables in the same "
-                             "Spark session (one JVM start; Airflow runs the two as separate tasks)")
-    parser.add_argument("--readers", type=int, metavar="N",
-                        help="reader processes polling Kafka (default: one per core, at most one per topic)")
+    mode.add_argument(
+        "--until-caught-up",
+        action="store_true",
+        default=True,
+        help="consume until every partition is at its end offset, then exit (default)",
+    )
+    mode.add_argument(
+        "--interval", type=float, metavar="SECONDS", help="run continuously, polling again after SECONDS when idle"
+    )
+    parser.add_argument(
+        "--apply",
+        action="store_true",
+        help="once caught up, apply the change logs to the current-state tables in the same "
+        "Spark session (one JVM start; Airflow runs the two as separate tasks)",
+    )
+    parser.add_argument(
+        "--readers",
+        type=int,
+        metavar="N",
+        help="reader processes polling Kafka (default: one per core, at most one per topic)",
+    )
     args = parser.parse_args(argv)
     if args.apply and args.interval is not None:
         parser.error("--apply needs a run that ends: leave out --interval")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)
-    stats = run(until_caught_up=args.interval is None, interval_s=args.interval or 5.0, readers=args.readers,
-                write_only_jvm=not args.apply)
+    stats = run(
+        until_caught_up=args.interval is None,
+        interval_s=args.interval or 5.0,
+        readers=args.readers,
+        write_only_jvm=not args.apply,
+    )
     print(stats.summary())
     if args.apply:
         from spark_jobs.cdc import current_state

@@ -42,9 +42,15 @@ def current_table_for(contract: Contract) -> str:
 
 def current_schema(contract: Contract):
     schema = spark_schema(contract)
-    for name, dtype in [("_key", T.StringType()), ("_commit_lsn", T.LongType()), ("_lsn", T.LongType()),
-                        ("_kafka_offset", T.LongType()), ("_source_ts", T.TimestampType()),
-                        ("_is_deleted", T.BooleanType()), ("_applied_at", T.TimestampType())]:
+    for name, dtype in [
+        ("_key", T.StringType()),
+        ("_commit_lsn", T.LongType()),
+        ("_lsn", T.LongType()),
+        ("_kafka_offset", T.LongType()),
+        ("_source_ts", T.TimestampType()),
+        ("_is_deleted", T.BooleanType()),
+        ("_applied_at", T.TimestampType()),
+    ]:
         schema = schema.add(name, dtype, nullable=True)
     return schema
 
@@ -58,11 +64,13 @@ def ensure_current_table(spark: SparkSession, contract: Contract) -> str:
 
 def latest_per_key(changes: DataFrame, contract: Contract) -> DataFrame:
     """The newest change of each key in a batch, flattened to the current-state columns."""
-    version = [F.coalesce(F.col("commit_lsn"), F.lit(-1)).desc(), F.coalesce(F.col("lsn"), F.lit(-1)).desc(),
-               F.col("kafka_offset").desc()]
-    newest = (
-        changes.withColumn("_rank", F.row_number().over(Window.partitionBy("key").orderBy(*version)))
-        .where("_rank = 1")
+    version = [
+        F.coalesce(F.col("commit_lsn"), F.lit(-1)).desc(),
+        F.coalesce(F.col("lsn"), F.lit(-1)).desc(),
+        F.col("kafka_offset").desc(),
+    ]
+    newest = changes.withColumn("_rank", F.row_number().over(Window.partitionBy("key").orderBy(*version))).where(
+        "_rank = 1"
     )
     image = F.when(F.col("op") == "d", F.col("before")).otherwise(F.col("after"))
     return newest.select(
@@ -89,7 +97,7 @@ def applied_offsets(spark: SparkSession, table: str) -> dict[str, int]:
     history = spark.sql(f"describe history {table} limit 100").select("userMetadata").collect()
     for row in history:
         if row.userMetadata and row.userMetadata.startswith(META_KEY):
-            return json.loads(row.userMetadata[len(META_KEY) + 1:])
+            return json.loads(row.userMetadata[len(META_KEY) + 1 :])
     return {}
 
 
@@ -122,8 +130,10 @@ class ApplyResult:
     seconds: float = 0.0
 
     def summary(self) -> str:
-        return (f"current state: {self.table}: {self.changes} new changes applied to {self.keys} keys "
-                f"in {self.seconds:.1f}s")
+        return (
+            f"current state: {self.table}: {self.changes} new changes applied to {self.keys} keys "
+            f"in {self.seconds:.1f}s"
+        )
 
 
 def apply_changes(spark: SparkSession, contract: Contract) -> ApplyResult:
@@ -133,14 +143,26 @@ def apply_changes(spark: SparkSession, contract: Contract) -> ApplyResult:
     changes = new_changes(spark, contract, done).cache()
     view = f"current_state_batch_{contract.source}_{contract.name}"
     try:
-        maxima = changes.groupBy("kafka_partition").agg(F.max("kafka_offset").alias("o"), F.count("*").alias("n")).collect()
+        maxima = (
+            changes.groupBy("kafka_partition").agg(F.max("kafka_offset").alias("o"), F.count("*").alias("n")).collect()
+        )
         if not maxima:
             return ApplyResult(table, 0, 0, time.monotonic() - started)
         upto = {**done, **{str(r.kafka_partition): r.o for r in maxima}}
         batch = latest_per_key(changes, contract)
-        cols = contract.column_names + ["_key", "_commit_lsn", "_lsn", "_kafka_offset", "_source_ts", "_is_deleted", "_applied_at"]
+        cols = contract.column_names + [
+            "_key",
+            "_commit_lsn",
+            "_lsn",
+            "_kafka_offset",
+            "_source_ts",
+            "_is_deleted",
+            "_applied_at",
+        ]
         # The offsets travel in the MERGE's own commit, so they are durable exactly when the rows are.
-        spark.conf.set("spark.databricks.delta.commitInfo.userMetadata", f"{META_KEY}={json.dumps(upto, sort_keys=True)}")
+        spark.conf.set(
+            "spark.databricks.delta.commitInfo.userMetadata", f"{META_KEY}={json.dumps(upto, sort_keys=True)}"
+        )
         batch.createOrReplaceTempView(view)
         try:
             spark.sql(merge_sql(table, view, cols))

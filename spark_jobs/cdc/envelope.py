@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from schemas.contracts import Contract
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 EPOCH_DATE = date(1970, 1, 1)
 OPS = {"c", "u", "d", "r"}
 
@@ -44,6 +44,7 @@ def _exact(kind: type, expected: str):
         if type(value) is not kind:  # bool is not an int here, unlike isinstance
             raise TypeError(f"expected {expected}, got {type(value).__name__}")
         return value
+
     return convert
 
 
@@ -64,9 +65,17 @@ def _decimal(value) -> Decimal:
 
 
 _CONVERTERS = {
-    "bigint": _exact(int, "an integer"), "int": _exact(int, "an integer"), "smallint": _exact(int, "an integer"),
-    "varchar": _exact(str, "a string"), "text": _exact(str, "a string"), "boolean": _exact(bool, "a boolean"),
-    "double": float, "decimal": _decimal, "date": _epoch_days, "timestamp": _epoch_micros, "timestamptz": _iso,
+    "bigint": _exact(int, "an integer"),
+    "int": _exact(int, "an integer"),
+    "smallint": _exact(int, "an integer"),
+    "varchar": _exact(str, "a string"),
+    "text": _exact(str, "a string"),
+    "boolean": _exact(bool, "a boolean"),
+    "double": float,
+    "decimal": _decimal,
+    "date": _epoch_days,
+    "timestamp": _epoch_micros,
+    "timestamptz": _iso,
 }
 
 
@@ -92,8 +101,9 @@ def _plan(contract: Contract) -> _Plan:
         if convert is None:
             raise PoisonMessage(f"column {c.name!r}: unsupported contract type {c.type}")
         columns.append((c.name, c.type, convert))
-    plan = _Plan(tuple(columns), frozenset(c.name for c in contract.columns if not c.nullable),
-                 frozenset(contract.column_names))
+    plan = _Plan(
+        tuple(columns), frozenset(c.name for c in contract.columns if not c.nullable), frozenset(contract.column_names)
+    )
     _PLANS[id(contract)] = (contract, plan)
     return plan
 
@@ -140,7 +150,9 @@ def parse_change(key: bytes | None, value: bytes | None, contract: Contract) -> 
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise PoisonMessage(f"value is not JSON: {e}") from e
     if not isinstance(envelope, dict) or envelope.get("op") not in OPS:
-        raise PoisonMessage(f"not a Debezium change envelope (op={envelope.get('op') if isinstance(envelope, dict) else None!r})")
+        raise PoisonMessage(
+            f"not a Debezium change envelope (op={envelope.get('op') if isinstance(envelope, dict) else None!r})"
+        )
     op = envelope["op"]
     source = envelope.get("source") or {}
     plan = _plan(contract)
@@ -161,8 +173,10 @@ def parse_change(key: bytes | None, value: bytes | None, contract: Contract) -> 
     if isinstance(raw_image, dict):
         unknown = raw_image.keys() - plan.known
         extra = {k: json.dumps(raw_image[k]) for k in unknown} if unknown else None
-    row_key = key.decode("utf-8", "replace") if key is not None else json.dumps(
-        {k: (after or before)[k] for k in contract.primary_key}, default=str, sort_keys=True
+    row_key = (
+        key.decode("utf-8", "replace")
+        if key is not None
+        else json.dumps({k: (after or before)[k] for k in contract.primary_key}, default=str, sort_keys=True)
     )
     return ChangeRow(
         key=row_key,

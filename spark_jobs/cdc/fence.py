@@ -25,8 +25,9 @@ def end_offsets(topic: str) -> dict[int, int]:
         consumer.close()
 
 
-def wait_for_transaction(topic: str, tx_id: int, expected_events: int, start: dict[int, int],
-                         timeout_s: float = 120) -> int:
+def wait_for_transaction(
+    topic: str, tx_id: int, expected_events: int, start: dict[int, int], timeout_s: float = 120
+) -> int:
     """Block until ``expected_events`` events of ``tx_id`` are in ``topic``; return how many."""
     consumer = KafkaConsumer(bootstrap_servers=get_settings().kafka_bootstrap, enable_auto_commit=False)
     seen = 0

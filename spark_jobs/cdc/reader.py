@@ -14,6 +14,7 @@ is orphaned by a killed consumer (it notices and exits), loses nothing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import struct
@@ -22,9 +23,10 @@ import threading
 import time
 import traceback
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 import pyarrow as pa
 from kafka import KafkaConsumer, TopicPartition
@@ -74,7 +76,7 @@ class Batch:
     def size(self) -> int:
         return sum(t.num_rows for ts in self.changes.values() for t in ts) + len(self.dead) + self.tombstones
 
-    def absorb(self, later: "Batch") -> None:
+    def absorb(self, later: Batch) -> None:
         """Append a later poll to this batch (same partitions keep their order)."""
         for topic, tables in later.changes.items():
             self.changes[topic].extend(tables)
@@ -95,8 +97,15 @@ def parse_poll(number: int, records_by_tp, contracts_by_topic, received_at: date
         batch.tombstones += len(records) - len(live)  # a delete's tombstone: the delete event precedes it
         if not live:
             continue
-        table = columnar.parse_slice(contract, changes.parsed_schema(contract), [r.key for r in live],
-                                     [r.value for r in live], tp.topic, tp.partition, [r.offset for r in live])
+        table = columnar.parse_slice(
+            contract,
+            changes.parsed_schema(contract),
+            [r.key for r in live],
+            [r.value for r in live],
+            tp.topic,
+            tp.partition,
+            [r.offset for r in live],
+        )
         if table is None:
             table = _parse_records(batch, tp, live, contract, received_at)
         if table.num_rows:
@@ -135,7 +144,9 @@ def read_frames(stream: BinaryIO) -> Iterator[tuple]:
 def existing_partitions(consumer: KafkaConsumer, topics: list[str]) -> list[TopicPartition]:
     """Every partition of those of ``topics`` that exist (a metadata request)."""
     existing = consumer.topics()
-    return [TopicPartition(t, p) for t in topics if t in existing for p in sorted(consumer.partitions_for_topic(t) or ())]
+    return [
+        TopicPartition(t, p) for t in topics if t in existing for p in sorted(consumer.partitions_for_topic(t) or ())
+    ]
 
 
 class Assignment:
@@ -182,8 +193,12 @@ def _caught_up(consumer: KafkaConsumer, tps: list[TopicPartition]) -> bool:
 
 
 def read(cfg: ReaderConfig, out: BinaryIO, stop: threading.Event) -> None:
-    consumer = KafkaConsumer(bootstrap_servers=cfg.bootstrap, enable_auto_commit=False,
-                             auto_offset_reset="earliest", max_partition_fetch_bytes=8 * 1024 * 1024)
+    consumer = KafkaConsumer(
+        bootstrap_servers=cfg.bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+    )
     assignment = Assignment(consumer, list(cfg.topics), dict(cfg.positions))
     number, announced = 0, False
     try:
@@ -229,10 +244,8 @@ def main() -> int:
     except BrokenPipeError:
         return 1  # the consumer is gone: nothing to report to
     except BaseException:  # noqa: BLE001 - reported to the consumer, which fails the run
-        try:
+        with contextlib.suppress(BrokenPipeError):
             write_frame(out, ("error", traceback.format_exc()))
-        except BrokenPipeError:
-            pass
         return 1
     return 0
 

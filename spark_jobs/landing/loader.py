@@ -35,7 +35,7 @@ import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pyarrow as pa
@@ -45,13 +45,13 @@ from pyspark.sql import Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
 
+from core.session import WRITE_ONLY_JVM_OPTIONS, get_spark
 from core.settings import get_settings
 from spark_jobs import arrow_delta
 from spark_jobs.bronze import table_location
 from spark_jobs.landing import tables
 from spark_jobs.landing.feeds import Feed, file_feeds, get_feed
 from spark_jobs.landing.parse import Parsed, parse_text, partition_values
-from core.session import WRITE_ONLY_JVM_OPTIONS, get_spark
 
 log = logging.getLogger("landing")
 LOADER_TAG = "landing-loader"
@@ -76,11 +76,21 @@ class FileOutcome:
     error: str | None = None
 
     def manifest_row(self, feed: Feed, version: int | None, at: datetime) -> dict:
-        return {"feed": feed.name, "file_path": self.path, "fingerprint": self.fingerprint, "size_bytes": self.size,
-                "modified_at": self.modified_at, "status": self.status, "rows_read": self.read,
-                "rows_landed": self.landed, "rows_quarantined": self.quarantined,
-                "duplicates_skipped": self.duplicates, "error": self.error, "bronze_version": version,
-                "loaded_at": at}
+        return {
+            "feed": feed.name,
+            "file_path": self.path,
+            "fingerprint": self.fingerprint,
+            "size_bytes": self.size,
+            "modified_at": self.modified_at,
+            "status": self.status,
+            "rows_read": self.read,
+            "rows_landed": self.landed,
+            "rows_quarantined": self.quarantined,
+            "duplicates_skipped": self.duplicates,
+            "error": self.error,
+            "bronze_version": version,
+            "loaded_at": at,
+        }
 
 
 @dataclass
@@ -95,10 +105,12 @@ class FeedResult:
 
     def summary(self) -> str:
         failed = [f for f in self.files if f.status == "failed"]
-        return (f"{self.feed}: {len(self.files)} new files ({len(failed)} failed), {self.total('read'):,} rows read = "
-                f"{self.total('landed'):,} landed + {self.total('quarantined'):,} quarantined + "
-                f"{self.total('duplicates'):,} duplicates skipped in {self.seconds:.1f}s"
-                + "".join(f"\n  failed {f.path}: {f.error}" for f in failed))
+        return (
+            f"{self.feed}: {len(self.files)} new files ({len(failed)} failed), {self.total('read'):,} rows read = "
+            f"{self.total('landed'):,} landed + {self.total('quarantined'):,} quarantined + "
+            f"{self.total('duplicates'):,} duplicates skipped in {self.seconds:.1f}s"
+            + "".join(f"\n  failed {f.path}: {f.error}" for f in failed)
+        )
 
 
 def default_root() -> str:
@@ -108,9 +120,10 @@ def default_root() -> str:
 # ---------------------------------------------------------------------------------------------
 # Files
 
+
 def _filesystem(root: str) -> tuple[pafs.FileSystem, str, str]:
     """(file system, its path of ``root``, the URI prefix a path is recorded under)."""
-    uri = "s3://" + root[len("s3a://"):] if root.startswith("s3a://") else root  # Hadoop's name for S3
+    uri = "s3://" + root[len("s3a://") :] if root.startswith("s3a://") else root  # Hadoop's name for S3
     fs, path = pafs.FileSystem.from_uri(uri if "://" in uri else os.path.abspath(uri))
     scheme = uri.split("://", 1)[0] if "://" in uri else "file"
     return fs, path.rstrip("/"), f"{scheme}://"
@@ -121,9 +134,15 @@ def list_files(root: str, feed: Feed) -> tuple[pafs.FileSystem, list[tuple[str, 
     fs, base, prefix = _filesystem(root)
     infos = fs.get_file_info(pafs.FileSelector(f"{base}/{feed.subdir}", recursive=True, allow_not_found=True))
     # Times to the millisecond, as the manifest has always held them (Spark's file listing).
-    files = [(prefix + i.path, i.size,
-              i.mtime.astimezone(timezone.utc).replace(microsecond=i.mtime.microsecond // 1000 * 1000))
-             for i in infos if i.type == pafs.FileType.File and fnmatch.fnmatch(i.base_name, feed.glob)]
+    files = [
+        (
+            prefix + i.path,
+            i.size,
+            i.mtime.astimezone(UTC).replace(microsecond=i.mtime.microsecond // 1000 * 1000),
+        )
+        for i in infos
+        if i.type == pafs.FileType.File and fnmatch.fnmatch(i.base_name, feed.glob)
+    ]
     return fs, sorted(files)
 
 
@@ -170,6 +189,7 @@ def parse_file(fs: pafs.FileSystem, f: FileOutcome, feed: Feed) -> Parsed | None
 # ---------------------------------------------------------------------------------------------
 # Tables
 
+
 def _arrow(schema) -> pa.Schema:
     return to_arrow_schema(schema, timezone="UTC")
 
@@ -179,8 +199,11 @@ class Tables:
 
     def __init__(self, spark: SparkSession):
         self.spark, self._locations = spark, {}
-        self.manifest = spark.table(tables.manifest_table()) \
-            .select("feed", "file_path", "fingerprint", "size_bytes", "modified_at").collect()
+        self.manifest = (
+            spark.table(tables.manifest_table())
+            .select("feed", "file_path", "fingerprint", "size_bytes", "modified_at")
+            .collect()
+        )
 
     def location(self, table: str) -> str:
         if table not in self._locations:
@@ -189,8 +212,9 @@ class Tables:
 
     def append(self, table: str, rows: list[dict], schema) -> int:
         arrow_schema = _arrow(schema)
-        return arrow_delta.append(self.spark, self.location(table), pa.Table.from_pylist(rows, schema=arrow_schema),
-                                  arrow_schema)
+        return arrow_delta.append(
+            self.spark, self.location(table), pa.Table.from_pylist(rows, schema=arrow_schema), arrow_schema
+        )
 
     def record(self, feed: Feed, files: list[FileOutcome], version: int | None, at: datetime) -> None:
         rows = [f.manifest_row(feed, version if f.status == "loaded" else None, at) for f in files]
@@ -207,11 +231,23 @@ def recover_unrecorded(t: Tables, feed: Feed) -> int:
         meta = json.loads(meta) if meta.startswith("{") else {}
         if meta.get("loader") != LOADER_TAG:
             continue
-        lost = [FileOutcome(f["path"], fp, f["size"], datetime.fromisoformat(f["modified_at"]), "loaded",
-                            f["read"], f["landed"], f["quarantined"], f["duplicates"])
-                for fp, f in meta["files"].items() if fp not in recorded]
+        lost = [
+            FileOutcome(
+                f["path"],
+                fp,
+                f["size"],
+                datetime.fromisoformat(f["modified_at"]),
+                "loaded",
+                f["read"],
+                f["landed"],
+                f["quarantined"],
+                f["duplicates"],
+            )
+            for fp, f in meta["files"].items()
+            if fp not in recorded
+        ]
         if lost:
-            t.record(feed, lost, version, datetime.now(timezone.utc))
+            t.record(feed, lost, version, datetime.now(UTC))
             log.warning("%s: recorded %d files that were loaded before a crash", feed.name, len(lost))
             recovered += len(lost)
             recorded.update(f.fingerprint for f in lost)
@@ -222,8 +258,14 @@ def _new_files(t: Tables, root: str, feed: Feed) -> tuple[pafs.FileSystem, list[
     """Files to load, and files settled without loading (duplicates of loaded content, empty)."""
     fs, listed = list_files(root, feed)
     manifest = [r for r in t.manifest if r.feed == feed.name]
-    known = {(r.file_path, r.size_bytes, r.modified_at.replace(tzinfo=timezone.utc) if r.modified_at.tzinfo is None
-              else r.modified_at) for r in manifest}
+    known = {
+        (
+            r.file_path,
+            r.size_bytes,
+            r.modified_at.replace(tzinfo=UTC) if r.modified_at.tzinfo is None else r.modified_at,
+        )
+        for r in manifest
+    }
     unseen = [f for f in listed if f not in known]
     seen = {(r.file_path, r.fingerprint) for r in manifest}
     seen_fps = {fp for _, fp in seen}
@@ -292,11 +334,28 @@ def _quarantine(t: Tables, feed: Feed, files: list[tuple[FileOutcome, Parsed]], 
     with_bad = [(f, p) for f, p in files if p.bad]
     if not with_bad:
         return
-    done = {r.fingerprint for r in t.spark.table(tables.quarantine_table())
-            .where(F.col("fingerprint").isin([f.fingerprint for f, _ in with_bad])).select("fingerprint").distinct().collect()}
-    rows = [{"feed": feed.name, "file_path": f.path, "fingerprint": f.fingerprint, "line_number": n, "raw_line": line,
-             "reason": reason, "quarantined_at": at}
-            for f, p in with_bad if f.fingerprint not in done for n, line, reason in p.bad]
+    done = {
+        r.fingerprint
+        for r in t.spark.table(tables.quarantine_table())
+        .where(F.col("fingerprint").isin([f.fingerprint for f, _ in with_bad]))
+        .select("fingerprint")
+        .distinct()
+        .collect()
+    }
+    rows = [
+        {
+            "feed": feed.name,
+            "file_path": f.path,
+            "fingerprint": f.fingerprint,
+            "line_number": n,
+            "raw_line": line,
+            "reason": reason,
+            "quarantined_at": at,
+        }
+        for f, p in with_bad
+        if f.fingerprint not in done
+        for n, line, reason in p.bad
+    ]
     if rows:
         t.append(tables.quarantine_table(), rows, tables.QUARANTINE_SCHEMA)
 
@@ -331,15 +390,34 @@ def _load(t: Tables, fs: pafs.FileSystem, feed: Feed, files: list[FileOutcome], 
     log.info("%s: quarantined and deduplicated at %.1fs", feed.name, time.monotonic() - t0)
     if not sum(landed.values()):
         return None
-    meta = {"loader": LOADER_TAG, "feed": feed.name, "files": {
-        f.fingerprint: {"path": f.path, "size": f.size, "modified_at": f.modified_at.isoformat(), "read": f.read,
-                        "landed": f.landed, "quarantined": f.quarantined, "duplicates": f.duplicates}
-        for f in files if f.status == "loaded"}}
+    meta = {
+        "loader": LOADER_TAG,
+        "feed": feed.name,
+        "files": {
+            f.fingerprint: {
+                "path": f.path,
+                "size": f.size,
+                "modified_at": f.modified_at.isoformat(),
+                "read": f.read,
+                "landed": f.landed,
+                "quarantined": f.quarantined,
+                "duplicates": f.duplicates,
+            }
+            for f in files
+            if f.status == "loaded"
+        },
+    }
     new = new.append_column("_ingested_at", pa.repeat(pa.scalar(at, pa.timestamp("us", tz="UTC")), new.num_rows))
     out = new.select(schema.names).cast(schema)
-    version = arrow_delta.append(t.spark, t.location(tables.feed_table(feed)), out, schema,
-                                 partition_by=feed.partition[0] if feed.partition else None,
-                                 user_metadata=json.dumps(meta), auto_compact=True)
+    version = arrow_delta.append(
+        t.spark,
+        t.location(tables.feed_table(feed)),
+        out,
+        schema,
+        partition_by=feed.partition[0] if feed.partition else None,
+        user_metadata=json.dumps(meta),
+        auto_compact=True,
+    )
     log.info("%s: %d rows appended at %.1fs", feed.name, out.num_rows, time.monotonic() - t0)
     return version
 
@@ -350,7 +428,7 @@ def load_feed(t: Tables, feed: Feed, root: str | None = None) -> FeedResult:
     result = FeedResult(feed.name, recovered=recover_unrecorded(t, feed))
     fs, todo, settled = _new_files(t, root, feed)
     result.files = settled + todo
-    at = datetime.now(timezone.utc)
+    at = datetime.now(UTC)
     if settled:
         t.record(feed, settled, None, at)
     for group in _groups(todo):
@@ -359,7 +437,9 @@ def load_feed(t: Tables, feed: Feed, root: str | None = None) -> FeedResult:
     return result
 
 
-def run(feeds: list[Feed] | None = None, root: str | None = None, spark: SparkSession | None = None) -> list[FeedResult]:
+def run(
+    feeds: list[Feed] | None = None, root: str | None = None, spark: SparkSession | None = None
+) -> list[FeedResult]:
     spark = spark or get_spark("landing-loader", WRITE_ONLY_JVM_OPTIONS)  # its JVM mostly commits
     feeds = feeds or file_feeds()
     for feed in feeds:

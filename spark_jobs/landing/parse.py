@@ -20,9 +20,9 @@ import io
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from functools import cache
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -40,8 +40,18 @@ LINE_BY_LINE_BELOW = 32
 _INT_RANGE = {"smallint": 16, "int": 32, "bigint": 64}
 _INT_TEXT = re.compile(r"[+-]?\d+")
 _FLOAT_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(NaN|Infinity|inf)", re.IGNORECASE)
-_BOOL_TEXT = {"true": True, "t": True, "yes": True, "y": True, "1": True,
-              "false": False, "f": False, "no": False, "n": False, "0": False}
+_BOOL_TEXT = {
+    "true": True,
+    "t": True,
+    "yes": True,
+    "y": True,
+    "1": True,
+    "false": False,
+    "f": False,
+    "no": False,
+    "n": False,
+    "0": False,
+}
 
 
 def arrow_type(contract_type: str) -> pa.DataType:
@@ -52,9 +62,15 @@ def arrow_type(contract_type: str) -> pa.DataType:
     if base == "decimal":
         p, s = re.findall(r"\d+", contract_type)
         return pa.decimal128(int(p), int(s))
-    return {"varchar": pa.string(), "text": pa.string(), "double": pa.float64(), "boolean": pa.bool_(),
-            "date": pa.date32(), "timestamp": pa.timestamp("us", tz="UTC"),
-            "timestamptz": pa.timestamp("us", tz="UTC")}[base]
+    return {
+        "varchar": pa.string(),
+        "text": pa.string(),
+        "double": pa.float64(),
+        "boolean": pa.bool_(),
+        "date": pa.date32(),
+        "timestamp": pa.timestamp("us", tz="UTC"),
+        "timestamptz": pa.timestamp("us", tz="UTC"),
+    }[base]
 
 
 def _read_type(contract_type: str) -> pa.DataType:
@@ -63,7 +79,7 @@ def _read_type(contract_type: str) -> pa.DataType:
     return pa.timestamp("us") if contract_type == "timestamp" else arrow_type(contract_type)
 
 
-@lru_cache(maxsize=None)
+@cache
 def max_length(contract_type: str) -> int | None:
     """A varchar's length limit (None: no limit)."""
     m = re.fullmatch(r"varchar\((\d+)\)", contract_type)
@@ -76,6 +92,7 @@ def contract_schema(contract: Contract) -> pa.Schema:
 
 # ---------------------------------------------------------------------------------------------
 # One value, one line: the line-by-line reader (and the source of every reason).
+
 
 class Unreadable(ValueError):
     pass
@@ -106,7 +123,7 @@ def convert(text: str, contract_type: str):
             return date.fromisoformat(t)
         elif base in ("timestamp", "timestamptz"):
             ts = datetime.fromisoformat(t)
-            return ts.replace(tzinfo=timezone.utc) if ts.tzinfo is None else ts.astimezone(timezone.utc)
+            return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
     except (ValueError, KeyError, InvalidOperation, ArithmeticError):
         pass
     raise Unreadable(text)
@@ -167,6 +184,7 @@ def line_texts(line: str, contract: Contract, names: list[str] | None) -> tuple[
 # ---------------------------------------------------------------------------------------------
 # A whole file.
 
+
 @dataclass
 class Parsed:
     rows: pa.Table  # contract columns (bronze types), _rescued_data, _line_number
@@ -191,16 +209,23 @@ class _Reader:
         self.contract, self.names = contract, names
         types = {c.name: _read_type(c.type) for c in contract.columns}
         if names is None:
-            self.options = pj.ParseOptions(explicit_schema=pa.schema(list(types.items())),
-                                           unexpected_field_behavior="error", newlines_in_values=False)
+            self.options = pj.ParseOptions(
+                explicit_schema=pa.schema(list(types.items())),
+                unexpected_field_behavior="error",
+                newlines_in_values=False,
+            )
             self.unknown = []
         else:
             self.unknown = [n for n in names if n not in types]
             self.options = (
                 pacsv.ReadOptions(column_names=names),
                 pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False),
-                pacsv.ConvertOptions(column_types={n: types.get(n, pa.string()) for n in names}, null_values=[""],
-                                     strings_can_be_null=True, include_columns=names),
+                pacsv.ConvertOptions(
+                    column_types={n: types.get(n, pa.string()) for n in names},
+                    null_values=[""],
+                    strings_can_be_null=True,
+                    include_columns=names,
+                ),
             )
 
     def read(self, lines: list[bytes]) -> pa.Table:
@@ -229,8 +254,7 @@ class _Reader:
             columns[c.name] = col
         if self.unknown:
             extra = [table.column(n).to_pylist() for n in self.unknown]
-            columns[RESCUED] = pa.array([_rescue({n: v for n, v in zip(self.unknown, vals)}) for vals in zip(*extra)],
-                                        pa.string())
+            columns[RESCUED] = pa.array([_rescue(dict(zip(self.unknown, vals))) for vals in zip(*extra)], pa.string())
         else:
             columns[RESCUED] = pa.nulls(table.num_rows, pa.string())
         return pa.table(columns), broken
@@ -259,7 +283,7 @@ def parse_lines(lines: list[bytes], contract: Contract, header: str | None = Non
             if len(seg) < LINE_BY_LINE_BELOW:
                 single.extend(seg)
             else:
-                todo += [seg[len(seg) // 2:], seg[: len(seg) // 2]]
+                todo += [seg[len(seg) // 2 :], seg[: len(seg) // 2]]
             continue
         numbers = pa.array(seg, pa.int64())
         if pc.any(broken).as_py():
@@ -282,8 +306,9 @@ def parse_lines(lines: list[bytes], contract: Contract, header: str | None = Non
         pieces.append(pa.Table.from_pylist(good, schema=full))
     rows = pa.concat_tables([p.cast(full) for p in pieces]) if pieces else full.empty_table()
     rows = rows.take(pc.sort_indices(rows.column(LINE)))
-    rows = rows.set_column(rows.schema.get_field_index(LINE), pa.field(LINE, pa.int64(), False),
-                           pc.add(rows.column(LINE), first_number))
+    rows = rows.set_column(
+        rows.schema.get_field_index(LINE), pa.field(LINE, pa.int64(), False), pc.add(rows.column(LINE), first_number)
+    )
     return Parsed(rows, bad, len(lines))
 
 

@@ -19,31 +19,35 @@ def quarantine_table() -> str:
     return bronze.table_name("landing_quarantine")
 
 
-MANIFEST_SCHEMA = T.StructType([
-    T.StructField("feed", T.StringType(), False),
-    T.StructField("file_path", T.StringType(), False),
-    T.StructField("fingerprint", T.StringType(), False),  # sha-256 of the file's bytes
-    T.StructField("size_bytes", T.LongType(), False),
-    T.StructField("modified_at", T.TimestampType(), False),
-    T.StructField("status", T.StringType(), False),  # loaded | failed | duplicate_file
-    T.StructField("rows_read", T.LongType(), False),
-    T.StructField("rows_landed", T.LongType(), False),
-    T.StructField("rows_quarantined", T.LongType(), False),
-    T.StructField("duplicates_skipped", T.LongType(), False),
-    T.StructField("error", T.StringType(), True),
-    T.StructField("bronze_version", T.LongType(), True),
-    T.StructField("loaded_at", T.TimestampType(), False),
-])
+MANIFEST_SCHEMA = T.StructType(
+    [
+        T.StructField("feed", T.StringType(), False),
+        T.StructField("file_path", T.StringType(), False),
+        T.StructField("fingerprint", T.StringType(), False),  # sha-256 of the file's bytes
+        T.StructField("size_bytes", T.LongType(), False),
+        T.StructField("modified_at", T.TimestampType(), False),
+        T.StructField("status", T.StringType(), False),  # loaded | failed | duplicate_file
+        T.StructField("rows_read", T.LongType(), False),
+        T.StructField("rows_landed", T.LongType(), False),
+        T.StructField("rows_quarantined", T.LongType(), False),
+        T.StructField("duplicates_skipped", T.LongType(), False),
+        T.StructField("error", T.StringType(), True),
+        T.StructField("bronze_version", T.LongType(), True),
+        T.StructField("loaded_at", T.TimestampType(), False),
+    ]
+)
 
-QUARANTINE_SCHEMA = T.StructType([
-    T.StructField("feed", T.StringType(), False),
-    T.StructField("file_path", T.StringType(), False),
-    T.StructField("fingerprint", T.StringType(), False),
-    T.StructField("line_number", T.LongType(), False),
-    T.StructField("raw_line", T.StringType(), True),
-    T.StructField("reason", T.StringType(), False),
-    T.StructField("quarantined_at", T.TimestampType(), False),
-])
+QUARANTINE_SCHEMA = T.StructType(
+    [
+        T.StructField("feed", T.StringType(), False),
+        T.StructField("file_path", T.StringType(), False),
+        T.StructField("fingerprint", T.StringType(), False),
+        T.StructField("line_number", T.LongType(), False),
+        T.StructField("raw_line", T.StringType(), True),
+        T.StructField("reason", T.StringType(), False),
+        T.StructField("quarantined_at", T.TimestampType(), False),
+    ]
+)
 
 
 def feed_table(feed: Feed) -> str:
@@ -54,12 +58,15 @@ def feed_schema(feed: Feed) -> T.StructType:
     fields = list(spark_schema(feed.contract).fields)
     if feed.partition:
         fields.append(T.StructField(feed.partition[0], T.DateType(), False))
-    return T.StructType(fields + [
-        T.StructField(RESCUED, T.StringType(), True),
-        T.StructField("_source_file", T.StringType(), False),
-        T.StructField(LINE, T.LongType(), False),
-        T.StructField("_ingested_at", T.TimestampType(), False),
-    ])
+    return T.StructType(
+        fields
+        + [
+            T.StructField(RESCUED, T.StringType(), True),
+            T.StructField("_source_file", T.StringType(), False),
+            T.StructField(LINE, T.LongType(), False),
+            T.StructField("_ingested_at", T.TimestampType(), False),
+        ]
+    )
 
 
 def ensure_tables(spark: SparkSession, feed: Feed) -> None:

@@ -41,21 +41,32 @@ def test_slice_builds_every_dbt_node_between_quality_gates(dagbag):
     models = {p.stem for p in (REPO_DIR / "dbt" / "models").rglob("*.sql")}
     seeds = {p.stem for p in (REPO_DIR / "dbt" / "seeds").glob("*.csv")}
     assert len(models) > 20 and {"dim_user", "fct_orders", "mart_operations_kpis"} <= GOLD_MODELS
-    assert {_build(m) for m in models} | {_build(s, "seed") for s in seeds} | {_build("snap_user_profile", "snapshot")} <= ids
+    assert {_build(m) for m in models} | {_build(s, "seed") for s in seeds} | {
+        _build("snap_user_profile", "snapshot")
+    } <= ids
     assert dag.get_task("capture_changes").downstream_task_ids == {"apply_current_state"}
     assert dag.get_task("validate_bronze").upstream_task_ids == {"apply_current_state", "load_files"}
-    assert {_build("stg_crm__customers"), _build("stg_app__events")} <= dag.get_task("validate_bronze").downstream_task_ids
+    assert {_build("stg_crm__customers"), _build("stg_app__events")} <= dag.get_task(
+        "validate_bronze"
+    ).downstream_task_ids
     # silver is whole before its gate; gold starts after it
-    silver_leaves = {t for t in ids if t.startswith("silver.") and not dag.get_task(t).downstream_task_ids & {
-        u for u in ids if u.startswith("silver.")}}
+    silver_leaves = {
+        t
+        for t in ids
+        if t.startswith("silver.")
+        and not dag.get_task(t).downstream_task_ids & {u for u in ids if u.startswith("silver.")}
+    }
     assert silver_leaves and dag.get_task("validate_silver").upstream_task_ids == silver_leaves
     assert _build("snap_user_profile", "snapshot") in silver_leaves
     assert {_build("fct_orders"), _build("dim_product")} <= dag.get_task("validate_silver").downstream_task_ids
     # dbt's own graph: the 360 view after the facts and the profile it joins
-    assert {_build("fct_orders"), _build("fct_service_tickets"), _build("int_user_app_activity")} <= \
-        dag.get_task(_build("dim_user")).upstream_task_ids
+    assert {_build("fct_orders"), _build("fct_service_tickets"), _build("int_user_app_activity")} <= dag.get_task(
+        _build("dim_user")
+    ).upstream_task_ids
     assert _build("int_user_profile") in dag.get_task(_build("snap_user_profile", "snapshot")).upstream_task_ids
-    assert {_build("mart_operations_kpis"), _build("mart_segment_sizes")} <= dag.get_task("validate_gold").upstream_task_ids
+    assert {_build("mart_operations_kpis"), _build("mart_segment_sizes")} <= dag.get_task(
+        "validate_gold"
+    ).upstream_task_ids
     assert not dag.get_task("validate_gold").downstream_task_ids
 
 
@@ -69,7 +80,8 @@ def test_tests_of_two_models_run_after_both(dagbag):
         # a test that also reads silver (built before the gate) waits for its gold model only
         assert len(parents) == (1 if "ref_stg_" in task_id else 2), (task_id, parents)
     assert {_build("fct_orders"), _build("dim_user")} == dag.get_task(
-        "gold.relationships_fct_orders_user_id__user_id__ref_dim_user__test").upstream_task_ids
+        "gold.relationships_fct_orders_user_id__user_id__ref_dim_user__test"
+    ).upstream_task_ids
 
 
 def test_slice_loads_landed_files_beside_cdc_before_the_bronze_gate(dagbag):

@@ -18,15 +18,26 @@ def job_env() -> dict[str, str]:
 
 
 def run_job(module: str, *args: str, timeout: float = 900) -> str:
-    r = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
-                       timeout=timeout, env=job_env(), cwd=REPO_DIR)
+    r = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=job_env(),
+        cwd=REPO_DIR,
+    )
     assert r.returncode == 0, f"{module} failed:\n{r.stdout[-2000:]}\n{r.stderr[-4000:]}"
     return r.stdout
 
 
 def start_job(module: str, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", module, *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=job_env(), cwd=REPO_DIR)
+    return subprocess.Popen(
+        [sys.executable, "-m", module, *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=job_env(),
+        cwd=REPO_DIR,
+    )
 
 
 def sql(db: str, statement: str, params=None):
@@ -57,5 +68,8 @@ def topic_messages(topic: str) -> tuple[int, int]:
 
 def landed_counts(table: str, topic: str) -> tuple[int, int]:
     """(rows, distinct Kafka coordinates) of one topic in a bronze table."""
-    return tuple(thrift_query(
-        f"select count(*), count(distinct kafka_partition, kafka_offset) from {table} where kafka_topic = '{topic}'")[0])
+    return tuple(
+        thrift_query(
+            f"select count(*), count(distinct kafka_partition, kafka_offset) from {table} where kafka_topic = '{topic}'"
+        )[0]
+    )

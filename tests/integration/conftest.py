@@ -13,8 +13,13 @@ from core.settings import get_settings
 def stack_is_up():
     s = get_settings()
     down = []
-    for name, port in [("postgres", s.pg_port), ("kafka", s.kafka_port), ("connect", s.connect_port),
-                       ("thrift", s.thrift_port), ("airflow", s.airflow_port)]:
+    for name, port in [
+        ("postgres", s.pg_port),
+        ("kafka", s.kafka_port),
+        ("connect", s.connect_port),
+        ("thrift", s.thrift_port),
+        ("airflow", s.airflow_port),
+    ]:
         try:
             socket.create_connection((s.bind_host, port), timeout=2).close()
         except OSError:

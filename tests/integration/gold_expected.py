@@ -32,7 +32,7 @@ def _df(table: pa.Table) -> pd.DataFrame:
 
 @dataclass
 class Expected:
-    users: pd.DataFrame          # one row per user_key with the 360 attributes the segments use
+    users: pd.DataFrame  # one row per user_key with the 360 attributes the segments use
     as_of: date
     segment_sizes: dict[str, int]
     kpis: dict[str, float]
@@ -61,17 +61,28 @@ def compute(data: dict[str, pa.Table]) -> Expected:
     assert customers.user_key.is_unique and subs.user_key.is_unique, "the generator gives one record per number"
     users = customers.set_index("user_key")[["customer_id", "gender", "birth_date"]].join(
         subs.set_index("user_key")[["gender", "plan_product_id", "status"]].rename(columns={"gender": "bss_code"}),
-        how="outer")
+        how="outer",
+    )
     users["bss_gender"] = users.bss_code.map({"0": "U", "1": "M", "2": "F"})
-    gender_inconsistent = int(((users.gender.notna()) & (users.bss_gender.notna()) & (users.gender != users.bss_gender)).sum())
+    gender_inconsistent = int(
+        ((users.gender.notna()) & (users.bss_gender.notna()) & (users.gender != users.bss_gender)).sum()
+    )
 
     usage["user_id"] = usage.phone.map(e164)
-    per_user = usage.groupby("user_id").agg(bill=("bill_amount", lambda s: float(np.mean([float(x) for x in s]))),
-                                            data_gb=("data_gb", lambda s: float(np.mean([float(x) for x in s]))))
+    per_user = usage.groupby("user_id").agg(
+        bill=("bill_amount", lambda s: float(np.mean([float(x) for x in s]))),
+        data_gb=("data_gb", lambda s: float(np.mean([float(x) for x in s]))),
+    )
     users = users.join(per_user)
-    tier = np.select([users.bill >= VARS["value_tier_high_min_monthly_bill"],
-                      users.bill >= VARS["value_tier_medium_min_monthly_bill"], users.bill.notna()],
-                     ["high", "medium", "low"], None)
+    tier = np.select(
+        [
+            users.bill >= VARS["value_tier_high_min_monthly_bill"],
+            users.bill >= VARS["value_tier_medium_min_monthly_bill"],
+            users.bill.notna(),
+        ],
+        ["high", "medium", "low"],
+        None,
+    )
     users["value_tier"] = tier
 
     # App activity per user and local day (China Standard Time).
@@ -87,18 +98,20 @@ def compute(data: dict[str, pa.Table]) -> Expected:
     users["last_login"] = last_login
     users["video_plays_30d"] = video.reindex(users.index).fillna(0).astype(int)
     users["at_risk"] = users.last_login.map(
-        lambda d: d is not None and not pd.isna(d) and d <= as_of - timedelta(days=VARS["at_risk_days_without_login"]))
+        lambda d: d is not None and not pd.isna(d) and d <= as_of - timedelta(days=VARS["at_risk_days_without_login"])
+    )
 
     def age(b):
         if pd.isna(b):
             return None
         b = pd.Timestamp(b).date()
         return as_of.year - b.year - ((as_of.month, as_of.day) < (b.month, b.day))
+
     users["age"] = users.birth_date.map(age)
 
     # Products each user has activated, by category.
     orders["user_id"] = orders.phone.map(e164)
-    status = {c: u for c, u in _status_map().items()}
+    status = dict(_status_map().items())
     orders["order_status"] = orders.status.map(status)
     orders["category"] = orders.product_id.map(products.category)
     activated = orders[orders.order_status == "activated"]
@@ -112,9 +125,17 @@ def compute(data: dict[str, pa.Table]) -> Expected:
         "value_medium": int((users.value_tier == "medium").sum()),
         "value_low": int((users.value_tier == "low").sum()),
         "at_risk": int(users.at_risk.sum()),
-        "audience_25_30_heavy_data_video": int((reachable & users.age.between(VARS["audience_min_age"], VARS["audience_max_age"])
-                                                & heavy & (users.video_plays_30d >= VARS["video_watcher_min_plays_30d"])).sum()),
-        "cross_sell_data_pack_video": int((reachable & heavy & ~has.map(lambda s: {"data_pack", "video_membership"} <= s)).sum()),
+        "audience_25_30_heavy_data_video": int(
+            (
+                reachable
+                & users.age.between(VARS["audience_min_age"], VARS["audience_max_age"])
+                & heavy
+                & (users.video_plays_30d >= VARS["video_watcher_min_plays_30d"])
+            ).sum()
+        ),
+        "cross_sell_data_pack_video": int(
+            (reachable & heavy & ~has.map(lambda s: {"data_pack", "video_membership"} <= s)).sum()
+        ),
         "cross_sell_smart_home": int((reachable & has.map(lambda s: "broadband" in s and "smart_home" not in s)).sum()),
     }
 
@@ -153,11 +174,16 @@ def compute(data: dict[str, pa.Table]) -> Expected:
     fault = (hourly.load >= VARS["fault_risk_min_load_pct"]) | (hourly.util >= VARS["fault_risk_min_util_pct"])
 
     return Expected(
-        users=users, as_of=as_of, segment_sizes={s: n for s, n in seg.items() if n}, kpis={n: float(v) for n, v in k.items()},
+        users=users,
+        as_of=as_of,
+        segment_sizes={s: n for s, n in seg.items() if n},
+        kpis={n: float(v) for n, v in k.items()},
         order_status_counts=orders.order_status.value_counts().to_dict(),
         amount_mismatches=int((orders.amount != orders.product_id.map(products.price)).sum()),
         invalid_order_numbers=int((~orders.apply(_order_number_ok, axis=1)).sum()),
-        gender_inconsistent=gender_inconsistent, cell_hours=len(hourly), fault_risk_hours=int(fault.sum()),
+        gender_inconsistent=gender_inconsistent,
+        cell_hours=len(hourly),
+        fault_risk_hours=int(fault.sum()),
         app_events=len(events),
     )
 
@@ -170,5 +196,9 @@ def _status_map() -> dict[str, str]:
 
 def _order_number_ok(row) -> bool:
     oid = row.order_id
-    return (bool(re.fullmatch(r"(MOB|BRD|IPT|VAS)\d{14}", oid)) and oid[:3] == row.business_type
-            and oid[3:11] == pd.Timestamp(row.created_at).strftime("%Y%m%d") and int(oid[11:]) > 0)
+    return (
+        bool(re.fullmatch(r"(MOB|BRD|IPT|VAS)\d{14}", oid))
+        and oid[:3] == row.business_type
+        and oid[3:11] == pd.Timestamp(row.created_at).strftime("%Y%m%d")
+        and int(oid[11:]) > 0
+    )

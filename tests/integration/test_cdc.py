@@ -18,13 +18,13 @@ import psycopg2
 import pytest
 from kafka import KafkaProducer
 
-from simulator.generator.cli import generate
-from simulator.generator.config import GeneratorConfig
-from lakehouse.reconcile import reconcile_all
 from core.settings import REPO_DIR, get_settings
 from core.sql import thrift_query
-from simulator.workload import Workload
+from lakehouse.reconcile import reconcile_all
 from schemas.contracts import get_contract
+from simulator.generator.cli import generate
+from simulator.generator.config import GeneratorConfig
+from simulator.workload import Workload
 from spark_jobs.cdc import changes
 from spark_jobs.cdc.changes import cdc_contracts
 from spark_jobs.cdc.fence import wait_for_sources
@@ -100,8 +100,11 @@ def test_interleaved_transactions_inserts_updates_deletes_reconcile_exactly():
         with c1.cursor() as a, c2.cursor() as b:
             a.execute("update customers set city = 'T1-first' where customer_id = %s", (k1,))
             b.execute("update customers set city = 'T2' where customer_id = %s", (k2,))
-            b.execute("insert into customers select customer_id + 900000, phone, full_name, gender, birth_date, "
-                      "'T2-new', acquisition_channel, created_at, updated_at from customers where customer_id = %s", (k3,))
+            b.execute(
+                "insert into customers select customer_id + 900000, phone, full_name, gender, birth_date, "
+                "'T2-new', acquisition_channel, created_at, updated_at from customers where customer_id = %s",
+                (k3,),
+            )
             c2.commit()  # T2 commits first although T1 started first
             a.execute("update customers set city = 'T1-after-T2' where customer_id = %s", (k2,))
             a.execute("delete from customers where customer_id = %s", (k3,))
@@ -112,8 +115,12 @@ def test_interleaved_transactions_inserts_updates_deletes_reconcile_exactly():
         c2.close()
     catch_up(as_the_dag_does=True)
     assert_reconciled()
-    cities = dict(thrift_query(f"select customer_id, city from bronze.crm_customers where not _is_deleted "
-                               f"and customer_id in ({k1}, {k2}, {k3}, {k3 + 900000})"))
+    cities = dict(
+        thrift_query(
+            f"select customer_id, city from bronze.crm_customers where not _is_deleted "
+            f"and customer_id in ({k1}, {k2}, {k3}, {k3 + 900000})"
+        )
+    )
     assert cities == {k1: "last", k2: "T1-after-T2", k3 + 900000: "T2-new"}
 
 
@@ -139,8 +146,9 @@ def test_connect_restarted_mid_stream_still_reconciles():
 
     with BackgroundWorkload(rate=250, seed=12) as load:
         time.sleep(4)
-        r = subprocess.run([str(REPO_DIR / "infra" / "stack.sh"), "restart", "connect"], capture_output=True, text=True,
-                           timeout=300)
+        r = subprocess.run(
+            [str(REPO_DIR / "infra" / "stack.sh"), "restart", "connect"], capture_output=True, text=True, timeout=300
+        )
         assert r.returncode == 0, r.stderr
         time.sleep(4)
     assert load.changes > 1000
@@ -158,8 +166,10 @@ def test_poison_messages_go_to_dead_letters_and_the_stream_goes_on():
     k = sql("crm", "select min(customer_id) from customers")[0][0]
     sql("crm", "update customers set city = 'after-poison' where customer_id = %s", (k,))
     catch_up()
-    dead = thrift_query(f"select kafka_offset, raw_value, error from {changes.dead_letter_table()} "
-                        f"where kafka_topic = '{topic}' and kafka_offset in ({offsets[0]}, {offsets[1]}) order by 1")
+    dead = thrift_query(
+        f"select kafka_offset, raw_value, error from {changes.dead_letter_table()} "
+        f"where kafka_topic = '{topic}' and kafka_offset in ({offsets[0]}, {offsets[1]}) order by 1"
+    )
     assert [d[0] for d in dead] == offsets
     assert "value is not JSON" in dead[0][2] and "not a Debezium change envelope" in dead[1][2]
     assert thrift_query(f"select city from bronze.crm_customers where customer_id = {k}") == [("after-poison",)]
@@ -178,10 +188,14 @@ def test_new_column_flows_in_and_a_type_change_is_quarantined_without_stopping_o
         sql("crm", "update service_tickets set status = status where ticket_id = %s", (t,))
         sql("crm", "update customers set city = %s where customer_id = %s", (marker + "-after", k))
         catch_up()
-        extra = thrift_query(f"select extra_columns['loyalty_tier'] from {changes.change_table_for(get_contract('crm.customers'))} "
-                             f"where after.customer_id = {k} and after.city = '{marker}'")
+        extra = thrift_query(
+            f"select extra_columns['loyalty_tier'] from {changes.change_table_for(get_contract('crm.customers'))} "
+            f"where after.customer_id = {k} and after.city = '{marker}'"
+        )
         assert extra == [('"gold"',)]
-        dead = thrift_query(f"select error from {changes.dead_letter_table()} where kafka_topic = 'crm.public.service_tickets'")
+        dead = thrift_query(
+            f"select error from {changes.dead_letter_table()} where kafka_topic = 'crm.public.service_tickets'"
+        )
         assert any("column 'customer_id'" in d[0] and "expected an integer, got str" in d[0] for d in dead), dead
         assert thrift_query(f"select city from bronze.crm_customers where customer_id = {k}") == [(marker + "-after",)]
     finally:

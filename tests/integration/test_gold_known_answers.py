@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from core.dbt_cli import run_dbt
+from core.sql import thrift_query
 from expectations.rules import LAYERS, checks_for
 from simulator import bronze_fixture
-from core.dbt_cli import run_dbt
+from simulator.generator.cli import build_tables
 from simulator.generator.config import GeneratorConfig
 from simulator.generator.manifest import Manifest
-from simulator.generator.cli import build_tables
-from core.sql import thrift_query
 from tests.integration.cdc_helpers import job_env
 from tests.integration.gold_expected import compute
 
@@ -29,8 +29,23 @@ BRONZE, PREFIX, FULL_PREFIX = "kat_bronze", "kat_", "katfull_"
 
 def _fixture(*extra: str) -> None:
     # the stack's Spark configuration (the Spark tier points SPARK_CONF_DIR at an empty one)
-    done = subprocess.run([sys.executable, "-m", "simulator.bronze_fixture", "--scale", str(CFG.scale),
-                           "--seed", str(CFG.seed), "--bronze-db", BRONZE, *extra], env=job_env(), capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "simulator.bronze_fixture",
+            "--scale",
+            str(CFG.scale),
+            "--seed",
+            str(CFG.seed),
+            "--bronze-db",
+            BRONZE,
+            *extra,
+        ],
+        env=job_env(),
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr[-4000:]
 
 
@@ -64,7 +79,9 @@ def test_dbt_build_passes_and_warns_only_about_the_planted_orphan_orders(built):
     assert len(statuses) > 60
     assert all(s in ("success", "pass", "warn") for s, _ in statuses.values())
     warned = [(u.split(".")[2], f) for u, (s, f) in statuses.items() if s == "warn"]
-    assert warned == [("relationships_fct_orders_user_id__user_id__ref_dim_user_", manifest.defects["orphan_orders"]["count"])]
+    assert warned == [
+        ("relationships_fct_orders_user_id__user_id__ref_dim_user_", manifest.defects["orphan_orders"]["count"])
+    ]
 
 
 def _none(value):
@@ -76,18 +93,24 @@ def _none(value):
 
 def test_users_are_unified_by_e164_phone_across_crm_and_bss(built):
     _, exp, manifest = built
-    rows = thrift_query("select user_key, user_id, customer_id, gender, is_gender_consistent, value_tier, age, is_at_risk "
-                        "from kat_gold.dim_user")
+    rows = thrift_query(
+        "select user_key, user_id, customer_id, gender, is_gender_consistent, value_tier, age, is_at_risk "
+        "from kat_gold.dim_user"
+    )
     got = {r[0]: r for r in rows}
     assert set(got) == set(exp.users.index)
     # every planted phone format became the same E.164 number as the BSS account's
     variants = manifest.defects["phone_format_variants"]["keys"]
     unified = {r[2]: r for r in rows if r[2] in set(variants)}
-    assert len(unified) == len(variants) and all(r[1] and r[1].startswith("+86") and len(r[1]) == 14 for r in unified.values())
+    assert len(unified) == len(variants) and all(
+        r[1] and r[1].startswith("+86") and len(r[1]) == 14 for r in unified.values()
+    )
     # customers with no usable phone keep a row of their own, with no user ID
     unusable = manifest.defects["null_phone"]["keys"] + manifest.defects["malformed_phone"]["keys"]
     assert {got[f"crm-{c}"][2] for c in unusable} == set(unusable)
-    assert sum(1 for r in rows if r[4] is False) == exp.gender_inconsistent == manifest.defects["gender_mismatch"]["count"]
+    assert (
+        sum(1 for r in rows if r[4] is False) == exp.gender_inconsistent == manifest.defects["gender_mismatch"]["count"]
+    )
     for key, r in got.items():
         e = exp.users.loc[key]
         assert (r[5], r[6], r[7]) == (_none(e.value_tier), _none(e.age), bool(e.at_risk)), key
@@ -112,17 +135,28 @@ def test_operations_kpis_equal_the_independent_figures(built):
 
 def test_orders_carry_the_unified_status_and_the_planted_price_mismatches(built):
     _, exp, manifest = built
-    assert dict(thrift_query("select order_status, count(*) from kat_gold.fct_orders group by order_status")) == exp.order_status_counts
-    mismatched = {r[0] for r in thrift_query("select order_id from kat_gold.fct_orders where not is_amount_matching_price")}
+    assert (
+        dict(thrift_query("select order_status, count(*) from kat_gold.fct_orders group by order_status"))
+        == exp.order_status_counts
+    )
+    mismatched = {
+        r[0] for r in thrift_query("select order_id from kat_gold.fct_orders where not is_amount_matching_price")
+    }
     assert len(mismatched) == exp.amount_mismatches
     assert mismatched == set(manifest.defects["amount_mismatch"]["keys"])
-    assert thrift_query("select count(*) from kat_gold.fct_orders where not is_order_number_valid")[0][0] == exp.invalid_order_numbers == 0
+    assert (
+        thrift_query("select count(*) from kat_gold.fct_orders where not is_order_number_valid")[0][0]
+        == exp.invalid_order_numbers
+        == 0
+    )
 
 
 def test_cell_hours_fault_risk_and_app_events_are_all_accounted_for(built):
     _, exp, _ = built
-    assert thrift_query("select count(*), sum(case when is_fault_risk then 1 else 0 end), sum(periods) "
-                        "from kat_gold.fct_cell_kpi_hourly")[0] == (exp.cell_hours, exp.fault_risk_hours, 17_280)
+    assert thrift_query(
+        "select count(*), sum(case when is_fault_risk then 1 else 0 end), sum(periods) "
+        "from kat_gold.fct_cell_kpi_hourly"
+    )[0] == (exp.cell_hours, exp.fault_risk_hours, 17_280)
     assert thrift_query("select sum(events) from kat_gold.fct_app_activity_daily")[0][0] == exp.app_events
 
 
@@ -132,7 +166,7 @@ BAD_ORDER = "MOB2026O9990000001"  # a letter in the date: fails the order-number
 def _plant_bad_order() -> None:
     """A copy of one order under a malformed number, as CDC would have landed it."""
     cols = [r[0] for r in thrift_query(f"show columns in {BRONZE}.bss_orders")]
-    values = {"order_id": f"'{BAD_ORDER}'", "_key": f"'{{\"order_id\": \"{BAD_ORDER}\"}}'"}
+    values = {"order_id": f"'{BAD_ORDER}'", "_key": f'\'{{"order_id": "{BAD_ORDER}"}}\''}
     select = ", ".join(f"{values.get(c, c)} as {c}" for c in cols)
     thrift_query(f"insert into {BRONZE}.bss_orders select {select} from {BRONZE}.bss_orders limit 1")
 
@@ -143,14 +177,27 @@ def test_quality_rules_count_exactly_the_planted_defects_and_quarantine_holds_ba
     malformed order number in bronze is quarantined and, once silver is rebuilt, left out of it."""
     _, _, manifest = built
     _plant_bad_order()
-    env = {**job_env(), "LAKEHOUSE_BRONZE_DB": BRONZE, "LAKEHOUSE_SCHEMA_PREFIX": PREFIX,
-           "LAKEHOUSE_GX_ROOT": str(tmp_path / "gx"), "LAKEHOUSE_DATA_DOCS": str(tmp_path / "docs")}
+    env = {
+        **job_env(),
+        "LAKEHOUSE_BRONZE_DB": BRONZE,
+        "LAKEHOUSE_SCHEMA_PREFIX": PREFIX,
+        "LAKEHOUSE_GX_ROOT": str(tmp_path / "gx"),
+        "LAKEHOUSE_DATA_DOCS": str(tmp_path / "docs"),
+    }
     try:
-        done = subprocess.run([sys.executable, "-m", "expectations.validate", "--layer", "all", "--run-id", "kat"],
-                              env=env, capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, "-m", "expectations.validate", "--layer", "all", "--run-id", "kat"],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         assert done.returncode == 0, done.stderr[-4000:]
-        failed = dict(thrift_query(f"select check_name, rows_failed from {PREFIX}quality.validation_results "
-                                   "where run_id = 'kat' and rows_failed > 0"))
+        failed = dict(
+            thrift_query(
+                f"select check_name, rows_failed from {PREFIX}quality.validation_results "
+                "where run_id = 'kat' and rows_failed > 0"
+            )
+        )
         planted = {name: d["count"] for name, d in manifest.defects.items()}
         assert failed == {
             "crm.customers.phone.not_null": planted["null_phone"],
@@ -160,27 +207,49 @@ def test_quality_rules_count_exactly_the_planted_defects_and_quarantine_holds_ba
             "fct_orders.user_id.references_customer": planted["orphan_orders"],
             "fct_orders.amount+list_price.amount_matches_price": planted["amount_mismatch"],
         }
-        checked = dict(thrift_query(f"select layer, count(*) from {PREFIX}quality.validation_results "
-                                    "where run_id = 'kat' group by layer"))
+        checked = dict(
+            thrift_query(
+                f"select layer, count(*) from {PREFIX}quality.validation_results where run_id = 'kat' group by layer"
+            )
+        )
         assert checked == {layer: len(checks_for(layer)) for layer in LAYERS}
         assert thrift_query(f"select key_value, rule from {PREFIX}quality.quarantine") == [(BAD_ORDER, "pattern")]
-        assert run_dbt(["run", "--select", "stg_bss__orders"], bronze_db=BRONZE, schema_prefix=PREFIX,
-                       target_path=str(tmp_path / "dbt")).returncode == 0
-        assert thrift_query(f"select count(*) from {PREFIX}silver.stg_bss__orders where order_id = '{BAD_ORDER}'") == [(0,)]
+        assert (
+            run_dbt(
+                ["run", "--select", "stg_bss__orders"],
+                bronze_db=BRONZE,
+                schema_prefix=PREFIX,
+                target_path=str(tmp_path / "dbt"),
+            ).returncode
+            == 0
+        )
+        assert thrift_query(f"select count(*) from {PREFIX}silver.stg_bss__orders where order_id = '{BAD_ORDER}'") == [
+            (0,)
+        ]
     finally:
         thrift_query(f"delete from {BRONZE}.bss_orders where order_id = '{BAD_ORDER}'")
 
 
-GOLD_TABLES = ["fct_orders", "fct_service_tickets", "fct_cell_kpi_hourly", "fct_app_activity_daily", "dim_user",
-               "user_segments", "mart_product_sales_monthly", "mart_operations_kpis"]
+GOLD_TABLES = [
+    "fct_orders",
+    "fct_service_tickets",
+    "fct_cell_kpi_hourly",
+    "fct_app_activity_daily",
+    "dim_user",
+    "user_segments",
+    "mart_product_sales_monthly",
+    "mart_operations_kpis",
+]
 
 
 def _differences(table: str) -> int:
     """Rows of one build missing from the other, both ways; `_built_at` (when the row was built) aside."""
     a, b = f"{PREFIX}gold.{table}", f"{FULL_PREFIX}gold.{table}"
     columns = ", ".join(f"`{c}`" for (c,) in thrift_query(f"show columns in {a}") if c != "_built_at")
-    return thrift_query(f"select (select count(*) from (select {columns} from {a} except all select {columns} from {b})) + "
-                        f"(select count(*) from (select {columns} from {b} except all select {columns} from {a}))")[0][0]
+    return thrift_query(
+        f"select (select count(*) from (select {columns} from {a} except all select {columns} from {b})) + "
+        f"(select count(*) from (select {columns} from {b} except all select {columns} from {a}))"
+    )[0][0]
 
 
 def test_incremental_build_after_a_change_equals_a_full_rebuild_and_the_snapshot_keeps_history(built, tmp_path_factory):
@@ -190,33 +259,49 @@ def test_incremental_build_after_a_change_equals_a_full_rebuild_and_the_snapshot
     # The facts' data tests checked the rows this build merged (a full build's tests check every
     # row: the orphan-order warning above counts all the planted ones), neither none nor all.
     latest, merged, total = thrift_query(
-        f"select cast(max(_built_at) as string), count_if(_built_at = (select max(_built_at) from {PREFIX}gold.fct_orders)), count(*) "
-        f"from {PREFIX}gold.fct_orders")[0]
+        f"select cast(max(_built_at) as string), "
+        f"count_if(_built_at = (select max(_built_at) from {PREFIX}gold.fct_orders)), count(*) "
+        f"from {PREFIX}gold.fct_orders"
+    )[0]
     assert 0 < merged < total
     compiled = next(incremental.rglob("compiled/**/unique_fct_orders_order_id.sql")).read_text()
     assert f"where _built_at = timestamp'{latest}'" in compiled
     _drop(FULL_PREFIX)
     # the reference: models, seeds and the snapshot from scratch; its tests add nothing here
-    _build(FULL_PREFIX, str(tmp_path_factory.mktemp("dbt-full")), "--exclude-resource-type", "test",
-           "--exclude-resource-type", "unit_test")
+    _build(
+        FULL_PREFIX,
+        str(tmp_path_factory.mktemp("dbt-full")),
+        "--exclude-resource-type",
+        "test",
+        "--exclude-resource-type",
+        "unit_test",
+    )
     try:
-        assert {t: _differences(t) for t in GOLD_TABLES} == {t: 0 for t in GOLD_TABLES}
+        assert {t: _differences(t) for t in GOLD_TABLES} == dict.fromkeys(GOLD_TABLES, 0)
         deleted = thrift_query(f"select count(*) from {BRONZE}.bss_orders where _is_deleted")[0][0]
         assert deleted > 0
-        assert thrift_query(f"select count(*) from {PREFIX}gold.fct_orders")[0][0] == \
-            thrift_query(f"select count(*) from {BRONZE}.bss_orders where not _is_deleted")[0][0]
+        assert (
+            thrift_query(f"select count(*) from {PREFIX}gold.fct_orders")[0][0]
+            == thrift_query(f"select count(*) from {BRONZE}.bss_orders where not _is_deleted")[0][0]
+        )
         # Users whose city or plan changed have a closed version and a current one.
         changed = thrift_query(
             f"select count(distinct p.user_key) from {PREFIX}silver.int_user_profile p "
             f"left join {BRONZE}.crm_customers c on p.customer_id = c.customer_id "
             f"left join {BRONZE}.bss_subscribers s on p.subscriber_id = s.subscriber_id "
-            f"where c.city like '% New District' or s._applied_at > (select min(_applied_at) from {BRONZE}.bss_subscribers)")[0][0]
+            f"where c.city like '% New District' "
+            f"or s._applied_at > (select min(_applied_at) from {BRONZE}.bss_subscribers)"
+        )[0][0]
         assert changed > 0
-        closed = thrift_query(f"select count(*), count(distinct user_key) from {PREFIX}silver.snap_user_profile "
-                              "where dbt_valid_to is not null")[0]
+        closed = thrift_query(
+            f"select count(*), count(distinct user_key) from {PREFIX}silver.snap_user_profile "
+            "where dbt_valid_to is not null"
+        )[0]
         assert closed == (changed, changed)
-        assert thrift_query(f"select count(*) from {PREFIX}silver.snap_user_profile where dbt_valid_to is null")[0][0] == \
-            thrift_query(f"select count(*) from {PREFIX}silver.int_user_profile")[0][0]
+        assert (
+            thrift_query(f"select count(*) from {PREFIX}silver.snap_user_profile where dbt_valid_to is null")[0][0]
+            == thrift_query(f"select count(*) from {PREFIX}silver.int_user_profile")[0][0]
+        )
     finally:
         _drop(FULL_PREFIX)
 
@@ -229,5 +314,9 @@ def test_docs_generate_describes_every_gold_model(built, tmp_path):
     assert set(GOLD_TABLES) <= documented
     assert (tmp_path / "index.html").exists()
     manifest = json.loads((tmp_path / "manifest.json").read_text())
-    gold = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model" and n["schema"] == f"{PREFIX}gold"}
+    gold = {
+        n["name"]: n
+        for n in manifest["nodes"].values()
+        if n["resource_type"] == "model" and n["schema"] == f"{PREFIX}gold"
+    }
     assert all(gold[t]["description"] for t in GOLD_TABLES)

@@ -71,7 +71,7 @@ def test_thrift_server_writes_and_reads_delta_in_the_shared_metastore():
     thrift_query(f"create table {table} using delta as select 1 as n, 'a' as s")
     try:
         assert thrift_query(f"select n, s from {table}") == [(1, "a")]
-        provider = dict((r[0], r[1]) for r in thrift_query(f"describe extended {table}"))["Provider"]
+        provider = {r[0]: r[1] for r in thrift_query(f"describe extended {table}")}["Provider"]
         assert provider == "delta"
         with psycopg2.connect(S.pg_dsn("metastore")) as conn, conn.cursor() as cur:
             cur.execute('select count(*) from "TBLS" where "TBL_NAME" = %s', (table.split(".")[1],))
@@ -132,8 +132,13 @@ def test_spark_connect_on_the_thrift_server_sees_the_same_catalog(tmp_path):
     probe = tmp_path / "connect_probe.py"
     probe.write_text(CONNECT_PROBE)
     try:
-        done = subprocess.run([sys.executable, str(probe), table], capture_output=True, text=True, timeout=300,
-                              env={**os.environ, "PYTHONPATH": str(REPO_DIR)})
+        done = subprocess.run(
+            [sys.executable, str(probe), table],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "PYTHONPATH": str(REPO_DIR)},
+        )
         assert done.returncode == 0, done.stderr[-3000:]
         # a Connect session (no JVM of its own) that read the table and wrote to it
         assert done.stdout.split()[-2:] == ["pyspark.sql.connect.session", "7"]

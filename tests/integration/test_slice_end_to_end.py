@@ -54,9 +54,19 @@ def _gold(ids) -> dict[int, tuple]:
 
 
 def _event(tag: str, n: int) -> str:
-    return json.dumps({"event_id": f"it-{tag}-{n}", "user_phone": "13800001111", "device_id": "dev-1",
-                       "event_type": "login", "event_at": "2026-10-20T09:30:00.000+08:00", "app_version": "9.1.0",
-                       "channel": "app", "bytes": None, "duration_s": None})
+    return json.dumps(
+        {
+            "event_id": f"it-{tag}-{n}",
+            "user_phone": "13800001111",
+            "device_id": "dev-1",
+            "event_type": "login",
+            "event_at": "2026-10-20T09:30:00.000+08:00",
+            "app_version": "9.1.0",
+            "channel": "app",
+            "bytes": None,
+            "duration_s": None,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +79,9 @@ def first_run():
     folder.mkdir(parents=True, exist_ok=True)
     tag = uuid.uuid4().hex[:8]
     path = folder / f"events_it_{tag}.jsonl.gz"
-    path.write_bytes(gzip.compress("\n".join([_event(tag, 1), _event(tag, 2), _event(tag, 1), '{"event_id": "cut']).encode() + b"\n"))
+    path.write_bytes(
+        gzip.compress("\n".join([_event(tag, 1), _event(tag, 2), _event(tag, 1), '{"event_id": "cut']).encode() + b"\n")
+    )
     ts = datetime(2026, 11, 25, 8, 0, 0)
     p1, p2, p3 = PHONES
     inserted = [
@@ -99,16 +111,19 @@ def test_inserts_then_updates_and_deletes_reach_gold(first_run):
     inserted, _ = first_run
     ids = [r[0] for r in inserted]
     # each change went through bronze in commit order
-    ops = thrift_query(f"select coalesce(after.customer_id, before.customer_id), op from bronze.crm_customers_changes "
-                       f"where coalesce(after.customer_id, before.customer_id) in ({', '.join(map(str, ids))}) "
-                       "order by commit_lsn, lsn")
+    ops = thrift_query(
+        f"select coalesce(after.customer_id, before.customer_id), op from bronze.crm_customers_changes "
+        f"where coalesce(after.customer_id, before.customer_id) in ({', '.join(map(str, ids))}) "
+        "order by commit_lsn, lsn"
+    )
     assert ops == [(ids[0], "c"), (ids[1], "c"), (ids[2], "c"), (ids[0], "u"), (ids[0], "u"), (ids[1], "d")]
     gold = _gold(ids)
     assert set(gold) == {ids[0], ids[2]}, "the deleted customer must not reach gold"
     # thrift returns dates as strings; every phone format unified to E.164, the user ID
     first, third = inserted[0], inserted[2]
-    assert gold[ids[0]] == (ids[0], "+86" + PHONES[0], first[2], first[3], first[4].isoformat(), "北京"), \
+    assert gold[ids[0]] == (ids[0], "+86" + PHONES[0], first[2], first[3], first[4].isoformat(), "北京"), (
         "the last update of the transaction wins"
+    )
     assert gold[ids[2]] == (ids[2], "+86" + PHONES[2], third[2], third[3], third[4].isoformat(), third[5])
 
 
@@ -116,8 +131,11 @@ def test_a_file_dropped_in_the_landing_zone_lands_once_through_the_dag(first_run
     _, tag = first_run
     assert thrift_query(
         "select status, rows_read, rows_landed, rows_quarantined, duplicates_skipped from bronze.landing_files "
-        f"where file_path like '%events_it_{tag}.jsonl.gz'") == [("loaded", 4, 2, 1, 1)]
-    assert thrift_query(f"select event_date, count(*) from bronze.app_events where event_id like 'it-{tag}-%' "
-                        "group by event_date") == [("2026-10-20", 2)]
-    assert thrift_query(f"select line_number, reason from bronze.landing_quarantine where file_path like '%{tag}%'") == [
-        (4, "not a JSON object")]
+        f"where file_path like '%events_it_{tag}.jsonl.gz'"
+    ) == [("loaded", 4, 2, 1, 1)]
+    assert thrift_query(
+        f"select event_date, count(*) from bronze.app_events where event_id like 'it-{tag}-%' group by event_date"
+    ) == [("2026-10-20", 2)]
+    assert thrift_query(
+        f"select line_number, reason from bronze.landing_quarantine where file_path like '%{tag}%'"
+    ) == [(4, "not a JSON object")]

@@ -42,9 +42,13 @@ def test_a_service_that_dies_at_start_points_to_its_log(tmp_path):
     # A log directory formatted for another node makes the broker exit during start-up.
     (tmp_path / "data" / "kafka").mkdir(parents=True)
     (tmp_path / "data" / "kafka" / "meta.properties").write_text(
-        "version=1\nnode.id=99\ncluster.id=AAAAAAAAAAAAAAAAAAAAAA\ndirectory.id=AAAAAAAAAAAAAAAAAAAAAA\n")
-    r = _stack("start", "kafka", env_overrides={
-        "LAKEHOUSE_HOME": str(tmp_path), "KAFKA_PORT": "19092", "KAFKA_CONTROLLER_PORT": "19093"})
+        "version=1\nnode.id=99\ncluster.id=AAAAAAAAAAAAAAAAAAAAAA\ndirectory.id=AAAAAAAAAAAAAAAAAAAAAA\n"
+    )
+    r = _stack(
+        "start",
+        "kafka",
+        env_overrides={"LAKEHOUSE_HOME": str(tmp_path), "KAFKA_PORT": "19092", "KAFKA_CONTROLLER_PORT": "19093"},
+    )
     assert r.returncode != 0
     assert "kafka exited during start-up" in r.stderr
     assert str(tmp_path / "logs" / "kafka.log") in r.stderr

@@ -20,11 +20,23 @@ TOPIC = "crm.public.customers"
 
 
 def _event(op, cid, city, lsn):
-    image = {"customer_id": cid, "phone": "13800000000", "full_name": "x", "gender": "F", "birth_date": 0,
-             "acquisition_channel": "app",
-             "city": city, "created_at": 0, "updated_at": 0}
-    body = {"op": op, "before": image if op == "d" else None, "after": None if op == "d" else image,
-            "source": {"ts_ms": 1, "txId": 5, "lsn": lsn, "sequence": f'[null,"{lsn}"]'}}
+    image = {
+        "customer_id": cid,
+        "phone": "13800000000",
+        "full_name": "x",
+        "gender": "F",
+        "birth_date": 0,
+        "acquisition_channel": "app",
+        "city": city,
+        "created_at": 0,
+        "updated_at": 0,
+    }
+    body = {
+        "op": op,
+        "before": image if op == "d" else None,
+        "after": None if op == "d" else image,
+        "source": {"ts_ms": 1, "txId": 5, "lsn": lsn, "sequence": f'[null,"{lsn}"]'},
+    }
     return parse_change(json.dumps({"customer_id": cid}).encode(), json.dumps(body).encode(), CUSTOMERS)
 
 
@@ -50,7 +62,10 @@ def test_offsets_are_recovered_from_the_rows_they_committed_with(spark, tables):
     assert changes.committed_offsets(spark, [tables]) == {(TOPIC, 0): 13}
     rows = spark.table(tables).orderBy("kafka_offset").collect()
     assert [(r.op, r.after.city if r.after else None, r.before.city if r.before else None) for r in rows] == [
-        ("c", "A", None), ("u", "B", None), ("d", None, "B")]
+        ("c", "A", None),
+        ("u", "B", None),
+        ("d", None, "B"),
+    ]
 
 
 def test_dead_letters_are_recorded_once_when_a_batch_is_reread(spark, tables):
@@ -75,7 +90,9 @@ def test_an_arrow_append_is_a_delta_write_that_reads_back_typed(spark, tables):
     assert [(h.operation, h.operationParameters["mode"]) for h in history[-2:]] == [("WRITE", "Append")] * 2
     rows = spark.table(tables).orderBy("kafka_offset").collect()
     assert [(r.op, r.after.city, r.after.birth_date.isoformat(), r.kafka_partition) for r in rows] == [
-        ("c", "A", "1970-01-01", 1), ("u", "B", "1970-01-01", 1)]
+        ("c", "A", "1970-01-01", 1),
+        ("u", "B", "1970-01-01", 1),
+    ]
     # Statistics on the Kafka positions, so a reader past an offset skips the files before it.
     commit = Path(location.removeprefix("file:")) / "_delta_log" / f"{second:020d}.json"
     adds = [json.loads(line)["add"] for line in commit.read_text().splitlines() if '"add"' in line]

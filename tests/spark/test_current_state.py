@@ -17,11 +17,28 @@ TOPIC = "crm.public.customers"
 
 
 def change(op, cid, city, commit_lsn, lsn):
-    image = {"customer_id": cid, "phone": "13800000000", "full_name": "x", "gender": "F", "birth_date": 0,
-             "acquisition_channel": "app", "city": city, "created_at": 0, "updated_at": 0}
-    body = {"op": op, "before": image if op == "d" else None, "after": None if op == "d" else image,
-            "source": {"ts_ms": 1, "txId": 1, "lsn": lsn,
-                       "sequence": json.dumps([None if commit_lsn is None else str(commit_lsn), str(lsn)])}}
+    image = {
+        "customer_id": cid,
+        "phone": "13800000000",
+        "full_name": "x",
+        "gender": "F",
+        "birth_date": 0,
+        "acquisition_channel": "app",
+        "city": city,
+        "created_at": 0,
+        "updated_at": 0,
+    }
+    body = {
+        "op": op,
+        "before": image if op == "d" else None,
+        "after": None if op == "d" else image,
+        "source": {
+            "ts_ms": 1,
+            "txId": 1,
+            "lsn": lsn,
+            "sequence": json.dumps([None if commit_lsn is None else str(commit_lsn), str(lsn)]),
+        },
+    }
     return parse_change(json.dumps({"customer_id": cid}).encode(), json.dumps(body).encode(), CUSTOMERS)
 
 
@@ -43,22 +60,29 @@ def fresh(spark):
 
 
 def test_newest_version_wins_and_deletes_stay_deleted(spark, fresh):
-    land(spark, [
-        change("r", 1, "snapshot", None, 10),        # snapshot read
-        change("u", 1, "A", 100, 110),
-        change("c", 2, "B", 100, 120),
-        change("u", 2, "C", 200, 210),
-        change("c", 3, "D", 200, 220),
-        change("d", 3, "D", 300, 310),
-    ], first_offset=0)
+    land(
+        spark,
+        [
+            change("r", 1, "snapshot", None, 10),  # snapshot read
+            change("u", 1, "A", 100, 110),
+            change("c", 2, "B", 100, 120),
+            change("u", 2, "C", 200, 210),
+            change("c", 3, "D", 200, 220),
+            change("d", 3, "D", 300, 310),
+        ],
+        first_offset=0,
+    )
     res = current_state.apply_changes(spark, CUSTOMERS)
     assert (res.changes, res.keys) == (6, 3)
     assert current(spark) == {1: ("A", False), 2: ("C", False), 3: ("D", True)}
 
     # A replayed older event of key 2 and a late insert of deleted key 3 change nothing;
     # a genuinely newer update of key 1 does.
-    land(spark, [change("u", 2, "stale", 100, 130), change("c", 3, "zombie", 200, 220),
-                 change("u", 1, "E", 400, 410)], first_offset=6)
+    land(
+        spark,
+        [change("u", 2, "stale", 100, 130), change("c", 3, "zombie", 200, 220), change("u", 1, "E", 400, 410)],
+        first_offset=6,
+    )
     res = current_state.apply_changes(spark, CUSTOMERS)
     assert (res.changes, res.keys) == (3, 3)
     assert current(spark) == {1: ("E", False), 2: ("C", False), 3: ("D", True)}

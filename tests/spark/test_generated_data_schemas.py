@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from pyspark.sql import functions as F
 
+from schemas.contracts import get_contract
+from schemas.spark import spark_schema
 from simulator.generator.cli import build_tables, generate
 from simulator.generator.config import GeneratorConfig
 from simulator.generator.manifest import Manifest
-from schemas.contracts import get_contract
-from schemas.spark import spark_schema
 
 pytestmark = pytest.mark.spark
 CFG = GeneratorConfig(scale=0.001, seed=5, days=3)
@@ -34,8 +34,7 @@ def test_source_tables_take_their_contract_schemas(spark):
 def test_clean_kpi_csv_parses_with_the_contract_schema(spark, landing):
     contract = get_contract("network.cell_kpis")
     clean = sorted((landing / "network" / "cell_kpis").glob("*.csv"))[0]
-    df = (spark.read.option("header", True).option("mode", "PERMISSIVE")
-          .schema(spark_schema(contract)).csv(str(clean)))
+    df = spark.read.option("header", True).option("mode", "PERMISSIVE").schema(spark_schema(contract)).csv(str(clean))
     assert df.count() == CFG.n_cells * 96
     nulls = df.select([F.sum(F.col(c).isNull().cast("int")).alias(c) for c in contract.column_names]).first()
     assert all(v == 0 for v in nulls.asDict().values()), nulls

@@ -44,7 +44,10 @@ def test_every_event_is_landed_quarantined_or_a_duplicate_as_planted(spark, land
     r = results["app.events"]
     assert r.total("quarantined") == d["malformed_json_lines"]["count"]
     assert r.total("duplicates") == d["duplicate_events"]["count"]
-    assert r.total("landed") == truth.rows["app.events"] - d["malformed_json_lines"]["count"] - d["truncated_gzip"]["events_lost"]
+    assert (
+        r.total("landed")
+        == truth.rows["app.events"] - d["malformed_json_lines"]["count"] - d["truncated_gzip"]["events_lost"]
+    )
     assert spark.table(tables.feed_table(EVENTS)).count() == r.total("landed")
     for f in _manifest(spark, EVENTS):
         assert f.rows_read == f.rows_landed + f.rows_quarantined + f.duplicates_skipped, f
@@ -76,8 +79,11 @@ def test_events_are_partitioned_by_their_local_date_and_late_ones_land_in_theirs
     _, truth, _ = landed
     late = truth.defects["late_events"]["keys"][:50]
     events = spark.table(tables.feed_table(EVENTS))
-    rows = events.where(events.event_id.isin(late)) \
-        .selectExpr("event_date", "to_date(from_utc_timestamp(event_at, 'Asia/Shanghai')) as local", "_source_file").collect()
+    rows = (
+        events.where(events.event_id.isin(late))
+        .selectExpr("event_date", "to_date(from_utc_timestamp(event_at, 'Asia/Shanghai')) as local", "_source_file")
+        .collect()
+    )
     assert rows and all(r.event_date == r.local for r in rows)
     assert any(r.event_date.strftime("%Y%m%d") not in r._source_file for r in rows)  # a later day's file
 
@@ -92,14 +98,22 @@ def test_a_rerun_loads_nothing_and_commits_nothing(spark, landed):
 
 def test_a_late_file_for_an_old_date_lands_in_that_date(spark, landed, tmp_path):
     root, _, _ = landed
-    line = {"event_id": "late-0001", "user_phone": "13800000000", "device_id": "d1", "event_type": "login",
-            "event_at": "2026-10-01T09:00:00.000+08:00", "app_version": "9.9.0", "channel": "app", "bytes": None,
-            "duration_s": None}
+    line = {
+        "event_id": "late-0001",
+        "user_phone": "13800000000",
+        "device_id": "d1",
+        "event_type": "login",
+        "event_at": "2026-10-01T09:00:00.000+08:00",
+        "app_version": "9.9.0",
+        "channel": "app",
+        "bytes": None,
+        "duration_s": None,
+    }
     dup = dict(line)  # the same event sent twice in the file
     bad = dict(line, event_id="late-0002", bytes="lots")
     path = root / "app" / "events" / "events_20261001_late.jsonl.gz"
     path.write_bytes(gzip.compress("\n".join(json.dumps(x) for x in (line, dup, bad)).encode() + b"\n"))
-    [r] = [r for r in run([EVENTS], root=str(root), spark=spark)]
+    [r] = list(run([EVENTS], root=str(root), spark=spark))
     [f] = r.files
     assert (f.read, f.landed, f.duplicates, f.quarantined) == (3, 1, 1, 1)
     q = spark.table(tables.quarantine_table()).where("file_path like '%_late.jsonl.gz'").first()
@@ -111,9 +125,17 @@ def test_a_late_file_for_an_old_date_lands_in_that_date(spark, landed, tmp_path)
 def test_a_crash_before_the_manifest_write_is_repaired_from_the_history(spark, landed):
     root, _, _ = landed
     path = root / "app" / "events" / "events_20261002_crash.jsonl.gz"
-    line = {"event_id": "crash-0001", "user_phone": None, "device_id": "d1", "event_type": "page_view",
-            "event_at": "2026-10-02T10:00:00.000+08:00", "app_version": "9.9.0", "channel": "app", "bytes": 1,
-            "duration_s": 2}
+    line = {
+        "event_id": "crash-0001",
+        "user_phone": None,
+        "device_id": "d1",
+        "event_type": "page_view",
+        "event_at": "2026-10-02T10:00:00.000+08:00",
+        "app_version": "9.9.0",
+        "channel": "app",
+        "bytes": 1,
+        "duration_s": 2,
+    }
     path.write_bytes(gzip.compress(json.dumps(line).encode() + b"\n"))
     run([EVENTS], root=str(root), spark=spark)
     # Simulate the crash: the bronze commit happened, the manifest row did not.
@@ -134,10 +156,20 @@ def test_small_loads_of_one_date_are_compacted(spark, landed):
     spark.conf.set("spark.databricks.delta.autoCompact.minNumFiles", "3")
     try:
         for i in range(3):
-            line = {"event_id": f"compact-{i}", "user_phone": None, "device_id": "d1", "event_type": "login",
-                    "event_at": "2026-10-03T10:00:00.000+08:00", "app_version": "9.9.0", "channel": "app",
-                    "bytes": None, "duration_s": None}
-            (folder / f"events_20261003_small{i}.jsonl.gz").write_bytes(gzip.compress(json.dumps(line).encode() + b"\n"))
+            line = {
+                "event_id": f"compact-{i}",
+                "user_phone": None,
+                "device_id": "d1",
+                "event_type": "login",
+                "event_at": "2026-10-03T10:00:00.000+08:00",
+                "app_version": "9.9.0",
+                "channel": "app",
+                "bytes": None,
+                "duration_s": None,
+            }
+            (folder / f"events_20261003_small{i}.jsonl.gz").write_bytes(
+                gzip.compress(json.dumps(line).encode() + b"\n")
+            )
             run([EVENTS], root=str(root), spark=spark)
     finally:
         spark.conf.unset("spark.databricks.delta.autoCompact.minNumFiles")

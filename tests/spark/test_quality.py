@@ -29,8 +29,12 @@ BRONZE, PREFIX = "dq_bronze", "dq_"
 def env(spark, tmp_path_factory):
     mp = pytest.MonkeyPatch()
     home = tmp_path_factory.mktemp("quality")
-    for key, value in {"LAKEHOUSE_BRONZE_DB": BRONZE, "LAKEHOUSE_SCHEMA_PREFIX": PREFIX,
-                       "LAKEHOUSE_GX_ROOT": str(home / "gx"), "LAKEHOUSE_DATA_DOCS": str(home / "docs")}.items():
+    for key, value in {
+        "LAKEHOUSE_BRONZE_DB": BRONZE,
+        "LAKEHOUSE_SCHEMA_PREFIX": PREFIX,
+        "LAKEHOUSE_GX_ROOT": str(home / "gx"),
+        "LAKEHOUSE_DATA_DOCS": str(home / "docs"),
+    }.items():
         mp.setenv(key, value)
     manifest = Manifest(CFG.seed, CFG.scale)
     build_tables(CFG, manifest)
@@ -79,7 +83,10 @@ def _engine_of(table: str, local_max_rows: int) -> str:
     from GX's project (its data source still holds the table's asset)."""
     engine = "pandas" if local_max_rows else "spark"
     name = f"bronze__{table.replace('.', '__')}__{engine}__validation"
-    assert docs.get_context().validation_definitions.get(name).data.data_asset.name == f"bronze__{table.replace('.', '__')}"
+    assert (
+        docs.get_context().validation_definitions.get(name).data.data_asset.name
+        == f"bronze__{table.replace('.', '__')}"
+    )
     return engine
 
 
@@ -89,7 +96,9 @@ ENGINES = pytest.mark.parametrize("local_max_rows", [0, 250_000], ids=["spark", 
 
 
 @ENGINES
-def test_each_bronze_rule_reports_the_planted_count_and_lands_in_the_results_table(spark, env, receiver, local_max_rows):
+def test_each_bronze_rule_reports_the_planted_count_and_lands_in_the_results_table(
+    spark, env, receiver, local_max_rows
+):
     """Two tables here (every table and layer: the known-answer integration test)."""
     manifest, _ = env
     tables = {"crm.customers", "bss.orders"}
@@ -97,8 +106,15 @@ def test_each_bronze_rule_reports_the_planted_count_and_lands_in_the_results_tab
     results.ensure_tables(spark)
     held_version = spark.sql(f"describe history {results.quarantine_table()} limit 1").first().version
     lines = []
-    report = validate_layer(spark, "bronze", run_id, webhook_url=receiver.url, progress=lines.append,
-                            tables=tables, local_max_rows=local_max_rows)
+    report = validate_layer(
+        spark,
+        "bronze",
+        run_id,
+        webhook_url=receiver.url,
+        progress=lines.append,
+        tables=tables,
+        local_max_rows=local_max_rows,
+    )
     assert len(report.results) == len([c for c in checks_for("bronze") if c.table in tables])
     engine = "pandas" if local_max_rows else "spark"
     assert {_engine_of(t, local_max_rows) for t in tables} == {engine}
@@ -110,7 +126,11 @@ def test_each_bronze_rule_reports_the_planted_count_and_lands_in_the_results_tab
     assert rows.count() == len(report.results)
     phone = rows.where("check_name = 'crm.customers.phone.not_null'").first()
     assert (phone.rows_checked, phone.rows_failed, phone.dimension, phone.severity) == (
-        manifest.rows["crm.customers"], manifest.defects["null_phone"]["count"], "completeness", "critical")
+        manifest.rows["crm.customers"],
+        manifest.defects["null_phone"]["count"],
+        "completeness",
+        "critical",
+    )
     assert phone.outcome == "passed" and phone.pass_rate >= 0.98
     assert receiver.bodies == []  # nothing under its threshold
     # the order number's quarantine rule had nothing to hold, and held nothing: no commit
@@ -127,10 +147,16 @@ def _append_orders(spark, edits) -> None:
 
 
 def test_a_quarantine_rule_holds_back_exactly_its_rows_and_releases_fixed_ones(spark, env, receiver):
-    _append_orders(spark, [{"order_id": "MOB2026X0010001", "_key": '{"order_id": "MOB2026X0010001"}'},
-                           {"order_id": "XYZ20261001000001", "_key": '{"order_id": "XYZ20261001000001"}'}])
-    report = validate_layer(spark, "bronze", "run-2", webhook_url=receiver.url, progress=lambda line: None,
-                            tables={"bss.orders"})
+    _append_orders(
+        spark,
+        [
+            {"order_id": "MOB2026X0010001", "_key": '{"order_id": "MOB2026X0010001"}'},
+            {"order_id": "XYZ20261001000001", "_key": '{"order_id": "XYZ20261001000001"}'},
+        ],
+    )
+    report = validate_layer(
+        spark, "bronze", "run-2", webhook_url=receiver.url, progress=lambda line: None, tables={"bss.orders"}
+    )
     pattern = next(r for r in report.results if r.check.name == "bss.orders.order_id.pattern")
     assert (pattern.rows_failed, pattern.outcome, pattern.quarantined) == (2, "quarantined", 2)
     held = spark.table(results.quarantine_table()).where("run_id = 'run-2'").collect()
@@ -140,7 +166,9 @@ def test_a_quarantine_rule_holds_back_exactly_its_rows_and_releases_fixed_ones(s
     alert = receiver.bodies[-1]["alerts"]
     assert [(a["table"], a["rule"], a["rows_failed"]) for a in alert] == [("bss.orders", "pattern", 2)]
     # fixed at the source (deleted): released on the next run
-    spark.sql(f"update {BRONZE}.bss_orders set _is_deleted = true where order_id in ('MOB2026X0010001', 'XYZ20261001000001')")
+    spark.sql(
+        f"update {BRONZE}.bss_orders set _is_deleted = true where order_id in ('MOB2026X0010001', 'XYZ20261001000001')"
+    )
     validate_layer(spark, "bronze", "run-3", progress=lambda line: None, tables={"bss.orders"})
     assert spark.table(results.quarantine_table()).count() == 0
 
@@ -151,20 +179,30 @@ def test_a_critical_rule_under_its_threshold_stops_after_recording_and_alerting(
     n = manifest.rows["crm.customers"]
     already = manifest.defects["null_phone"]["count"]
     more = int(n * 0.03)  # completeness falls under 98 %
-    ids = [r.customer_id for r in spark.table(customers).where("phone is not null").orderBy("customer_id").limit(more).collect()]
+    ids = [
+        r.customer_id
+        for r in spark.table(customers).where("phone is not null").orderBy("customer_id").limit(more).collect()
+    ]
     spark.sql(f"update {customers} set phone = null where customer_id in ({', '.join(map(str, ids))})")
     try:
         with pytest.raises(QualityGateFailed, match=r"crm.customers not_null \(phone\)"):
-            validate_layer(spark, "bronze", "run-4", webhook_url=receiver.url, progress=lambda line: None,
-                           tables={"crm.customers"})
-        row = spark.table(results.results_table()).where(
-            "run_id = 'run-4' and check_name = 'crm.customers.phone.not_null'").first()
+            validate_layer(
+                spark, "bronze", "run-4", webhook_url=receiver.url, progress=lambda line: None, tables={"crm.customers"}
+            )
+        row = (
+            spark.table(results.results_table())
+            .where("run_id = 'run-4' and check_name = 'crm.customers.phone.not_null'")
+            .first()
+        )
         assert (row.rows_failed, row.outcome, row.passed) == (already + more, "stopped", False)
         alert = [a for a in receiver.bodies[-1]["alerts"] if a["rule"] == "not_null"]
-        assert [(a["table"], a["rows_failed"], a["outcome"]) for a in alert] == [("crm.customers", already + more, "stopped")]
+        assert [(a["table"], a["rows_failed"], a["outcome"]) for a in alert] == [
+            ("crm.customers", already + more, "stopped")
+        ]
     finally:
-        bronze_fixture.write(spark, {"crm.customers": bronze_fixture.generate(CFG)["crm.customers"]}, BRONZE,
-                             progress=lambda line: None)
+        bronze_fixture.write(
+            spark, {"crm.customers": bronze_fixture.generate(CFG)["crm.customers"]}, BRONZE, progress=lambda line: None
+        )
 
 
 @ENGINES
@@ -180,10 +218,22 @@ def test_a_compound_key_counts_each_copy_beyond_the_first(spark, env, local_max_
     spark.createDataFrame(copies + [near], schema).write.format("delta").mode("append").saveAsTable(table)
     try:
         with pytest.raises(QualityGateFailed, match=r"network.cell_kpis unique_key \(cell_id\+period_start\): 4 of"):
-            validate_layer(spark, "bronze", f"run-6-{local_max_rows}", progress=lambda line: None,
-                           tables={"network.cell_kpis"}, local_max_rows=local_max_rows)
-        row = spark.table(results.results_table()).where(
-            f"run_id = 'run-6-{local_max_rows}' and check_name = 'network.cell_kpis.cell_id+period_start.unique_key'").first()
+            validate_layer(
+                spark,
+                "bronze",
+                f"run-6-{local_max_rows}",
+                progress=lambda line: None,
+                tables={"network.cell_kpis"},
+                local_max_rows=local_max_rows,
+            )
+        row = (
+            spark.table(results.results_table())
+            .where(
+                f"run_id = 'run-6-{local_max_rows}' "
+                "and check_name = 'network.cell_kpis.cell_id+period_start.unique_key'"
+            )
+            .first()
+        )
         assert (row.rows_checked, row.rows_failed) == (n + 5, 4)
         assert _engine_of("network.cell_kpis", local_max_rows)
     finally:  # (a second overwrite of the partitioned table through the catalog trips Spark's checks)
@@ -195,7 +245,9 @@ def test_an_empty_table_passes_with_nothing_checked(spark, env):
     table = f"{BRONZE}.network_cells"
     spark.createDataFrame([], spark.table(table).schema).write.format("delta").mode("overwrite").saveAsTable(table)
     report = validate_layer(spark, "bronze", "run-5", progress=lambda line: None, tables={"network.cells"})
-    assert report.results and all((r.rows_checked, r.rows_failed, r.outcome) == (0, 0, "passed") for r in report.results)
+    assert report.results and all(
+        (r.rows_checked, r.rows_failed, r.outcome) == (0, 0, "passed") for r in report.results
+    )
 
 
 def test_data_docs_render_with_no_network(spark, env):

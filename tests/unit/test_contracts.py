@@ -30,7 +30,9 @@ def test_phone_is_pii_and_carries_the_completeness_rule():
     phone = get_contract("crm.customers").column("phone")
     assert phone.pii
     assert [(r.rule, r.dimension, r.severity, r.threshold) for r in phone.rules] == [
-        ("not_null", "completeness", "critical", 0.98), ("phone_format", "validity", "warning", 0.95)]
+        ("not_null", "completeness", "critical", 0.98),
+        ("phone_format", "validity", "warning", 0.95),
+    ]
 
 
 def test_ddl_has_types_nullability_key_and_allowed_values():
@@ -52,8 +54,15 @@ def test_ddl_has_types_nullability_key_and_allowed_values():
         # names go into SQL and topic names unquoted
         ({"name": "things; drop table x"}, "table name 'things; drop table x' is not a plain identifier"),
         ({"source": "CRM"}, "source name 'CRM' is not a plain identifier"),
-        ({"columns": [{"name": "thing_id", "type": "bigint", "nullable": False}, {"name": "la-bel", "type": "text"}]},
-         "column name 'la-bel' is not a plain identifier"),
+        (
+            {
+                "columns": [
+                    {"name": "thing_id", "type": "bigint", "nullable": False},
+                    {"name": "la-bel", "type": "text"},
+                ]
+            },
+            "column name 'la-bel' is not a plain identifier",
+        ),
     ],
 )
 def test_bad_contracts_are_refused_with_the_reason(overrides, message):

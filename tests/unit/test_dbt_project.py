@@ -13,7 +13,7 @@ from schemas.contracts import get_contract
 def _seed(name: str) -> dict[str, str]:
     with (DBT_PROJECT_DIR / "seeds" / f"{name}.csv").open() as f:
         rows = list(csv.reader(f))
-    return {code: value for code, value in rows[1:]}
+    return dict(rows[1:])
 
 
 def test_order_status_seed_is_the_contract_mapping():

@@ -1,5 +1,5 @@
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -17,7 +17,7 @@ def test_insert_is_typed_by_the_contract():
     ch = parse_change(b'{"customer_id":7}', envelope("c", after=ROW), CUSTOMERS)
     assert ch.op == "c" and ch.before is None and not ch.snapshot
     assert ch.after["birth_date"] == date(1990, 5, 1)
-    assert ch.after["created_at"] == datetime(2026, 11, 26, 1, 16, 34, 456616, tzinfo=timezone.utc)
+    assert ch.after["created_at"] == datetime(2026, 11, 26, 1, 16, 34, 456616, tzinfo=UTC)
     assert (ch.tx_id, ch.lsn, ch.commit_lsn) == (807, 43127248, 43126000)
     assert ch.key == '{"customer_id":7}'
 

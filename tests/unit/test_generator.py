@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from schemas.contracts import get_contract, load_contracts
 from simulator.generator.cli import MANIFEST_NAME, build_tables, generate, main
 from simulator.generator.config import DefectRates, GeneratorConfig, GeneratorError
 from simulator.generator.manifest import Manifest
-from schemas.contracts import get_contract, load_contracts
 
 CFG = GeneratorConfig(scale=0.002, seed=11, days=5)
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
@@ -34,7 +34,7 @@ def normalise(phone: str | None) -> str | None:
     digits = re.sub(r"[\s\-+]", "", phone)
     for prefix in ("0086", "86"):
         if digits.startswith(prefix) and len(digits) == 11 + len(prefix):
-            digits = digits[len(prefix):]
+            digits = digits[len(prefix) :]
     return digits if MOBILE.match(digits) else None
 
 
@@ -86,8 +86,11 @@ def test_crm_phone_defects_match_the_manifest(generated):
     customers = tables["crm.customers"]
     nulls = [c["customer_id"] for c in customers if c["phone"] is None]
     malformed = [c["customer_id"] for c in customers if c["phone"] is not None and normalise(c["phone"]) is None]
-    variants = [c["customer_id"] for c in customers
-                if c["phone"] is not None and normalise(c["phone"]) and not MOBILE.match(c["phone"])]
+    variants = [
+        c["customer_id"]
+        for c in customers
+        if c["phone"] is not None and normalise(c["phone"]) and not MOBILE.match(c["phone"])
+    ]
     d = manifest["defects"]
     assert nulls == d["null_phone"]["keys"] and len(nulls) == d["null_phone"]["count"] > 0
     assert malformed == d["malformed_phone"]["keys"] and len(malformed) > 0
@@ -111,9 +114,11 @@ def test_gender_mismatch_matches_the_manifest(generated):
     _, manifest, tables = generated
     crm = {normalise(c["phone"]): c["gender"] for c in tables["crm.customers"] if normalise(c["phone"])}
     iso = {"1": "M", "2": "F", "0": "U"}
-    mismatched = sorted(s["phone"] for s in tables["bss.subscribers"]
-                        if s["phone"] in crm and "U" not in (crm[s["phone"]], iso[s["gender"]])
-                        and crm[s["phone"]] != iso[s["gender"]])
+    mismatched = sorted(
+        s["phone"]
+        for s in tables["bss.subscribers"]
+        if s["phone"] in crm and "U" not in (crm[s["phone"]], iso[s["gender"]]) and crm[s["phone"]] != iso[s["gender"]]
+    )
     assert mismatched == sorted(manifest["defects"]["gender_mismatch"]["keys"]) and mismatched
 
 
@@ -144,7 +149,9 @@ def test_app_file_defects_match_the_manifest(generated):
     assert sorted(f for f, v in files.items() if v["truncated"]) == d["truncated_gzip"]["keys"]
     assert sorted(f for f, v in files.items() if not v["truncated"] and v["lines"] == 0) == d["empty_files"]["keys"]
     readable = {f: v for f, v in files.items() if not v["truncated"]}
-    assert sorted([f, n] for f, v in readable.items() for n in v["bad"]) == sorted([k[0], k[1]] for k in d["malformed_json_lines"]["keys"])
+    assert sorted([f, n] for f, v in readable.items() for n in v["bad"]) == sorted(
+        [k[0], k[1]] for k in d["malformed_json_lines"]["keys"]
+    )
     ids = Counter(e["event_id"] for v in readable.values() for e in v["events"])
     assert sorted(i for i, c in ids.items() for _ in range(c - 1)) == sorted(d["duplicate_events"]["keys"])
     late, ooo = set(), 0
@@ -165,14 +172,17 @@ def test_event_lines_carry_exactly_the_contract_fields(generated):
     events = _read_event_files(root)
     sample = next(v["events"][0] for v in events.values() if not v["truncated"] and v["events"])
     assert list(sample) == contract.column_names
-    assert set(sample["event_type"] for v in events.values() if not v["truncated"] for sample in v["events"]) <= set(
-        contract.column("event_type").allowed)
+    assert {sample["event_type"] for v in events.values() if not v["truncated"] for sample in v["events"]} <= set(
+        contract.column("event_type").allowed
+    )
 
 
 def test_kpi_csvs_have_the_contract_header_but_the_planted_extra_column(generated):
     root, manifest, _ = generated
     contract = get_contract("network.cell_kpis")
-    headers = {str(p.relative_to(root)): next(csv.reader(p.open())) for p in (root / "network" / "cell_kpis").glob("*.csv")}
+    headers = {
+        str(p.relative_to(root)): next(csv.reader(p.open())) for p in (root / "network" / "cell_kpis").glob("*.csv")
+    }
     extra = sorted(f for f, h in headers.items() if h != contract.column_names)
     assert extra == manifest["defects"]["csv_extra_column"]["keys"]
     assert all(headers[f] == contract.column_names + ["vendor_note"] for f in extra)
@@ -189,17 +199,24 @@ def test_manifest_row_counts_are_the_rows_written(generated):
 
 
 def test_clean_data_has_no_defects(tmp_path):
-    m = generate(GeneratorConfig(scale=0.001, seed=3, days=3, defects=DefectRates.none()), tmp_path / "l",
-                 load_db=False, show_progress=False)
+    m = generate(
+        GeneratorConfig(scale=0.001, seed=3, days=3, defects=DefectRates.none()),
+        tmp_path / "l",
+        load_db=False,
+        show_progress=False,
+    )
     assert {k: v["count"] for k, v in m.defects.items() if v["count"]} == {}
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"scale": 0}, "scale must be > 0"),
-    ({"scale": 0.0001}, "smallest is 20"),
-    ({"days": 1}, "days must be between 3 and 92"),
-    ({"seed": -1}, "seed must be a non-negative integer"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"scale": 0}, "scale must be > 0"),
+        ({"scale": 0.0001}, "smallest is 20"),
+        ({"days": 1}, "days must be between 3 and 92"),
+        ({"seed": -1}, "seed must be a non-negative integer"),
+    ],
+)
 def test_bad_config_is_refused(kwargs, message):
     with pytest.raises(GeneratorError, match=message):
         GeneratorConfig(**kwargs)
@@ -212,11 +229,14 @@ def test_bad_defect_rates_are_refused():
         DefectRates(truncated_gzip_files=-1)
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--scale", "-1"], "scale must be > 0"),
-    (["--defect", "bogus=1"], "unknown defect 'bogus'"),
-    (["--defect", "null_phone=lots"], "needs a number"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--scale", "-1"], "scale must be > 0"),
+        (["--defect", "bogus=1"], "unknown defect 'bogus'"),
+        (["--defect", "null_phone=lots"], "needs a number"),
+    ],
+)
 def test_cli_rejects_bad_arguments_with_a_clear_message(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([*argv, "--no-db", "--no-files"])
@@ -233,6 +253,15 @@ def test_cli_refuses_to_clear_a_folder_it_did_not_write(tmp_path, capsys):
 
 
 def test_every_contract_is_generated():
-    generated_names = {"crm.customers", "crm.service_tickets", "bss.products", "bss.subscribers", "bss.orders",
-                       "bss.monthly_usage", "network.cells", "network.cell_kpis", "app.events"}
+    generated_names = {
+        "crm.customers",
+        "crm.service_tickets",
+        "bss.products",
+        "bss.subscribers",
+        "bss.orders",
+        "bss.monthly_usage",
+        "network.cells",
+        "network.cell_kpis",
+        "app.events",
+    }
     assert {c.qualified_name for c in load_contracts()} == generated_names

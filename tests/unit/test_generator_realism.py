@@ -31,7 +31,9 @@ def test_young_users_buy_5g_data_and_video_families_broadband_and_iptv(world):
         share[s] = {c: mine.count(c) / len(mine) for c in set(mine)}
     young_video = share["young"]["data_pack"] + share["young"]["video_membership"] + share["young"]["mobile_5g"]
     assert young_video > 0.7
-    assert share["family"]["broadband"] + share["family"]["iptv"] > 2 * (share["young"]["broadband"] + share["young"]["iptv"])
+    assert share["family"]["broadband"] + share["family"]["iptv"] > 2 * (
+        share["young"]["broadband"] + share["young"]["iptv"]
+    )
     assert share["senior"]["mobile_4g"] > share["young"]["mobile_4g"] * 3
 
 
@@ -49,8 +51,8 @@ def test_churners_stop_logging_in_for_good(world):
     logins = ev["event_type"] == "login"
     assert logins.sum() == len(set(zip(ev["user_phone"].tolist(), ev["day"].tolist())))
     seg = dict(zip(people.phone.tolist(), people.segment.tolist()))
-    video = {s: 0 for s in ("young", "senior")}
-    total = {s: 0 for s in ("young", "senior")}
+    video = dict.fromkeys(("young", "senior"), 0)
+    total = dict.fromkeys(("young", "senior"), 0)
     for phone, kind in zip(ev["user_phone"].tolist(), ev["event_type"].tolist()):
         s = seg[phone]
         if s in video:
@@ -91,7 +93,7 @@ def test_busy_cells_run_hot_before_a_fault(world):
     starts = kpis.index[first_alarm]
     assert len(starts) > 0
     for i in starts:
-        before = kpis.iloc[max(0, i - 4):i]
+        before = kpis.iloc[max(0, i - 4) : i]
         if len(before) == 4 and (before["cell_id"] == kpis.at[i, "cell_id"]).all():
             assert before["load_pct"].min() > 85, kpis.iloc[i].to_dict()
     alarmed = kpis["alarm_count"] > 0

@@ -18,8 +18,14 @@ from spark_jobs.landing.parse import parse_lines, parse_text, partition_values
 
 EVENTS, KPIS = get_feed("app.events"), get_feed("network.cell_kpis")
 KPI_HEADER = "cell_id,period_start,load_pct,bandwidth_util_pct,active_users,drop_rate_pct,alarm_count"
-GOOD = {"event_id": "e1", "device_id": "d", "event_type": "login", "event_at": "2026-10-01T09:00:00+08:00",
-        "app_version": "1", "channel": "app"}
+GOOD = {
+    "event_id": "e1",
+    "device_id": "d",
+    "event_type": "login",
+    "event_at": "2026-10-01T09:00:00+08:00",
+    "app_version": "1",
+    "channel": "app",
+}
 
 
 def _one(line: str, header: str | None = None):
@@ -28,17 +34,20 @@ def _one(line: str, header: str | None = None):
     return p.bad[0][2] if p.bad else p.rows.to_pylist()[0]
 
 
-@pytest.mark.parametrize("line, reason", [
-    ('{"event_id": "e1"', "not a JSON object"),
-    ("[1, 2]", "not a JSON object"),
-    ("", "blank line"),
-    (json.dumps({k: v for k, v in GOOD.items() if k != "device_id"}), "column 'device_id': required but missing"),
-    (json.dumps(dict(GOOD, event_at="yesterday")), "column 'event_at': cannot read 'yesterday' as timestamptz"),
-    (json.dumps(dict(GOOD, event_id="x" * 40)), "column 'event_id': longer than 36 characters"),
-    (json.dumps(dict(GOOD, bytes="lots")), "column 'bytes': cannot read 'lots' as bigint"),
-    (json.dumps(dict(GOOD, duration_s=2 ** 31)), "column 'duration_s': cannot read '2147483648' as int"),
-    (json.dumps(dict(GOOD, bytes=1.5)), "column 'bytes': cannot read '1.5' as bigint"),
-])
+@pytest.mark.parametrize(
+    "line, reason",
+    [
+        ('{"event_id": "e1"', "not a JSON object"),
+        ("[1, 2]", "not a JSON object"),
+        ("", "blank line"),
+        (json.dumps({k: v for k, v in GOOD.items() if k != "device_id"}), "column 'device_id': required but missing"),
+        (json.dumps(dict(GOOD, event_at="yesterday")), "column 'event_at': cannot read 'yesterday' as timestamptz"),
+        (json.dumps(dict(GOOD, event_id="x" * 40)), "column 'event_id': longer than 36 characters"),
+        (json.dumps(dict(GOOD, bytes="lots")), "column 'bytes': cannot read 'lots' as bigint"),
+        (json.dumps(dict(GOOD, duration_s=2**31)), "column 'duration_s': cannot read '2147483648' as int"),
+        (json.dumps(dict(GOOD, bytes=1.5)), "column 'bytes': cannot read '1.5' as bigint"),
+    ],
+)
 def test_json_lines_that_break_the_contract_say_why(line, reason):
     assert _one(line) == reason
 
@@ -56,8 +65,17 @@ def test_an_unknown_json_key_is_rescued():
 
 
 def test_csv_rows_follow_their_files_header():
-    rows = parse_lines([b'"C1","2026-10-01 00:15:00",51.5,40.0,12,0.1,0', b'"C1","2026-10-01 00:30:00",51.5,40.0',
-                        b'"C1","2026-10-01 00:45:00",high,40.0,12,0.1,0', b""], KPIS.contract, KPI_HEADER, first_number=2)
+    rows = parse_lines(
+        [
+            b'"C1","2026-10-01 00:15:00",51.5,40.0,12,0.1,0',
+            b'"C1","2026-10-01 00:30:00",51.5,40.0',
+            b'"C1","2026-10-01 00:45:00",high,40.0,12,0.1,0',
+            b"",
+        ],
+        KPIS.contract,
+        KPI_HEADER,
+        first_number=2,
+    )
     assert [r["_line_number"] for r in rows.rows.to_pylist()] == [2]
     assert rows.rows.to_pylist()[0]["active_users"] == 12
     assert rows.bad == [
@@ -88,6 +106,7 @@ def generated(tmp_path_factory):
 def _line_by_line(monkeypatch):
     def refuse(self, lines):
         raise pa.ArrowInvalid("forced line by line")
+
     monkeypatch.setattr(parse._Reader, "read", refuse)
 
 
@@ -111,7 +130,9 @@ def test_bad_lines_anywhere_in_a_large_file_are_found_at_their_numbers(generated
     p = parse_lines(lines, EVENTS.contract)
     assert [n for n, _, _ in p.bad] == []  # an unknown key is rescued, not quarantined
     assert p.rows.num_rows == len(lines)
-    rescued = [r["_line_number"] for r in p.rows.select(["_rescued_data", "_line_number"]).to_pylist() if r["_rescued_data"]]
+    rescued = [
+        r["_line_number"] for r in p.rows.select(["_rescued_data", "_line_number"]).to_pylist() if r["_rescued_data"]
+    ]
     assert rescued == [i + 1 for i in planted]
     for i in planted:
         lines[i] = lines[i].replace(b'"event_at":"', b'"event_at":"soon', 1)

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import REPO_DIR
 from expectations import alerts, docs, scorecard
 from expectations.results import CheckResult
 from expectations.rules import LAYERS, Check, RuleConfigError, _from_rule, checks_for
-from core.settings import REPO_DIR
 from schemas.contracts import ContractError, Rule, load_contracts, parse_contract
 
 
@@ -33,10 +33,17 @@ def test_bronze_checks_come_from_keys_nullability_allowed_values_and_patterns():
     assert bronze["crm.customers.customer_id.unique_key"].kind == "unique"
     assert bronze["network.cell_kpis.cell_id+period_start.unique_key"].columns == ("cell_id", "period_start")
     required = {n for n in bronze if n.startswith("crm.customers.") and n.endswith(".required")}
-    assert required == {f"crm.customers.{c}.required" for c in
-                        ("customer_id", "full_name", "acquisition_channel", "created_at", "updated_at")}
+    assert required == {
+        f"crm.customers.{c}.required"
+        for c in ("customer_id", "full_name", "acquisition_channel", "created_at", "updated_at")
+    }
     phone = bronze["crm.customers.phone.not_null"]
-    assert (phone.dimension, phone.severity, phone.threshold, phone.action) == ("completeness", "critical", 0.98, "stop")
+    assert (phone.dimension, phone.severity, phone.threshold, phone.action) == (
+        "completeness",
+        "critical",
+        0.98,
+        "stop",
+    )
     order_no = bronze["bss.orders.order_id.pattern"]
     assert (order_no.kind, order_no.action) == ("regex", "quarantine")
     assert bronze["crm.service_tickets.satisfaction_score.allowed_values"].values == (1, 2, 3, 4, 5)  # typed
@@ -49,15 +56,21 @@ def test_cross_table_rules_run_where_their_inputs_meet():
     amount = gold["fct_orders.amount+list_price.amount_matches_price"]
     assert (amount.dimension, amount.kind) == ("accuracy", "pair_equal")
     refs = {n: c.ref for n, c in gold.items() if c.kind == "exists_in"}
-    assert refs == {"fct_orders.user_id.references_customer": "dim_user.user_id",
-                    "fct_orders.product_id.references_product": "dim_product.product_id"}
+    assert refs == {
+        "fct_orders.user_id.references_customer": "dim_user.user_id",
+        "fct_orders.product_id.references_product": "dim_product.product_id",
+    }
 
 
 def test_failing_sql_says_what_the_expectation_counts():
     silver, gold = _by_name("silver"), _by_name("gold")
-    assert silver["stg_crm__customers.phone_e164.phone_format"].failing_sql() == \
-        "(phone_raw is not null) and (phone_e164 is null)"
-    assert gold["fct_orders.user_id.references_customer"].failing_sql() == "user_id is not null and _ref_user_id is null"
+    assert (
+        silver["stg_crm__customers.phone_e164.phone_format"].failing_sql()
+        == "(phone_raw is not null) and (phone_e164 is null)"
+    )
+    assert (
+        gold["fct_orders.user_id.references_customer"].failing_sql() == "user_id is not null and _ref_user_id is null"
+    )
     expectation = gold["fct_orders.user_id.references_customer"].expectation()
     assert expectation.column == "_ref_user_id" and "user_id IS NOT NULL" in str(expectation.row_condition)
     assert expectation.meta["check"] == "fct_orders.user_id.references_customer"
@@ -69,10 +82,22 @@ def test_severity_and_action_are_checked_where_declared():
     with pytest.raises(ValueError, match="dimension 'tidiness'"):
         Rule("x", "tidiness", "critical")
     with pytest.raises(RuleConfigError, match="only bronze rows can be held back"):
-        _from_rule("gold", "fct_orders", "bss", Rule("x", "validity", "critical", action="quarantine"), "not_null", ["a"])
-    doc = {"name": "t", "source": "s", "primary_key": ["a"],
-           "columns": [{"name": "a", "type": "int", "nullable": False,
-                        "rules": [{"rule": "not_null", "dimension": "completeness", "severity": "urgent"}]}]}
+        _from_rule(
+            "gold", "fct_orders", "bss", Rule("x", "validity", "critical", action="quarantine"), "not_null", ["a"]
+        )
+    doc = {
+        "name": "t",
+        "source": "s",
+        "primary_key": ["a"],
+        "columns": [
+            {
+                "name": "a",
+                "type": "int",
+                "nullable": False,
+                "rules": [{"rule": "not_null", "dimension": "completeness", "severity": "urgent"}],
+            }
+        ],
+    }
     with pytest.raises(ContractError, match="severity 'urgent'"):
         parse_contract(doc)
 
@@ -92,8 +117,11 @@ def _result(check: Check, checked: int, failed: int) -> CheckResult:
 
 def test_alerts_for_critical_failures_and_rates_under_threshold():
     bronze = _by_name("bronze")
-    phone, order_no, status = (bronze["crm.customers.phone.not_null"], bronze["bss.orders.order_id.pattern"],
-                               bronze["bss.orders.status.allowed_values"])
+    phone, order_no, status = (
+        bronze["crm.customers.phone.not_null"],
+        bronze["bss.orders.order_id.pattern"],
+        bronze["bss.orders.status.allowed_values"],
+    )
     results = [_result(phone, 100, 1), _result(order_no, 100, 2), _result(status, 100, 0)]
     assert [(r.outcome, r.passed) for r in results] == [("passed", True), ("quarantined", False), ("passed", True)]
     raised = alerts.alerts_for(results, "r1")
@@ -106,10 +134,12 @@ def test_alerts_for_critical_failures_and_rates_under_threshold():
 def test_cdn_assets_become_relative_local_paths(tmp_path):
     site = tmp_path / "site"
     page = site / "validations" / "a" / "b.html"
-    html = ('<link href="https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css" integrity="x" '
-            'crossorigin="anonymous" rel="stylesheet">\n<script src="https://cdn.jsdelivr.net/npm/vega@5"></script>'
-            '<img src="https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/logo-long.png?d=123">'
-            '<link rel="icon" href="../static/images/favicon.ico">')
+    html = (
+        '<link href="https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css" integrity="x" '
+        'crossorigin="anonymous" rel="stylesheet">\n<script src="https://cdn.jsdelivr.net/npm/vega@5"></script>'
+        '<img src="https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/logo-long.png?d=123">'
+        '<link rel="icon" href="../static/images/favicon.ico">'
+    )
     out = docs.offline_html(html, page, site)
     assert 'href="../../static/vendor/bootstrap/4.3.1/css/bootstrap.min.css"' in out
     assert "vega" not in out and "integrity=" not in out.replace("data-integrity=", "")
@@ -130,15 +160,33 @@ def test_gx_templates_load_only_assets_the_offline_table_knows():
 
 
 def _row(run, at, source, dimension, rate, check="c", passed=True, failed=0):
-    return {"run_id": run, "validated_at": datetime(2026, 11, 1, at), "source": source, "dimension": dimension,
-            "pass_rate": rate, "check_name": check, "passed": passed, "rows_failed": failed, "rows_checked": 100,
-            "layer": "bronze", "table_name": "crm.customers", "rule": "not_null", "columns": "phone",
-            "severity": "critical", "threshold": 0.98, "outcome": "passed" if passed else "stopped"}
+    return {
+        "run_id": run,
+        "validated_at": datetime(2026, 11, 1, at),
+        "source": source,
+        "dimension": dimension,
+        "pass_rate": rate,
+        "check_name": check,
+        "passed": passed,
+        "rows_failed": failed,
+        "rows_checked": 100,
+        "layer": "bronze",
+        "table_name": "crm.customers",
+        "rule": "not_null",
+        "columns": "phone",
+        "severity": "critical",
+        "threshold": 0.98,
+        "outcome": "passed" if passed else "stopped",
+    }
 
 
 def test_scorecard_scores_are_mean_pass_rates_with_a_trend_per_group():
-    rows = [_row("r2", 2, "crm", "completeness", 0.5, "a", False, 50), _row("r2", 2, "crm", "validity", 1.0, "b"),
-            _row("r1", 1, "crm", "completeness", 1.0, "a"), _row("r1", 1, "bss", "validity", 0.9, "c", True, 10)]
+    rows = [
+        _row("r2", 2, "crm", "completeness", 0.5, "a", False, 50),
+        _row("r2", 2, "crm", "validity", 1.0, "b"),
+        _row("r1", 1, "crm", "completeness", 1.0, "a"),
+        _row("r1", 1, "bss", "validity", 0.9, "c", True, 10),
+    ]
     assert scorecard.scores(rows, "source") == {"r1": {"bss": 90.0, "crm": 100.0}, "r2": {"crm": 75.0}}
     page = scorecard.render(rows)
     # lines for groups seen in both runs: crm; completeness and validity
@@ -164,13 +212,18 @@ def test_run_summary_names_planted_defects_and_fails_on_a_stop_or_a_missing_laye
     counts = {layer: len(checks_for(layer)) for layer in LAYERS}
     answers = {
         "group by layer": [(layer, n, 1 if layer == "gold" else 0, 0) for layer, n in counts.items()],
-        "rows_failed > 0": [("crm.customers.phone.not_null", 2, 200, "passed"),
-                            ("fct_orders.amount+list_price.amount_matches_price", 44, 2000, "warned")],
+        "rows_failed > 0": [
+            ("crm.customers.phone.not_null", 2, 200, "passed"),
+            ("fct_orders.amount+list_price.amount_matches_price", 44, 2000, "warned"),
+        ],
     }
     monkeypatch.setattr(run_summary, "thrift_query", lambda sql: next(v for k, v in answers.items() if k in sql))
     ok, text = run_summary.summary("r1", {"null_phone": {"count": 2}, "amount_mismatch": {"count": 44}})
     assert ok
-    assert f"bronze {counts['bronze']} (0 under threshold)" in text and f"gold {counts['gold']} (1 under threshold)" in text
+    assert (
+        f"bronze {counts['bronze']} (0 under threshold)" in text
+        and f"gold {counts['gold']} (1 under threshold)" in text
+    )
     assert "crm.customers.phone.not_null: 2 of 200 rows fail, passed (planted null_phone 2)" in text
     assert "amount_matches_price: 44 of 2,000 rows fail, warned (planted amount_mismatch 44)" in text
     answers["group by layer"] = [("bronze", counts["bronze"], 1, 1)]  # stopped at bronze: no silver, gold
@@ -183,6 +236,13 @@ def test_only_checks_without_spark_sql_run_in_pandas():
     assert bronze["network.cell_kpis.cell_id+period_start.unique_key"].runs_in_pandas
     assert not gold["fct_orders.user_id.references_customer"].runs_in_pandas  # a join and a condition
     assert not _by_name("silver")["stg_crm__customers.phone_e164.phone_format"].runs_in_pandas  # a row condition
-    java_only = _from_rule("bronze", "crm.customers", "crm", Rule("pattern", "validity", "warning"), "regex",
-                           ["full_name"], pattern=r"^\p{L}+$")
+    java_only = _from_rule(
+        "bronze",
+        "crm.customers",
+        "crm",
+        Rule("pattern", "validity", "warning"),
+        "regex",
+        ["full_name"],
+        pattern=r"^\p{L}+$",
+    )
     assert not java_only.runs_in_pandas

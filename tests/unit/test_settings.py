@@ -45,8 +45,12 @@ def _shell_parse(path) -> dict[str, str]:
         f'print(json.dumps({{k: os.environ[k] for k in sys.argv[1:]}}))" "$@"'
     )
     keys = list(parse_env_lines(path.read_text()))
-    out = subprocess.run(["env", "-i", "PATH=/usr/bin:/bin", "bash", "-c", script, "-", *keys],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        ["env", "-i", "PATH=/usr/bin:/bin", "bash", "-c", script, "-", *keys],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout)
 
 
@@ -74,8 +78,11 @@ def test_a_malformed_line_is_an_error_naming_file_and_line(tmp_path):
         parse_env_lines("A=1\nexport B=2\n", "x.env")
     f = tmp_path / "bad.env"
     f.write_text("A=1\nexport B=2\n")
-    done = subprocess.run(["bash", "-c", f'source <(sed -n "/^load_env_file()/,/^}}/p" {INFRA_DIR / "lib.sh"}); '
-                                         f"load_env_file {f}"], capture_output=True, text=True)
+    done = subprocess.run(
+        ["bash", "-c", f'source <(sed -n "/^load_env_file()/,/^}}/p" {INFRA_DIR / "lib.sh"}); load_env_file {f}'],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode != 0 and "bad.env:2: not KEY=VALUE" in done.stderr
 
 
@@ -110,8 +117,10 @@ def test_paths_default_under_home_and_types_are_converted(monkeypatch, tmp_path)
 
 
 def test_overrides_are_explicit_and_reach_child_processes(monkeypatch):
-    assert settings_env(bronze_db="b", schema_prefix="p_") == {"LAKEHOUSE_BRONZE_DB": "b",
-                                                               "LAKEHOUSE_SCHEMA_PREFIX": "p_"}
+    assert settings_env(bronze_db="b", schema_prefix="p_") == {
+        "LAKEHOUSE_BRONZE_DB": "b",
+        "LAKEHOUSE_SCHEMA_PREFIX": "p_",
+    }
     with pytest.raises(SettingsError, match="no such setting: bronze"):
         settings_env(bronze="b")
     monkeypatch.setenv("LAKEHOUSE_SCHEMA_PREFIX", "")  # so monkeypatch restores it after the override

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import socket
 
-from core.settings import Settings, get_settings
 from core.session import serving
+from core.settings import Settings, get_settings
 
 
 def test_serving_is_true_only_for_a_listening_port():

@@ -18,9 +18,15 @@ PINS = {
     if (m := re.match(r"([A-Za-z0-9_.-]+)(?:\[[^\]]+\])?==([\w.]+)", dep))
 }
 MODULES = {
-    "pyspark": "pyspark", "delta-spark": "delta", "apache-airflow": "airflow",
-    "great-expectations": "great_expectations", "kafka-python": "kafka", "dbt-core": "dbt.cli.main",
-    "dbt-spark": "dbt.adapters.spark", "astronomer-cosmos": "cosmos", "pyarrow": "pyarrow",
+    "pyspark": "pyspark",
+    "delta-spark": "delta",
+    "apache-airflow": "airflow",
+    "great-expectations": "great_expectations",
+    "kafka-python": "kafka",
+    "dbt-core": "dbt.cli.main",
+    "dbt-spark": "dbt.adapters.spark",
+    "astronomer-cosmos": "cosmos",
+    "pyarrow": "pyarrow",
 }
 
 
