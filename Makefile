@@ -1,15 +1,27 @@
-# The two commands of the README, and the stack's controls. Each step is idempotent.
-.PHONY: run test setup start stop status
+# The two commands of the README, the stack's controls and the checks. Each step is idempotent.
+.PHONY: run test unit lint setup start stop status hooks
 
 PY := .venv/bin/python
 
-## run: install what is missing, start the stack, run the slice end to end, print where to look
+## run: install what is missing, start the stack, run the pipeline end to end, print where to look
 run: start
 	$(PY) -m lakehouse.run
 
 ## test: install what is missing, start the stack, run every test tier
 test: start
 	$(PY) -m pytest
+
+## unit: the pure-logic tier (no JVM, no services)
+unit: setup
+	$(PY) -m pytest tests/unit -q
+
+## lint: ruff (lint + format), import contracts, mypy, sqlfluff, shellcheck
+lint: setup
+	infra/lint.sh
+
+## hooks: install the pre-commit hooks (the same checks, and the commit-message rule)
+hooks: setup
+	.venv/bin/pre-commit install --hook-type pre-commit --hook-type commit-msg
 
 setup:
 	infra/bootstrap.sh

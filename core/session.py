@@ -67,7 +67,7 @@ def get_shared_spark(app_name: str) -> SparkSession:
     if active is not None:  # this process has a Spark already (a test's, a job's): no second one
         return active
     url = get_settings().spark_connect_url
-    if serving(url):
+    if url is not None and serving(url):
         return SparkSession.builder.remote(url).appName(app_name).getOrCreate()
     log.warning(
         "Spark Connect %s is not serving: %s runs in a Spark session of its own", url or "(not configured)", app_name

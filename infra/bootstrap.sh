@@ -7,27 +7,32 @@ source "$(dirname "$0")/lib.sh"
 command -v java >/dev/null || die "bootstrap: Java 17 is missing. Install it: apt-get install -y openjdk-17-jre-headless"
 command -v python3.11 >/dev/null || command -v python3 >/dev/null || die "bootstrap: Python 3.11 is missing"
 
-stamp="$(cat "$REPO_DIR/pyproject.toml" | sha256sum | cut -c1-16)"
+stamp="$(sha256sum < "$REPO_DIR/pyproject.toml" | cut -c1-16)"
 if [ "$(cat "$VENV_DIR/.installed" 2>/dev/null)" != "$stamp" ]; then
   t=$SECONDS
   say "python: creating $VENV_DIR and installing the pinned packages (first time: a few minutes)"
   [ -x "$VENV_DIR/bin/python" ] || python3 -m venv "$VENV_DIR"
   { "$VENV_DIR/bin/pip" install -q --upgrade pip \
-    && "$VENV_DIR/bin/pip" install --progress-bar off -e "$REPO_DIR[test]"; } > "$LOG_DIR/pip-install.log" 2>&1 \
+    && "$VENV_DIR/bin/pip" install --progress-bar off -e "${REPO_DIR}[test,dev]"; } > "$LOG_DIR/pip-install.log" 2>&1 \
     || { tail -20 "$LOG_DIR/pip-install.log" >&2; die "python: pip install failed. Log: $LOG_DIR/pip-install.log"; }
   echo "$stamp" > "$VENV_DIR/.installed"
   say "python: packages installed in $((SECONDS - t))s"
 else
   say "python: $VENV_DIR up to date"
 fi
-export SPARK_HOME="$("$VENV_DIR/bin/python" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')"
+SPARK_HOME="$("$VENV_DIR/bin/python" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')"
+export SPARK_HOME
 
-if ! command -v mvn >/dev/null; then
-  [ "$(id -u)" = 0 ] || die "bootstrap: Maven is missing. Install it: sudo apt-get install -y maven"
-  say "maven: installing Debian's maven"
-  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q maven; } > "$LOG_DIR/apt-maven.log" 2>&1 \
-    || die "maven: apt-get install failed. Log: $LOG_DIR/apt-maven.log"
-fi
+# apt_install COMMAND PACKAGE: Debian's package for a missing command (Maven, shellcheck for make lint).
+apt_install() {
+  command -v "$1" >/dev/null && return 0
+  [ "$(id -u)" = 0 ] || die "bootstrap: $1 is missing. Install it: sudo apt-get install -y $2"
+  say "$2: installing Debian's $2"
+  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2"; } > "$LOG_DIR/apt-$2.log" 2>&1 \
+    || die "$2: apt-get install failed. Log: $LOG_DIR/apt-$2.log"
+}
+apt_install mvn maven
+apt_install shellcheck shellcheck
 "$INFRA_DIR/fetch_jars.sh"
 
 source "$INFRA_DIR/services/postgres.sh"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared shell helpers for infra/*.sh: settings, logging, waiting and clear failures.
 # Sourced, never run. Every setting comes from versions.env and stack.env, overridable from
 # the environment (a value already exported wins).
@@ -94,12 +95,12 @@ launch() {
 
 # stop_pid NAME [SIGNAL]: signal the process group, wait, then kill what is left.
 stop_pid() {
-  local name="$1" sig="${2:-TERM}" f="$RUN_DIR/$1.pid" pid i
+  local sig="${2:-TERM}" f="$RUN_DIR/$1.pid" pid
   [ -f "$f" ] || return 0
   pid="$(cat "$f")"
   if kill -0 "$pid" 2>/dev/null; then
     kill "-$sig" -- "-$pid" 2>/dev/null || kill "-$sig" "$pid" 2>/dev/null
-    for i in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+    for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
     kill -9 -- "-$pid" 2>/dev/null || true
   fi
   rm -f "$f"

@@ -3,6 +3,7 @@
 # Services: postgres kafka connect thrift airflow (default: all, started in that order).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+# shellcheck disable=SC1090  # each service file is checked on its own
 for f in "$INFRA_DIR"/services/*.sh; do source "$f"; done
 
 ALL=(postgres kafka connect thrift airflow)

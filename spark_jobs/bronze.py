@@ -20,7 +20,10 @@ def table_name(name: str) -> str:
 
 
 def table_location(spark: SparkSession, table: str) -> str:
-    return spark.sql(f"describe detail {table}").first().location
+    detail = spark.sql(f"describe detail {table}").first()
+    if detail is None:
+        raise LookupError(f"no table {table}")
+    return detail.location
 
 
 def append(df: DataFrame, table: str, location: str | None = None) -> None:

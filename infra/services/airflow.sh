@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Airflow 3: api-server (UI and REST), scheduler (LocalExecutor) and dag-processor, each its
 # own process, metadata in PostgreSQL. Sourced by stack.sh.
 
@@ -6,7 +7,8 @@ AIRFLOW_URL="http://$LAKEHOUSE_BIND_HOST:$AIRFLOW_PORT"
 airflow_env() {  # export Airflow's settings into this shell
   mkdir -p "$AIRFLOW_HOME"
   [ -f "$AIRFLOW_HOME/.jwt_secret" ] || head -c 24 /dev/urandom | base64 > "$AIRFLOW_HOME/.jwt_secret"
-  export AIRFLOW_JWT_SECRET="$(cat "$AIRFLOW_HOME/.jwt_secret")" REPO_DIR
+  AIRFLOW_JWT_SECRET="$(cat "$AIRFLOW_HOME/.jwt_secret")"
+  export AIRFLOW_JWT_SECRET REPO_DIR
   render "$INFRA_DIR/airflow/airflow.env" "$CONF_DIR/airflow.env"
   load_env_file "$CONF_DIR/airflow.env" override
   # Airflow's local-settings hook (what the scheduler preloads for the tasks it forks).

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Kafka Connect (distributed, one worker) with the Debezium PostgreSQL connector, and the
 # connectors registered from infra/connect/connectors/*.json. Sourced by stack.sh.
 
@@ -15,7 +16,8 @@ start_connect() {
     port_free connect "$CONNECT_PORT"
     local conf="$CONF_DIR/connect/connect-distributed.properties" t=$SECONDS
     render "$INFRA_DIR/connect/connect-distributed.properties" "$conf"
-    launch connect "$CONNECT_LOG" java $CONNECT_HEAP_OPTS -Dlog4j2.configurationFile="$INFRA_DIR/kafka/log4j2.properties" \
+    local heap; read -ra heap <<< "$CONNECT_HEAP_OPTS"  # JVM options: one word each
+    launch connect "$CONNECT_LOG" java "${heap[@]}" -Dlog4j2.configurationFile="$INFRA_DIR/kafka/log4j2.properties" \
       -cp "$JARS_DIR/kafka/*" org.apache.kafka.connect.cli.ConnectDistributed "$conf"
     wait_until connect "$CONNECT_LOG" 120 connect_ready
     say "connect: up on $CONNECT_URL in $((SECONDS - t))s (log $CONNECT_LOG)"

@@ -1,9 +1,11 @@
+# shellcheck shell=bash
 # Apache Kafka, single node, KRaft (no ZooKeeper), from Maven Central jars. Sourced by stack.sh.
 
 KAFKA_LOG="$LOG_DIR/kafka.log"
 
 kafka_java() {  # main class and args, on the broker's classpath
-  java $KAFKA_HEAP_OPTS -Dlog4j2.configurationFile="$INFRA_DIR/kafka/log4j2.properties" \
+  local heap; read -ra heap <<< "$KAFKA_HEAP_OPTS"  # JVM options: one word each
+  java "${heap[@]}" -Dlog4j2.configurationFile="$INFRA_DIR/kafka/log4j2.properties" \
     -cp "$JARS_DIR/kafka/*" "$@"
 }
 
@@ -27,7 +29,8 @@ start_kafka() {
     kafka_java kafka.tools.StorageTool format --standalone -t "$cluster_id" -c "$conf" >"$KAFKA_LOG" 2>&1 \
       || die "kafka: formatting the KRaft log directory failed. Log: $KAFKA_LOG"
   fi
-  launch kafka "$KAFKA_LOG" java $KAFKA_HEAP_OPTS -Dlog4j2.configurationFile="$INFRA_DIR/kafka/log4j2.properties" \
+  local heap; read -ra heap <<< "$KAFKA_HEAP_OPTS"  # launch runs a program, not kafka_java
+  launch kafka "$KAFKA_LOG" java "${heap[@]}" -Dlog4j2.configurationFile="$INFRA_DIR/kafka/log4j2.properties" \
     -cp "$JARS_DIR/kafka/*" kafka.Kafka "$conf"
   wait_until kafka "$KAFKA_LOG" 90 kafka_ready
   say "kafka: up on $LAKEHOUSE_BIND_HOST:$KAFKA_PORT in $((SECONDS - t))s (log $KAFKA_LOG)"

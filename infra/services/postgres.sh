@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # PostgreSQL from Debian, one cluster for the sources (crm, bss), the metastore and Airflow.
 # Sourced by infra/stack.sh.
 
@@ -6,8 +7,8 @@ PG_LOG="$LOG_DIR/postgres.log"
 export PG_SOCKET_DIR="$RUN_DIR/postgres"
 
 pg_bin() {
-  local d; d="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
-  [ -n "$d" ] && echo "$d"
+  local d; d="$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -1)"
+  [ -d "$d" ] && echo "$d"
 }
 
 # Run a PostgreSQL program as the cluster's owner: the server refuses to run as root.

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Render the one Spark configuration every Spark process reads from $SPARK_CONF_DIR.
 render_spark_conf() {
   [ -n "$SPARK_HOME" ] || die "spark: pyspark is not installed in $VENV_DIR. Run: infra/bootstrap.sh"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Spark Thrift Server (HiveServer2 protocol) with Delta and the shared metastore: the SQL
 # endpoint for dbt, analysts and BI tools. Sourced by stack.sh.
 

@@ -81,7 +81,7 @@ def wait_for_sources(timeout_s: float = 120, settle_s: float = 2.0) -> None:
             cur.execute(f"update {table} set {key} = {key} where {key} = (select min({key}) from {table})")
             touched = cur.rowcount
             cur.execute("select txid_current()")
-            tx_id = cur.fetchone()[0]
+            (tx_id,) = cur.fetchone() or (None,)
         if touched:
             wait_for_transaction(topic, tx_id, touched, start, timeout_s)
     time.sleep(settle_s)

@@ -25,9 +25,17 @@ GLOBS = {"csv": "*.csv", "jsonl.gz": "*.jsonl.gz"}
 class Feed:
     contract: Contract
 
+    def __post_init__(self) -> None:
+        if self.contract.format is None:
+            raise ValueError(f"{self.contract.qualified_name} is captured by CDC, not a file feed")
+
     @property
     def name(self) -> str:
         return self.contract.qualified_name
+
+    @property
+    def file_format(self) -> str:
+        return self.contract.format or ""
 
     @property
     def subdir(self) -> str:
@@ -35,7 +43,7 @@ class Feed:
 
     @property
     def glob(self) -> str:
-        return GLOBS[self.contract.format]
+        return GLOBS[self.file_format]
 
     @property
     def partition(self) -> tuple[str, str] | None:

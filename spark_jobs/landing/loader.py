@@ -162,7 +162,7 @@ def read_file(fs: pafs.FileSystem, path: str, feed: Feed) -> bytes:
     """A file's content, decompressed; raises ``ValueError`` with the reason it cannot be read."""
     with fs.open_input_stream(_fs_path(path), compression=None) as f:
         data = f.read()
-    if feed.contract.format.endswith(".gz"):
+    if feed.file_format.endswith(".gz"):
         try:
             return gzip.decompress(data)
         except EOFError:
@@ -198,7 +198,8 @@ class Tables:
     """The run's view of its tables: locations (each looked up once) and the manifest."""
 
     def __init__(self, spark: SparkSession):
-        self.spark, self._locations = spark, {}
+        self.spark = spark
+        self._locations: dict[str, str] = {}
         self.manifest = (
             spark.table(tables.manifest_table())
             .select("feed", "file_path", "fingerprint", "size_bytes", "modified_at")
@@ -269,7 +270,8 @@ def _new_files(t: Tables, root: str, feed: Feed) -> tuple[pafs.FileSystem, list[
     unseen = [f for f in listed if f not in known]
     seen = {(r.file_path, r.fingerprint) for r in manifest}
     seen_fps = {fp for _, fp in seen}
-    todo, settled = [], []
+    todo: list[FileOutcome] = []
+    settled: list[FileOutcome] = []
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:  # hashlib releases the GIL
         fps = list(pool.map(lambda f: fingerprint(fs, f[0]), unseen))
     for (path, size, mtime), fp in zip(unseen, fps):
@@ -288,7 +290,8 @@ def _new_files(t: Tables, root: str, feed: Feed) -> tuple[pafs.FileSystem, list[
 
 
 def _groups(files: list[FileOutcome]) -> list[list[FileOutcome]]:
-    groups, size = [[]], 0
+    groups: list[list[FileOutcome]] = [[]]
+    size = 0
     for f in files:
         if groups[-1] and size + f.size > GROUP_BYTES:
             groups.append([])
@@ -388,7 +391,7 @@ def _load(t: Tables, fs: pafs.FileSystem, feed: Feed, files: list[FileOutcome], 
         f.landed = landed.get(f.path, 0)
         f.duplicates = f.read - f.quarantined - f.landed
     log.info("%s: quarantined and deduplicated at %.1fs", feed.name, time.monotonic() - t0)
-    if not sum(landed.values()):
+    if new is None or not sum(landed.values()):
         return None
     meta = {
         "loader": LOADER_TAG,

@@ -131,7 +131,7 @@ def convert(text: str, contract_type: str):
 
 def check(texts: dict[str, str | None], contract: Contract) -> tuple[str | None, dict]:
     """The first rule a row's texts break (in column order), or None, and the typed values."""
-    typed = {}
+    typed: dict[str, object] = {}
     for c in contract.columns:
         text = texts.get(c.name)
         if text is None:
@@ -330,6 +330,8 @@ def parse_text(text: bytes, feed: Feed) -> Parsed:
 def partition_values(rows: pa.Table, feed: Feed) -> pa.Array:
     """The business date of a time-series feed's rows: a timestamptz is an instant, its date
     the operator's local date; a plain timestamp is already the local wall clock (stored as UTC)."""
+    if feed.partition is None:
+        raise ValueError(f"{feed.name} has no date partition")
     column, of = feed.partition
     ts = rows.column(of)
     if feed.contract.column(of).type == "timestamptz":

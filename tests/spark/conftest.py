@@ -45,5 +45,17 @@ def spark(tmp_path_factory):
     session.stop()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def own_bronze_db(request, spark):
+    """Each test module lands in a bronze database of its own (``LAKEHOUSE_BRONZE_DB``), created
+    empty: modules share no tables, so their order does not matter."""
+    name = f"t_{request.module.__name__.rsplit('.', 1)[-1]}_bronze"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("LAKEHOUSE_BRONZE_DB", name)
+    spark.sql(f"drop database if exists {name} cascade")
+    yield name
+    mp.undo()
+
+
 # py4j logs its connection close at interpreter exit, after pytest has closed the streams.
 logging.getLogger("py4j").setLevel(logging.WARNING)

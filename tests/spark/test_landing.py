@@ -33,7 +33,7 @@ def landed(spark, tmp_path_factory):
     """Generated files (default defect rates) loaded once into an empty bronze."""
     root = tmp_path_factory.mktemp("landing")
     truth = generate(GeneratorConfig(scale=0.002, seed=11, days=5), root, load_db=False, show_progress=False)
-    spark.sql(f"drop database if exists {bronze.bronze_db()} cascade")
+    spark.sql(f"drop database if exists {bronze.bronze_db()} cascade")  # this module's own (conftest)
     results = {r.feed: r for r in run(root=str(root), spark=spark)}
     return root, truth, results
 
