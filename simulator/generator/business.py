@@ -2,12 +2,16 @@
 
 Every array is drawn from seeded numpy streams; Faker supplies name and city pools once.
 Planted defects are recorded in the manifest with their keys as they are planted.
+
+Each table is built in named steps that draw from the table's stream in a fixed order: a step
+that moves, or draws more or less, changes every value drawn after it for the same seed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -21,15 +25,26 @@ from simulator.generator.common import (
     epoch_us,
     malformed_phones,
     phone_variants,
-    pick_rows,
     stream,
     to_datetime64,
     unique_phones,
 )
 from simulator.generator.config import GeneratorConfig
 from simulator.generator.manifest import Manifest
+from simulator.generator.planter import DefectPlanter
 
 SEGMENTS = np.array(["young", "family", "senior"])
+# Product attributes by product_id - 1.
+PRICES = np.array([p.price for p in cat.PRODUCTS])
+BUSINESS_TYPES = np.array([p.business_type for p in cat.PRODUCTS])
+# Sales channel weights (cat.CHANNELS_ORDER) per life stage: young, family, senior.
+ORDER_CHANNEL_WEIGHTS = np.array(
+    [
+        [0.4, 0.25, 0.25, 0.05, 0.05],
+        [0.3, 0.2, 0.15, 0.25, 0.10],
+        [0.1, 0.1, 0.05, 0.55, 0.20],
+    ]
+)
 
 
 @dataclass
@@ -44,20 +59,24 @@ class People:
     churn_day: np.ndarray  # day index after which the user goes silent; -1 = never
 
 
+def _decimals(values, digits: int, precision: int) -> pa.Array:
+    return pa.array([f"{v:.{digits}f}" for v in values]).cast(pa.decimal128(precision, digits))
+
+
 def products_table(cfg: GeneratorConfig) -> pa.Table:
     created = np.datetime64(cfg.start - timedelta(days=400), "us")
     p = cat.PRODUCTS
     return pa.table(
         {
             "product_id": np.arange(1, len(p) + 1, dtype=np.int64),
-            "product_code": [r[0] for r in p],
-            "product_name": [r[1] for r in p],
-            "category": [r[2] for r in p],
-            "business_type": [r[3] for r in p],
-            "price": pa.array([f"{r[4]:.2f}" for r in p]).cast(pa.decimal128(10, 2)),
-            "data_allowance_gb": pa.array([None if r[5] is None else f"{r[5]:.2f}" for r in p]).cast(
-                pa.decimal128(8, 2)
-            ),
+            "product_code": [r.code for r in p],
+            "product_name": [r.name for r in p],
+            "category": [r.category for r in p],
+            "business_type": [r.business_type for r in p],
+            "price": _decimals([r.price for r in p], 2, 10),
+            "data_allowance_gb": pa.array(
+                [None if r.data_allowance_gb is None else f"{r.data_allowance_gb:.2f}" for r in p]
+            ).cast(pa.decimal128(8, 2)),
             "is_active": [True] * len(p),
             "created_at": np.full(len(p), created),
             "updated_at": np.full(len(p), created),
@@ -65,86 +84,140 @@ def products_table(cfg: GeneratorConfig) -> pa.Table:
     )
 
 
+# --- customers and subscribers ---------------------------------------------------------------
+
+
+class _NamePools(NamedTuple):
+    male: np.ndarray
+    female: np.ndarray
+    cities: np.ndarray
+    city_weights: np.ndarray  # Zipf-like: the first cities are the big ones
+
+
+@dataclass
+class _Profiles:
+    """The customers as drawn, before any defect is planted."""
+
+    customer_id: np.ndarray
+    segment_idx: np.ndarray
+    age: np.ndarray
+    birth: np.ndarray
+    gender: np.ndarray  # M / F / U
+    names: np.ndarray
+    created: np.ndarray  # epoch microseconds
+    updated: np.ndarray
+    phone: np.ndarray
+
+
 def customers(cfg: GeneratorConfig, m: Manifest) -> tuple[pa.Table, pa.Table, People]:
     rng = stream(cfg.seed, "customers")
-    n = cfg.n_customers
-    fake = Faker("zh_CN")
-    fake.seed_instance(cfg.seed)
-    male_names = np.array([fake.name_male() for _ in range(2000)])
-    female_names = np.array([fake.name_female() for _ in range(2000)])
-    cities = np.array(sorted({fake.city_name() for _ in range(400)}))
-    city_w = 1.0 / np.arange(1, len(cities) + 1) ** 0.8
+    pools = _name_pools(cfg.seed)
+    prof = _draw_profiles(rng, cfg, pools)
+    crm_phone, unusable_phone = _plant_crm_phone_defects(rng, cfg, m, prof)
+    churn_day = _draw_churn_days(rng, cfg, prof.segment_idx)
+    crm = _crm_customers_table(rng, prof, crm_phone, pools)
+    subs = _bss_subscribers_table(rng, cfg, m, prof, unusable_phone)
+    people = People(prof.customer_id, prof.phone, SEGMENTS[prof.segment_idx], prof.segment_idx, prof.age, churn_day)
+    return crm, subs, people
 
+
+def _name_pools(seed: int) -> _NamePools:
+    fake = Faker("zh_CN")
+    fake.seed_instance(seed)
+    male = np.array([fake.name_male() for _ in range(2000)])
+    female = np.array([fake.name_female() for _ in range(2000)])
+    cities = np.array(sorted({fake.city_name() for _ in range(400)}))
+    return _NamePools(male, female, cities, 1.0 / np.arange(1, len(cities) + 1) ** 0.8)
+
+
+def _draw_profiles(rng: np.random.Generator, cfg: GeneratorConfig, pools: _NamePools) -> _Profiles:
+    n = cfg.n_customers
     segment = rng.choice(3, size=n, p=[0.35, 0.45, 0.20])
     age = np.select(
         [segment == 0, segment == 1], [rng.integers(18, 31, n), rng.integers(31, 56, n)], rng.integers(56, 81, n)
     )
     birth = np.datetime64(cfg.start, "D") - (age * 365.25).astype(np.int64) - rng.integers(0, 365, n)
     gender = rng.choice(np.array(["M", "F", "U"]), size=n, p=[0.49, 0.49, 0.02])
-    names = np.where(gender == "M", male_names[rng.integers(0, 2000, n)], female_names[rng.integers(0, 2000, n)])
+    names = np.where(gender == "M", pools.male[rng.integers(0, 2000, n)], pools.female[rng.integers(0, 2000, n)])
     start_us = epoch_us(cfg.start)
     created = start_us - rng.integers(1, 5 * 365, n) * US_PER_DAY + diurnal_offsets(rng, n)
     updated = np.maximum(created, start_us - rng.integers(0, 200, n) * US_PER_DAY)
     phone = unique_phones(rng, n)
     customer_id = np.arange(1, n + 1, dtype=np.int64)
+    return _Profiles(customer_id, segment, age, birth, gender, names, created, updated, phone)
 
-    # Planted defects on the CRM's copy of the phone, on disjoint rows.
-    crm_phone = phone.astype(object)
-    taken = np.zeros(n, dtype=bool)
-    nulls = pick_rows(rng, n, taken, cfg.defects.null_phone)
-    taken[nulls] = True
-    bad = pick_rows(rng, n, taken, cfg.defects.malformed_phone)
-    taken[bad] = True
-    variants = pick_rows(rng, n, taken, cfg.defects.phone_format_variants)
-    taken[variants] = True
+
+def _plant_crm_phone_defects(
+    rng: np.random.Generator, cfg: GeneratorConfig, m: Manifest, prof: _Profiles
+) -> tuple[np.ndarray, np.ndarray]:
+    """The CRM's copy of the phone with null, malformed and variant numbers on disjoint rows;
+    and the rows whose phone cannot be matched (null or malformed)."""
+    planter = DefectPlanter(rng, m, "crm.customers", prof.customer_id, key_name="customer_id")
+    nulls = planter.plant("null_phone", cfg.defects.null_phone)
+    bad = planter.plant("malformed_phone", cfg.defects.malformed_phone)
+    variants = planter.plant("phone_format_variants", cfg.defects.phone_format_variants)
+    crm_phone = prof.phone.astype(object)
     crm_phone[nulls] = None
-    crm_phone[bad] = malformed_phones(rng, phone[bad])
-    crm_phone[variants] = phone_variants(rng, phone[variants])
-    m.defect("null_phone", "crm.customers", customer_id[nulls])
-    m.defect("malformed_phone", "crm.customers", customer_id[bad])
-    m.defect("phone_format_variants", "crm.customers", customer_id[variants])
+    crm_phone[bad] = malformed_phones(rng, prof.phone[bad])
+    crm_phone[variants] = phone_variants(rng, prof.phone[variants])
+    return crm_phone, np.concatenate([nulls, bad])
 
-    # Churners: a share of users whose app use stops at least 3 days before the window ends.
-    churn = rng.random(n) < np.select([segment == 2], [0.12], 0.07)
-    churn_day = np.where(churn, rng.integers(0, max(1, cfg.days - 3), n), -1)
 
-    crm = pa.table(
+def _draw_churn_days(rng: np.random.Generator, cfg: GeneratorConfig, segment_idx: np.ndarray) -> np.ndarray:
+    """Churners: a share of users whose app use stops at least 3 days before the window ends."""
+    n = len(segment_idx)
+    churn = rng.random(n) < np.select([segment_idx == 2], [0.12], 0.07)
+    return np.where(churn, rng.integers(0, max(1, cfg.days - 3), n), -1)
+
+
+def _crm_customers_table(
+    rng: np.random.Generator, prof: _Profiles, crm_phone: np.ndarray, pools: _NamePools
+) -> pa.Table:
+    n = len(prof.customer_id)
+    return pa.table(
         {
-            "customer_id": customer_id,
+            "customer_id": prof.customer_id,
             "phone": pa.array(crm_phone.tolist(), pa.string()),
-            "full_name": names,
-            "gender": gender,
-            "birth_date": birth,
-            "city": cities[rng.choice(len(cities), size=n, p=city_w / city_w.sum())],
+            "full_name": prof.names,
+            "gender": prof.gender,
+            "birth_date": prof.birth,
+            "city": pools.cities[
+                rng.choice(len(pools.cities), size=n, p=pools.city_weights / pools.city_weights.sum())
+            ],
             "acquisition_channel": rng.choice(
                 np.array(cat.CHANNELS_ACQUISITION), size=n, p=[0.35, 0.2, 0.15, 0.1, 0.12, 0.08]
             ),
-            "created_at": to_datetime64(created),
-            "updated_at": to_datetime64(updated),
+            "created_at": to_datetime64(prof.created),
+            "updated_at": to_datetime64(prof.updated),
         }
     )
 
-    # BSS: one account per number, its own gender code (ISO 5218); some disagree with the CRM.
+
+def _bss_subscribers_table(
+    rng: np.random.Generator, cfg: GeneratorConfig, m: Manifest, prof: _Profiles, unusable_phone: np.ndarray
+) -> pa.Table:
+    """BSS: one account per number, its own gender code (ISO 5218); some disagree with the CRM
+    (planted only where the CRM's gender is known and its phone can be matched)."""
+    n = len(prof.customer_id)
+    gender = prof.gender
     code = np.select([gender == "M", gender == "F"], ["1", "2"], "0").astype(object)
-    comparable = (gender != "U") & ~np.isin(np.arange(n), np.concatenate([nulls, bad]))
-    flips = pick_rows(rng, n, ~comparable, cfg.defects.gender_mismatch)
+    comparable = (gender != "U") & ~np.isin(np.arange(n), unusable_phone)
+    planter = DefectPlanter(rng, m, "bss.subscribers", prof.phone, key_name="phone")
+    flips = planter.plant("gender_mismatch", cfg.defects.gender_mismatch, eligible=comparable)
     code[flips] = np.where(gender[flips] == "M", "2", "1")
-    m.defect("gender_mismatch", "bss.subscribers", phone[flips], key_name="phone")
-    plans = _segment_products(rng, segment, {"mobile_4g", "mobile_5g"})
+    plans = _segment_products(rng, prof.segment_idx, {"mobile_4g", "mobile_5g"})
     status = rng.choice(np.array(["active", "suspended", "closed"]), size=n, p=[0.95, 0.03, 0.02])
-    subs = pa.table(
+    return pa.table(
         {
-            "subscriber_id": customer_id + 5_000_000,
-            "phone": phone,
+            "subscriber_id": prof.customer_id + 5_000_000,
+            "phone": prof.phone,
             "gender": pa.array(code.tolist(), pa.string()),
             "plan_product_id": plans,
             "status": status,
-            "activated_at": to_datetime64(created),
-            "updated_at": to_datetime64(updated),
+            "activated_at": to_datetime64(prof.created),
+            "updated_at": to_datetime64(prof.updated),
         }
     )
-    people = People(customer_id, phone, SEGMENTS[segment], segment, age, churn_day)
-    return crm, subs, people
 
 
 def _segment_products(rng, segment_idx: np.ndarray, categories: set[str] | None = None) -> np.ndarray:
@@ -154,7 +227,9 @@ def _segment_products(rng, segment_idx: np.ndarray, categories: set[str] | None 
         rows = np.flatnonzero(segment_idx == s)
         w = np.array(
             [
-                cat.SEGMENT_CATEGORY_WEIGHTS[name][p[2]] if categories is None or p[2] in categories else 0.0
+                cat.SEGMENT_CATEGORY_WEIGHTS[name][p.category]
+                if categories is None or p.category in categories
+                else 0.0
                 for p in cat.PRODUCTS
             ]
         )
@@ -162,20 +237,60 @@ def _segment_products(rng, segment_idx: np.ndarray, categories: set[str] | None 
     return out
 
 
+# --- orders ----------------------------------------------------------------------------------
+
+
+class _OrderTimes(NamedTuple):
+    """Epoch microseconds; -1 where the step has not happened."""
+
+    outcome: np.ndarray  # 0 pending, 1 activated, 2 cancelled
+    created: np.ndarray
+    paid: np.ndarray
+    activated: np.ndarray
+
+
 def orders(cfg: GeneratorConfig, people: People, m: Manifest) -> pa.Table:
     rng = stream(cfg.seed, "orders")
-    seg_idx = people.segment_idx
-    mean = cfg.ORDERS_PER_CUSTOMER * np.array([1.3, 0.95, 0.55])[seg_idx]
-    per_user = rng.poisson(mean)
-    owner = np.repeat(np.arange(len(people.phone)), per_user)
-    n = len(owner)
-    product_id = _segment_products(rng, seg_idx[owner])
-    prod = cat.PRODUCTS
-    price = np.array([p[4] for p in prod])[product_id - 1]
-    btype = np.array([p[3] for p in prod])[product_id - 1]
+    owner, product_id = _draw_order_lines(rng, cfg, people.segment_idx)
+    price = PRICES[product_id - 1]
+    btype = BUSINESS_TYPES[product_id - 1]
+    times = _draw_order_times(rng, cfg, btype)
+    status = _order_status(btype, times.outcome)
+    channel = _draw_order_channels(rng, people.segment_idx[owner])
+    order_id = _order_numbers(btype, times.created)
+    planter = DefectPlanter(rng, m, "bss.orders", order_id, key_name="order_id")
+    amount = _plant_amount_mismatches(rng, planter, cfg.defects.amount_mismatch, price)
+    phone = _plant_orphan_orders(rng, planter, cfg.defects.orphan_orders, people.phone, owner)
+    return pa.table(
+        {
+            "order_id": order_id,
+            "phone": pa.array(phone.tolist(), pa.string()),
+            "product_id": product_id,
+            "business_type": btype,
+            "channel": channel,
+            "amount": _decimals(amount.tolist(), 2, 10),
+            "status": status.astype(str),
+            "created_at": to_datetime64(times.created),
+            "paid_at": pa.array(to_datetime64(times.paid), mask=times.paid < 0),
+            "activated_at": pa.array(to_datetime64(times.activated), mask=times.activated < 0),
+            "updated_at": to_datetime64(np.maximum.reduce([times.created, times.paid, times.activated])),
+        }
+    )
 
-    start_us = epoch_us(cfg.start)
-    created = start_us + rng.integers(0, cfg.days, n) * US_PER_DAY + diurnal_offsets(rng, n)
+
+def _draw_order_lines(
+    rng: np.random.Generator, cfg: GeneratorConfig, segment_idx: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Who orders (a row index into the population per order) and which product."""
+    mean = cfg.ORDERS_PER_CUSTOMER * np.array([1.3, 0.95, 0.55])[segment_idx]
+    per_user = rng.poisson(mean)
+    owner = np.repeat(np.arange(len(segment_idx)), per_user)
+    return owner, _segment_products(rng, segment_idx[owner])
+
+
+def _draw_order_times(rng: np.random.Generator, cfg: GeneratorConfig, btype: np.ndarray) -> _OrderTimes:
+    n = len(btype)
+    created = epoch_us(cfg.start) + rng.integers(0, cfg.days, n) * US_PER_DAY + diurnal_offsets(rng, n)
     outcome = rng.choice(3, size=n, p=[0.08, 0.80, 0.12])  # pending, activated, cancelled
     paid = np.where(
         (outcome == 1) | ((outcome == 2) & (rng.random(n) < 0.5)),
@@ -186,15 +301,24 @@ def orders(cfg: GeneratorConfig, people: People, m: Manifest) -> pa.Table:
     median_min = np.where(btype == "BRD", 360.0, 45.0)
     act_delay = (rng.lognormal(np.log(median_min), 1.3) * US_PER_MIN).astype(np.int64)
     activated = np.where(outcome == 1, paid + act_delay, -1)
-    codes = np.array([cat.STATUS_CODES[b] for b in btype]) if n else np.empty((0, 3), dtype=object)
-    status = codes[np.arange(n), outcome] if n else np.array([], dtype=object)
-    young_ch = [0.4, 0.25, 0.25, 0.05, 0.05]
-    family_ch = [0.3, 0.2, 0.15, 0.25, 0.10]
-    senior_ch = [0.1, 0.1, 0.05, 0.55, 0.20]
-    ch_p = np.array([young_ch, family_ch, senior_ch])[seg_idx[owner]]
-    channel = np.array(cat.CHANNELS_ORDER)[(ch_p.cumsum(1) > rng.random(n)[:, None]).argmax(1)]
+    return _OrderTimes(outcome, created, paid, activated)
 
-    # Order number: business type + creation date + a serial per type and day, by creation time.
+
+def _order_status(btype: np.ndarray, outcome: np.ndarray) -> np.ndarray:
+    """Each line of business writes the outcome in its own status codes."""
+    n = len(btype)
+    codes = np.array([cat.STATUS_CODES[b] for b in btype]) if n else np.empty((0, 3), dtype=object)
+    return codes[np.arange(n), outcome] if n else np.array([], dtype=object)
+
+
+def _draw_order_channels(rng: np.random.Generator, segment_idx: np.ndarray) -> np.ndarray:
+    ch_p = ORDER_CHANNEL_WEIGHTS[segment_idx]
+    return np.array(cat.CHANNELS_ORDER)[(ch_p.cumsum(1) > rng.random(len(segment_idx))[:, None]).argmax(1)]
+
+
+def _order_numbers(btype: np.ndarray, created: np.ndarray) -> np.ndarray:
+    """Business type + creation date + a serial per type and day, by creation time."""
+    n = len(btype)
     day_str = to_datetime64(created).astype("datetime64[D]").astype(str)
     order_key = np.char.add(btype.astype(str), np.char.replace(day_str, "-", ""))
     order = np.lexsort((created, order_key))
@@ -204,56 +328,60 @@ def orders(cfg: GeneratorConfig, people: People, m: Manifest) -> pa.Table:
     idx = np.arange(n)
     group_start = np.maximum.accumulate(np.where(new_group, idx, 0)) if n else idx
     serial[order] = idx - group_start + 1
-    order_id = np.char.add(order_key, np.char.zfill(serial.astype(str), 6))
+    return np.char.add(order_key, np.char.zfill(serial.astype(str), 6))
 
+
+def _plant_amount_mismatches(
+    rng: np.random.Generator, planter: DefectPlanter, rate: float, price: np.ndarray
+) -> np.ndarray:
+    """The amount charged: the product's price, but never the price on the planted rows."""
     amount = price.copy()
-    phone = people.phone[owner].astype(object)
-    taken = np.zeros(n, dtype=bool)
-    mism = pick_rows(rng, n, taken, cfg.defects.amount_mismatch)
-    taken[mism] = True
+    mism = planter.plant("amount_mismatch", rate)
     amount[mism] = np.round(
         price[mism] * rng.choice([0.5, 0.8, 0.9, 1.1], len(mism)) + rng.choice([0, 0.01, 5], len(mism)), 2
     )
     amount[mism] = np.where(amount[mism] == price[mism], price[mism] + 1, amount[mism])
-    orphans = pick_rows(rng, n, taken, cfg.defects.orphan_orders)
-    phone[orphans] = unique_phones(rng, len(orphans), exclude=people.phone)
-    m.defect("amount_mismatch", "bss.orders", order_id[mism], key_name="order_id")
-    m.defect("orphan_orders", "bss.orders", order_id[orphans], key_name="order_id")
-
-    updated = np.maximum.reduce([created, paid, activated])
-    return pa.table(
-        {
-            "order_id": order_id,
-            "phone": pa.array(phone.tolist(), pa.string()),
-            "product_id": product_id,
-            "business_type": btype,
-            "channel": channel,
-            "amount": pa.array([f"{a:.2f}" for a in amount.tolist()]).cast(pa.decimal128(10, 2)),
-            "status": status.astype(str),
-            "created_at": to_datetime64(created),
-            "paid_at": pa.array(to_datetime64(paid), mask=paid < 0),
-            "activated_at": pa.array(to_datetime64(activated), mask=activated < 0),
-            "updated_at": to_datetime64(updated),
-        }
-    )
+    return amount
 
 
-def monthly_usage(cfg: GeneratorConfig, people: People, subs: pa.Table) -> pa.Table:
-    rng = stream(cfg.seed, "usage")
+def _plant_orphan_orders(
+    rng: np.random.Generator, planter: DefectPlanter, rate: float, phones: np.ndarray, owner: np.ndarray
+) -> np.ndarray:
+    """The ordering phone: the owner's, but on the planted rows a number no system knows."""
+    phone = phones[owner].astype(object)
+    orphans = planter.plant("orphan_orders", rate)
+    phone[orphans] = unique_phones(rng, len(orphans), exclude=phones)
+    return phone
+
+
+# --- monthly usage and service tickets -------------------------------------------------------
+
+
+def _bill_months(cfg: GeneratorConfig) -> list[date]:
+    """First days of the months the window touches."""
     first = date(cfg.start.year, cfg.start.month, 1)
     last = cfg.start + timedelta(days=cfg.days - 1)
     months = []
     d = first
     while d <= last:
         months.append(d)
-        d = date(d.year + (d.month == 12), d.month % 12 + 1, 1)
+        d = _next_month(d)
+    return months
+
+
+def _next_month(d: date) -> date:
+    return date(d.year + (d.month == 12), d.month % 12 + 1, 1)
+
+
+def monthly_usage(cfg: GeneratorConfig, people: People, subs: pa.Table) -> pa.Table:
+    rng = stream(cfg.seed, "usage")
     open_rows = np.flatnonzero(subs.column("status").to_numpy(zero_copy_only=False) != "closed")
     seg = people.segment[open_rows]
     mean_gb = np.select([seg == "young", seg == "family"], [55.0, 28.0], 6.0)
     plan = subs.column("plan_product_id").to_numpy()[open_rows]
-    plan_price = np.array([p[4] for p in cat.PRODUCTS])[plan - 1]
+    plan_price = PRICES[plan - 1]
     cols = {k: [] for k in ("phone", "bill_month", "data_gb", "call_minutes", "bill_amount", "updated_at")}
-    for mo in months:
+    for mo in _bill_months(cfg):
         k = len(open_rows)
         gb = np.round(rng.gamma(2.0, mean_gb / 2.0, k), 3)
         minutes = rng.poisson(np.select([seg == "senior"], [320], 150))
@@ -263,19 +391,28 @@ def monthly_usage(cfg: GeneratorConfig, people: People, subs: pa.Table) -> pa.Ta
         cols["data_gb"].append(gb)
         cols["call_minutes"].append(minutes.astype(np.int32))
         cols["bill_amount"].append(np.round(plan_price + extra, 2))
-        nxt = date(mo.year + (mo.month == 12), mo.month % 12 + 1, 1)
-        cols["updated_at"].append(np.full(k, np.datetime64(nxt, "us")))
+        cols["updated_at"].append(np.full(k, np.datetime64(_next_month(mo), "us")))
     cat_ = {k: np.concatenate(v) for k, v in cols.items()}
     return pa.table(
         {
             "phone": cat_["phone"],
             "bill_month": cat_["bill_month"],
-            "data_gb": pa.array([f"{x:.3f}" for x in cat_["data_gb"].tolist()]).cast(pa.decimal128(10, 3)),
+            "data_gb": _decimals(cat_["data_gb"].tolist(), 3, 10),
             "call_minutes": cat_["call_minutes"],
-            "bill_amount": pa.array([f"{x:.2f}" for x in cat_["bill_amount"].tolist()]).cast(pa.decimal128(10, 2)),
+            "bill_amount": _decimals(cat_["bill_amount"].tolist(), 2, 10),
             "updated_at": cat_["updated_at"],
         }
     )
+
+
+class _TicketStages(NamedTuple):
+    """Epoch microseconds; -1 where the stage has not happened by the end of the window."""
+
+    opened: np.ndarray
+    accepted: np.ndarray
+    checked: np.ndarray  # network tickets only
+    answered: np.ndarray
+    resolved: np.ndarray
 
 
 def service_tickets(cfg: GeneratorConfig, people: People, crm: pa.Table) -> pa.Table:
@@ -286,6 +423,36 @@ def service_tickets(cfg: GeneratorConfig, people: People, crm: pa.Table) -> pa.T
         np.array(["network", "billing", "service", "product", "other"]), size=n, p=[0.4, 0.25, 0.2, 0.1, 0.05]
     )
     channel = rng.choice(np.array(["hotline", "app", "wechat", "store"]), size=n, p=[0.5, 0.25, 0.15, 0.1])
+    st = _draw_ticket_stages(rng, cfg, category)
+    late_minutes = np.maximum(0, (st.answered - st.opened) / US_PER_MIN - 60) * (st.answered > 0)
+    score = np.clip(np.round(5 - late_minutes / 30 - rng.exponential(0.6, n)), 1, 5).astype(np.int16)
+    has_score = (st.resolved > 0) & (rng.random(n) < 0.85)
+    crm_phone = crm.column("phone").to_numpy(zero_copy_only=False)
+
+    def ts(a):
+        return pa.array(to_datetime64(a), mask=a < 0)
+
+    return pa.table(
+        {
+            "ticket_id": np.arange(1, n + 1, dtype=np.int64),
+            "customer_id": people.customer_id[owner],
+            "phone": pa.array(crm_phone[owner].tolist(), pa.string()),
+            "category": category,
+            "channel": channel,
+            "status": _ticket_status(st, category, has_score),
+            "opened_at": to_datetime64(st.opened),
+            "accepted_at": ts(st.accepted),
+            "network_checked_at": ts(st.checked),
+            "answered_at": ts(st.answered),
+            "resolved_at": ts(st.resolved),
+            "satisfaction_score": pa.array(score, mask=~has_score),
+            "updated_at": to_datetime64(np.maximum.reduce(list(st))),
+        }
+    )
+
+
+def _draw_ticket_stages(rng: np.random.Generator, cfg: GeneratorConfig, category: np.ndarray) -> _TicketStages:
+    n = len(category)
     start_us = epoch_us(cfg.start)
     end_us = start_us + cfg.days * US_PER_DAY
     opened = start_us + rng.integers(0, cfg.days, n) * US_PER_DAY + diurnal_offsets(rng, n)
@@ -300,34 +467,13 @@ def service_tickets(cfg: GeneratorConfig, people: People, crm: pa.Table) -> pa.T
     checked[accepted < 0] = -1
     answered[(accepted < 0) | ((category == "network") & (checked < 0))] = -1
     resolved[answered < 0] = -1
-    late_minutes = np.maximum(0, (answered - opened) / US_PER_MIN - 60) * (answered > 0)
-    score = np.clip(np.round(5 - late_minutes / 30 - rng.exponential(0.6, n)), 1, 5).astype(np.int16)
-    has_score = (resolved > 0) & (rng.random(n) < 0.85)
-    status = np.select(
-        [has_score, resolved > 0, answered > 0, (checked < 0) & (category == "network") & (accepted > 0), accepted > 0],
+    return _TicketStages(opened, accepted, checked, answered, resolved)
+
+
+def _ticket_status(st: _TicketStages, category: np.ndarray, has_score: np.ndarray) -> np.ndarray:
+    waiting_check = (st.checked < 0) & (category == "network") & (st.accepted > 0)
+    return np.select(
+        [has_score, st.resolved > 0, st.answered > 0, waiting_check, st.accepted > 0],
         ["closed", "resolved", "answered", "checking", "accepted"],
         "open",
-    )
-    updated = np.maximum.reduce([opened, accepted, checked, answered, resolved])
-    crm_phone = crm.column("phone").to_numpy(zero_copy_only=False)
-
-    def ts(a):
-        return pa.array(to_datetime64(a), mask=a < 0)
-
-    return pa.table(
-        {
-            "ticket_id": np.arange(1, n + 1, dtype=np.int64),
-            "customer_id": people.customer_id[owner],
-            "phone": pa.array(crm_phone[owner].tolist(), pa.string()),
-            "category": category,
-            "channel": channel,
-            "status": status,
-            "opened_at": to_datetime64(opened),
-            "accepted_at": ts(accepted),
-            "network_checked_at": ts(checked),
-            "answered_at": ts(answered),
-            "resolved_at": ts(resolved),
-            "satisfaction_score": pa.array(score, mask=~has_score),
-            "updated_at": to_datetime64(updated),
-        }
     )

@@ -2,33 +2,46 @@
 
 from __future__ import annotations
 
-# (code, name, category, business_type, price, data_allowance_gb)
-PRODUCTS: list[tuple[str, str, str, str, float, float | None]] = [
-    ("M4G-19", "4G Basic 19", "mobile_4g", "MOB", 19.00, 5),
-    ("M4G-39", "4G Smart 39", "mobile_4g", "MOB", 39.00, 20),
-    ("M4G-59", "4G Plus 59", "mobile_4g", "MOB", 59.00, 40),
-    ("M5G-79", "5G Starter 79", "mobile_5g", "MOB", 79.00, 60),
-    ("M5G-129", "5G Pro 129", "mobile_5g", "MOB", 129.00, 100),
-    ("M5G-199", "5G Ultra 199", "mobile_5g", "MOB", 199.00, 200),
-    ("M5G-299", "5G Family Share 299", "mobile_5g", "MOB", 299.00, 300),
-    ("DP-5G-10", "5G Data Pack 10GB", "data_pack", "MOB", 20.00, 10),
-    ("DP-5G-30", "5G Data Pack 30GB", "data_pack", "MOB", 50.00, 30),
-    ("DP-5G-100", "5G Data Pack 100GB", "data_pack", "MOB", 100.00, 100),
-    ("DP-VID-40", "Video Directional Pack 40GB", "data_pack", "MOB", 30.00, 40),
-    ("DP-NIGHT-20", "Night Data Pack 20GB", "data_pack", "MOB", 15.00, 20),
-    ("BB-100M", "Broadband 100M", "broadband", "BRD", 60.00, None),
-    ("BB-300M", "Broadband 300M", "broadband", "BRD", 100.00, None),
-    ("BB-1000M", "Gigabit Broadband 1000M", "broadband", "BRD", 169.00, None),
-    ("TV-BASIC", "IPTV Basic", "iptv", "IPT", 20.00, None),
-    ("TV-4K", "IPTV 4K Premium", "iptv", "IPT", 40.00, None),
-    ("VIP-VIDEO-M", "Video Membership Monthly", "video_membership", "VAS", 25.00, None),
-    ("VIP-VIDEO-Y", "Video Membership Yearly", "video_membership", "VAS", 238.00, None),
-    ("VIP-MUSIC", "Music Membership", "video_membership", "VAS", 15.00, None),
-    ("SH-CAM", "Smart Home Camera Service", "smart_home", "VAS", 15.00, None),
-    ("SH-GATEWAY", "Smart Home Gateway + Mesh Wi-Fi", "smart_home", "VAS", 30.00, None),
-    ("VAS-CALLER", "Caller Ring Tone", "vas", "VAS", 5.00, None),
-    ("VAS-CLOUD", "Cloud Drive 1TB", "vas", "VAS", 10.00, None),
-    ("VAS-SAFE", "Anti-fraud Guard", "vas", "VAS", 3.00, None),
+from typing import NamedTuple
+
+
+class Product(NamedTuple):
+    """One row of bss.products; product_id is its 1-based position in PRODUCTS."""
+
+    code: str
+    name: str
+    category: str
+    business_type: str  # MOB / BRD / IPT / VAS, the line of business that keeps its orders
+    price: float  # monthly list price, CNY
+    data_allowance_gb: float | None
+
+
+PRODUCTS: list[Product] = [
+    Product("M4G-19", "4G Basic 19", "mobile_4g", "MOB", 19.00, 5),
+    Product("M4G-39", "4G Smart 39", "mobile_4g", "MOB", 39.00, 20),
+    Product("M4G-59", "4G Plus 59", "mobile_4g", "MOB", 59.00, 40),
+    Product("M5G-79", "5G Starter 79", "mobile_5g", "MOB", 79.00, 60),
+    Product("M5G-129", "5G Pro 129", "mobile_5g", "MOB", 129.00, 100),
+    Product("M5G-199", "5G Ultra 199", "mobile_5g", "MOB", 199.00, 200),
+    Product("M5G-299", "5G Family Share 299", "mobile_5g", "MOB", 299.00, 300),
+    Product("DP-5G-10", "5G Data Pack 10GB", "data_pack", "MOB", 20.00, 10),
+    Product("DP-5G-30", "5G Data Pack 30GB", "data_pack", "MOB", 50.00, 30),
+    Product("DP-5G-100", "5G Data Pack 100GB", "data_pack", "MOB", 100.00, 100),
+    Product("DP-VID-40", "Video Directional Pack 40GB", "data_pack", "MOB", 30.00, 40),
+    Product("DP-NIGHT-20", "Night Data Pack 20GB", "data_pack", "MOB", 15.00, 20),
+    Product("BB-100M", "Broadband 100M", "broadband", "BRD", 60.00, None),
+    Product("BB-300M", "Broadband 300M", "broadband", "BRD", 100.00, None),
+    Product("BB-1000M", "Gigabit Broadband 1000M", "broadband", "BRD", 169.00, None),
+    Product("TV-BASIC", "IPTV Basic", "iptv", "IPT", 20.00, None),
+    Product("TV-4K", "IPTV 4K Premium", "iptv", "IPT", 40.00, None),
+    Product("VIP-VIDEO-M", "Video Membership Monthly", "video_membership", "VAS", 25.00, None),
+    Product("VIP-VIDEO-Y", "Video Membership Yearly", "video_membership", "VAS", 238.00, None),
+    Product("VIP-MUSIC", "Music Membership", "video_membership", "VAS", 15.00, None),
+    Product("SH-CAM", "Smart Home Camera Service", "smart_home", "VAS", 15.00, None),
+    Product("SH-GATEWAY", "Smart Home Gateway + Mesh Wi-Fi", "smart_home", "VAS", 30.00, None),
+    Product("VAS-CALLER", "Caller Ring Tone", "vas", "VAS", 5.00, None),
+    Product("VAS-CLOUD", "Cloud Drive 1TB", "vas", "VAS", 10.00, None),
+    Product("VAS-SAFE", "Anti-fraud Guard", "vas", "VAS", 3.00, None),
 ]
 
 # Which categories each life stage buys, as weights over PRODUCTS (index-aligned below).

@@ -152,7 +152,11 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    secs = time.monotonic() - t0
+    _print_summary(cfg, m, time.monotonic() - t0, landing_dir, loaded_db=not args.no_db)
+    return 0
+
+
+def _print_summary(cfg: GeneratorConfig, m: Manifest, secs: float, landing_dir: Path | None, loaded_db: bool) -> None:
     total = sum(m.rows.values())
     print(f"\ngenerated {total:,} rows in {secs:.1f}s ({total / secs:,.0f} rows/s), scale {cfg.scale}, seed {cfg.seed}")
     for name, n in sorted(m.rows.items()):
@@ -162,10 +166,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:<26} {d['count']:>9,}  in {d['table']}")
     if landing_dir:
         print(f"landing zone: {landing_dir} ({len(m.files)} files), manifest {landing_dir / MANIFEST_NAME}")
-    if not args.no_db:
+    if loaded_db:
         s = get_settings()
         print(f"PostgreSQL: crm and bss databases on {s.pg_host}:{s.pg_port}")
-    return 0
 
 
 if __name__ == "__main__":

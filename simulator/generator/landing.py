@@ -6,6 +6,7 @@ empty gzip file) are planted here and recorded in the manifest."""
 from __future__ import annotations
 
 import gzip
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,9 +15,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from simulator.generator.common import phone_variants, pick_rows, stream
+from simulator.generator.common import phone_variants, stream
 from simulator.generator.config import GeneratorConfig
 from simulator.generator.manifest import KEYS_CAP, Manifest
+from simulator.generator.planter import DefectPlanter
 
 
 def _day_tag(cfg: GeneratorConfig, day: int) -> str:
@@ -79,82 +81,105 @@ def _json_lines(ev: dict[str, np.ndarray], idx: np.ndarray) -> list[str]:
     return out
 
 
+@dataclass
+class _EventFilePlan:
+    """Where each event lands, and which events carry a line- or file-level defect."""
+
+    file_day: np.ndarray  # the day whose file holds the event (late events: a later one)
+    dups: np.ndarray  # events written twice
+    late: np.ndarray
+    broken: set[int]  # events whose line is cut mid-record
+    retry: np.ndarray  # last-day events that only travel in the truncated retransmission
+
+
 def write_app_events(cfg: GeneratorConfig, ev: dict[str, np.ndarray], root: Path, m: Manifest, progress=None) -> None:
     rng = stream(cfg.seed, "app-files")
-    rates = cfg.defects
-    total = len(ev["event_id"])
-    m.rows["app.events"] = total
-
-    # Row-level defects on disjoint events.
-    free = np.ones(total, dtype=bool)
-
-    def take(rate, ok=None):
-        picked = pick_rows(rng, total, ~(free & ok if ok is not None else free), rate)
-        free[picked] = False
-        return picked
-
-    variants = take(rates.phone_format_variants)
-    ev["user_phone"] = ev["user_phone"].copy()
-    ev["user_phone"][variants] = phone_variants(rng, ev["user_phone"][variants].astype(str))
-    m.defect("app_phone_format_variants", "app.events", key_name="event_id", keys=ev["event_id"][variants].tolist())
-    dups = take(rates.duplicate_events)
-    late = take(rates.late_events, ok=ev["day"] < cfg.days - 1)
-    broken = take(rates.malformed_json_lines)
-    file_day = ev["day"].copy()
-    file_day[late] = np.minimum(cfg.days - 1, ev["day"][late] + rng.choice([1, 2], len(late), p=[0.7, 0.3]))
-    m.defect("duplicate_events", "app.events", key_name="event_id", keys=ev["event_id"][dups].tolist())
-    m.defect("late_events", "app.events", key_name="event_id", keys=ev["event_id"][late].tolist())
-    broken_ids = set(broken.tolist())
-
-    # The retransmission chunk of the last day that arrives truncated, and an empty re-send.
-    last = cfg.days - 1
-    retry: np.ndarray = np.array([], dtype=np.int64)
-    if rates.truncated_gzip_files:
-        cand = np.flatnonzero((file_day == last) & free)
-        retry = cand[: max(1, len(cand) // 20)]
-        free[retry] = False
-
+    m.rows["app.events"] = len(ev["event_id"])
+    plan = _plant_event_defects(cfg, ev, DefectPlanter(rng, m, "app.events", ev["event_id"], key_name="event_id"))
     ooo_total, malformed_lines = 0, []
     for day in range(cfg.days):
-        in_day = np.flatnonzero(file_day == day)
-        in_day = np.setdiff1d(in_day, retry, assume_unique=True)
-        # Copies of duplicated events and the late arrivals go in at random places.
-        dup_here = dups[file_day[dups] == day]
-        order = np.concatenate([in_day, dup_here])
-        positions = np.argsort(
-            np.concatenate(
-                [
-                    np.where(
-                        np.isin(in_day, late), rng.random(len(in_day)), np.linspace(0, 1, len(in_day), endpoint=False)
-                    ),
-                    rng.random(len(dup_here)),
-                ]
-            ),
-            kind="stable",
-        )
-        order = order[positions]
-        # Out-of-order: swap a share of neighbouring lines.
-        k = int(round(rates.out_of_order_events * len(order)))
-        if k and len(order) > 2:
-            at = rng.choice(len(order) - 1, size=k, replace=False)
-            for i in at.tolist():
-                order[i], order[i + 1] = order[i + 1], order[i]
-        lines = _json_lines(ev, order)
         rel = f"app/events/events_{_day_tag(cfg, day)}.jsonl.gz"
-        valid_times = []
-        for pos, e in enumerate(order.tolist()):
-            if e in broken_ids:
-                lines[pos] = lines[pos][: len(lines[pos]) // 2]  # cut mid-record
-                malformed_lines.append([rel, pos + 1, ev["event_id"][e]])
-            else:
-                valid_times.append(ev["event_at_us"][e])
-        vt = np.array(valid_times)
-        ooo_total += int((vt[1:] < vt[:-1]).sum()) if len(vt) > 1 else 0
+        order = _day_file_order(rng, plan, day, cfg.defects.out_of_order_events)
+        lines, out_of_order = _day_file_lines(ev, order, plan.broken, rel, malformed_lines)
+        ooo_total += out_of_order
         _write_gz(root / rel, lines)
         m.files[rel] = {"feed": "app.events", "rows": len(lines), "day": _day_tag(cfg, day)}
         if progress:
             progress(1)
+    _record_line_defects(m, malformed_lines, ooo_total)
+    if cfg.defects.truncated_gzip_files:
+        _write_truncated_retry(cfg, ev, plan.retry, root, m)
+    if cfg.defects.empty_files:
+        _write_empty_resend(cfg, root, m)
 
+
+def _plant_event_defects(cfg: GeneratorConfig, ev: dict[str, np.ndarray], planter: DefectPlanter) -> _EventFilePlan:
+    """Row-level defects on disjoint events (so each count is exact); replaces ev["user_phone"]
+    with a copy carrying the typed-in variants."""
+    rates, rng = cfg.defects, planter.rng
+    variants = planter.plant("app_phone_format_variants", rates.phone_format_variants)
+    ev["user_phone"] = ev["user_phone"].copy()
+    ev["user_phone"][variants] = phone_variants(rng, ev["user_phone"][variants].astype(str))
+    dups = planter.plant("duplicate_events", rates.duplicate_events)
+    late = planter.plant("late_events", rates.late_events, eligible=ev["day"] < cfg.days - 1)
+    broken = planter.pick(rates.malformed_json_lines)  # recorded by file and line once written
+    file_day = ev["day"].copy()
+    file_day[late] = np.minimum(cfg.days - 1, ev["day"][late] + rng.choice([1, 2], len(late), p=[0.7, 0.3]))
+    # The retransmission chunk of the last day that arrives truncated (the first 5% of its events).
+    retry: np.ndarray = np.array([], dtype=np.int64)
+    if rates.truncated_gzip_files:
+        cand = planter.free(file_day == cfg.days - 1)
+        retry = planter.reserve(cand[: max(1, len(cand) // 20)])
+    return _EventFilePlan(file_day, dups, late, set(broken.tolist()), retry)
+
+
+def _day_file_order(rng: np.random.Generator, plan: _EventFilePlan, day: int, out_of_order_rate: float) -> np.ndarray:
+    """The events of one day's file, in the order written."""
+    in_day = np.flatnonzero(plan.file_day == day)
+    in_day = np.setdiff1d(in_day, plan.retry, assume_unique=True)
+    # Copies of duplicated events and the late arrivals go in at random places.
+    dup_here = plan.dups[plan.file_day[plan.dups] == day]
+    order = np.concatenate([in_day, dup_here])
+    positions = np.argsort(
+        np.concatenate(
+            [
+                np.where(
+                    np.isin(in_day, plan.late), rng.random(len(in_day)), np.linspace(0, 1, len(in_day), endpoint=False)
+                ),
+                rng.random(len(dup_here)),
+            ]
+        ),
+        kind="stable",
+    )
+    order = order[positions]
+    # Out-of-order: swap a share of neighbouring lines, in the drawn order (a swap can undo or
+    # carry on an earlier one, so these are positions in the file, not a set of rows).
+    k = int(round(out_of_order_rate * len(order)))
+    if k and len(order) > 2:
+        at = rng.choice(len(order) - 1, size=k, replace=False)
+        for i in at.tolist():
+            order[i], order[i + 1] = order[i + 1], order[i]
+    return order
+
+
+def _day_file_lines(
+    ev: dict[str, np.ndarray], order: np.ndarray, broken: set[int], rel: str, malformed_lines: list
+) -> tuple[list[str], int]:
+    """The file's lines with the broken ones cut (each appended to ``malformed_lines`` as
+    [file, line, event_id]), and how many valid lines are earlier than the valid line before."""
+    lines = _json_lines(ev, order)
+    valid_times = []
+    for pos, e in enumerate(order.tolist()):
+        if e in broken:
+            lines[pos] = lines[pos][: len(lines[pos]) // 2]  # cut mid-record
+            malformed_lines.append([rel, pos + 1, ev["event_id"][e]])
+        else:
+            valid_times.append(ev["event_at_us"][e])
+    vt = np.array(valid_times)
+    return lines, int((vt[1:] < vt[:-1]).sum()) if len(vt) > 1 else 0
+
+
+def _record_line_defects(m: Manifest, malformed_lines: list, ooo_total: int) -> None:
     # Broken, duplicated, late and retried events are disjoint sets, so each count is exact.
     m.defect("malformed_json_lines", "app.events", key_name="file_line", keys=malformed_lines)
     m.defect(
@@ -166,26 +191,32 @@ def write_app_events(cfg: GeneratorConfig, ev: dict[str, np.ndarray], root: Path
     )
     m.defects["out_of_order_events"]["count"] = ooo_total
 
-    if rates.truncated_gzip_files:
-        rel = f"app/events/events_{_day_tag(cfg, last)}_retry.jsonl.gz"
-        path = root / rel
-        _write_gz(path, _json_lines(ev, retry))
-        data = path.read_bytes()
-        path.write_bytes(data[: max(20, int(len(data) * 0.6))])
-        m.files[rel] = {"feed": "app.events", "rows": len(retry), "day": _day_tag(cfg, last), "truncated": True}
-        m.defect(
-            "truncated_gzip",
-            "app.events",
-            key_name="file",
-            keys=[rel],
-            events_lost=len(retry),
-            event_ids=ev["event_id"][retry].tolist() if len(retry) <= KEYS_CAP else None,
-        )
-    if rates.empty_files:
-        rel = f"app/events/events_{_day_tag(cfg, 0)}_resend.jsonl.gz"
-        _write_gz(root / rel, [])
-        m.files[rel] = {"feed": "app.events", "rows": 0, "day": _day_tag(cfg, 0), "empty": True}
-        m.defect("empty_files", "app.events", key_name="file", keys=[rel])
+
+def _write_truncated_retry(
+    cfg: GeneratorConfig, ev: dict[str, np.ndarray], retry: np.ndarray, root: Path, m: Manifest
+) -> None:
+    last = cfg.days - 1
+    rel = f"app/events/events_{_day_tag(cfg, last)}_retry.jsonl.gz"
+    path = root / rel
+    _write_gz(path, _json_lines(ev, retry))
+    data = path.read_bytes()
+    path.write_bytes(data[: max(20, int(len(data) * 0.6))])
+    m.files[rel] = {"feed": "app.events", "rows": len(retry), "day": _day_tag(cfg, last), "truncated": True}
+    m.defect(
+        "truncated_gzip",
+        "app.events",
+        key_name="file",
+        keys=[rel],
+        events_lost=len(retry),
+        event_ids=ev["event_id"][retry].tolist() if len(retry) <= KEYS_CAP else None,
+    )
+
+
+def _write_empty_resend(cfg: GeneratorConfig, root: Path, m: Manifest) -> None:
+    rel = f"app/events/events_{_day_tag(cfg, 0)}_resend.jsonl.gz"
+    _write_gz(root / rel, [])
+    m.files[rel] = {"feed": "app.events", "rows": 0, "day": _day_tag(cfg, 0), "empty": True}
+    m.defect("empty_files", "app.events", key_name="file", keys=[rel])
 
 
 def _write_gz(path: Path, lines: list[str]) -> None:

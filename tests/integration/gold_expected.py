@@ -46,16 +46,69 @@ class Expected:
 
 
 def compute(data: dict[str, pa.Table]) -> Expected:
-    customers = _df(data["crm.customers"])
-    subs = _df(data["bss.subscribers"])
+    """Every expected gold figure, one mart at a time, from the generated source tables."""
     products = _df(data["bss.products"]).set_index("product_id")
-    orders = _df(data["bss.orders"])
-    usage = _df(data["bss.monthly_usage"])
-    tickets = _df(data["crm.service_tickets"])
-    events = _df(data["app.events"])
-    kpis = _df(data["network.cell_kpis"])
+    app = fct_app_activity_daily(_df(data["app.events"]))
+    users, gender_inconsistent = dim_user(
+        _df(data["crm.customers"]), _df(data["bss.subscribers"]), _df(data["bss.monthly_usage"]), app
+    )
+    orders = fct_orders(_df(data["bss.orders"]), products)
+    hourly, fault = fct_cell_kpi_hourly(_df(data["network.cell_kpis"]))
+    return Expected(
+        users=users,
+        as_of=app.as_of,
+        segment_sizes=segment_sizes(users, orders.orders),
+        kpis=operations_kpis(orders.orders, _df(data["crm.service_tickets"]), users, products, app),
+        order_status_counts=orders.status_counts,
+        amount_mismatches=orders.amount_mismatches,
+        invalid_order_numbers=orders.invalid_order_numbers,
+        gender_inconsistent=gender_inconsistent,
+        cell_hours=len(hourly),
+        fault_risk_hours=int(fault.sum()),
+        app_events=len(app.events),
+    )
 
-    # Users: the E.164 phone joins CRM and BSS; unusable phones keep a record of their own.
+
+# --- app activity ------------------------------------------------------------------------------
+
+
+@dataclass
+class AppActivity:
+    events: pd.DataFrame  # every event, with user_key ("unidentified" if the phone is not usable) and local day
+    as_of: date  # the newest local day with events
+    logins: pd.DataFrame  # identified users' logins
+    window: pd.DataFrame  # identified users' events of the last 30 days
+
+
+def fct_app_activity_daily(events: pd.DataFrame) -> AppActivity:
+    """App activity per user and local day (China Standard Time)."""
+    events["user_key"] = events.user_phone.map(e164).fillna("unidentified")
+    local = pd.to_datetime(events.event_at, utc=True).dt.tz_convert("Asia/Shanghai")
+    events["day"] = local.dt.date
+    as_of = max(events.day)
+    known = events[events.user_key != "unidentified"]
+    logins = known[known.event_type == "login"]
+    window = known[known.day > as_of - timedelta(days=30)]
+    return AppActivity(events, as_of, logins, window)
+
+
+# --- dim_user ----------------------------------------------------------------------------------
+
+
+def dim_user(
+    customers: pd.DataFrame, subs: pd.DataFrame, usage: pd.DataFrame, app: AppActivity
+) -> tuple[pd.DataFrame, int]:
+    """One row per user_key with the 360 attributes the segments use; and how many users' CRM
+    gender disagrees with their BSS gender code."""
+    users, gender_inconsistent = _unified_users(customers, subs)
+    users = _with_value_tier(users, usage)
+    users = _with_app_attributes(users, app)
+    users["age"] = users.birth_date.map(lambda b: _age(b, app.as_of))
+    return users, gender_inconsistent
+
+
+def _unified_users(customers: pd.DataFrame, subs: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The E.164 phone joins CRM and BSS; unusable phones keep a record of their own."""
     customers["user_key"] = [e164(p) or f"crm-{cid}" for p, cid in zip(customers.phone, customers.customer_id)]
     subs["user_key"] = [e164(p) or f"bss-{sid}" for p, sid in zip(subs.phone, subs.subscriber_id)]
     assert customers.user_key.is_unique and subs.user_key.is_unique, "the generator gives one record per number"
@@ -67,7 +120,11 @@ def compute(data: dict[str, pa.Table]) -> Expected:
     gender_inconsistent = int(
         ((users.gender.notna()) & (users.bss_gender.notna()) & (users.gender != users.bss_gender)).sum()
     )
+    return users, gender_inconsistent
 
+
+def _with_value_tier(users: pd.DataFrame, usage: pd.DataFrame) -> pd.DataFrame:
+    """Average monthly bill and data per user, and the value tier the bill puts them in."""
     usage["user_id"] = usage.phone.map(e164)
     per_user = usage.groupby("user_id").agg(
         bill=("bill_amount", lambda s: float(np.mean([float(x) for x in s]))),
@@ -84,36 +141,57 @@ def compute(data: dict[str, pa.Table]) -> Expected:
         None,
     )
     users["value_tier"] = tier
+    return users
 
-    # App activity per user and local day (China Standard Time).
-    events["user_key"] = events.user_phone.map(e164).fillna("unidentified")
-    local = pd.to_datetime(events.event_at, utc=True).dt.tz_convert("Asia/Shanghai")
-    events["day"] = local.dt.date
-    as_of = max(events.day)
-    known = events[events.user_key != "unidentified"]
-    logins = known[known.event_type == "login"]
-    last_login = logins.groupby("user_key").day.max()
-    window = known[known.day > as_of - timedelta(days=30)]
-    video = window[window.event_type == "video_play"].groupby("user_key").size()
+
+def _with_app_attributes(users: pd.DataFrame, app: AppActivity) -> pd.DataFrame:
+    """Last login, video plays in the last 30 days, and whether the user is at risk of churning."""
+    last_login = app.logins.groupby("user_key").day.max()
+    video = app.window[app.window.event_type == "video_play"].groupby("user_key").size()
     users["last_login"] = last_login
     users["video_plays_30d"] = video.reindex(users.index).fillna(0).astype(int)
-    users["at_risk"] = users.last_login.map(
-        lambda d: d is not None and not pd.isna(d) and d <= as_of - timedelta(days=VARS["at_risk_days_without_login"])
-    )
+    at_risk_before = app.as_of - timedelta(days=VARS["at_risk_days_without_login"])
+    users["at_risk"] = users.last_login.map(lambda d: d is not None and not pd.isna(d) and d <= at_risk_before)
+    return users
 
-    def age(b):
-        if pd.isna(b):
-            return None
-        b = pd.Timestamp(b).date()
-        return as_of.year - b.year - ((as_of.month, as_of.day) < (b.month, b.day))
 
-    users["age"] = users.birth_date.map(age)
+def _age(birth, as_of: date) -> int | None:
+    if pd.isna(birth):
+        return None
+    b = pd.Timestamp(birth).date()
+    return as_of.year - b.year - ((as_of.month, as_of.day) < (b.month, b.day))
 
-    # Products each user has activated, by category.
+
+# --- fct_orders --------------------------------------------------------------------------------
+
+
+@dataclass
+class OrderFacts:
+    orders: pd.DataFrame  # with user_id, the unified order_status and the product's category
+    status_counts: dict[str, int]
+    amount_mismatches: int  # orders whose amount is not the product's price
+    invalid_order_numbers: int
+
+
+def fct_orders(orders: pd.DataFrame, products: pd.DataFrame) -> OrderFacts:
     orders["user_id"] = orders.phone.map(e164)
     status = dict(_status_map().items())
     orders["order_status"] = orders.status.map(status)
     orders["category"] = orders.product_id.map(products.category)
+    return OrderFacts(
+        orders=orders,
+        status_counts=orders.order_status.value_counts().to_dict(),
+        amount_mismatches=int((orders.amount != orders.product_id.map(products.price)).sum()),
+        invalid_order_numbers=int((~orders.apply(_order_number_ok, axis=1)).sum()),
+    )
+
+
+# --- segments ----------------------------------------------------------------------------------
+
+
+def segment_sizes(users: pd.DataFrame, orders: pd.DataFrame) -> dict[str, int]:
+    """Users per segment (segments with no users left out), as the segment-sizes mart counts them."""
+    # Products each user has activated, by category.
     activated = orders[orders.order_status == "activated"]
     owned = activated.groupby("user_id").category.agg(set)
     has = users.index.to_series().map(lambda k: owned.get(k, set()))
@@ -138,21 +216,29 @@ def compute(data: dict[str, pa.Table]) -> Expected:
         ),
         "cross_sell_smart_home": int((reachable & has.map(lambda s: "broadband" in s and "smart_home" not in s)).sum()),
     }
+    return {s: n for s, n in seg.items() if n}
 
-    # KPIs.
-    minutes = lambda a, b: (b - a).dt.total_seconds() / 60.0  # noqa: E731
+
+# --- operations KPI board ----------------------------------------------------------------------
+
+
+def _minutes(a: pd.Series, b: pd.Series) -> pd.Series:
+    return (b - a).dt.total_seconds() / 60.0
+
+
+def operations_kpis(
+    orders: pd.DataFrame, tickets: pd.DataFrame, users: pd.DataFrame, products: pd.DataFrame, app: AppActivity
+) -> dict[str, float]:
+    """The operations KPI board: retention, activation and ticket-stage times, SLA shares, satisfaction, 5G share."""
     act = orders[orders.activated_at.notna()]
-    to_act = minutes(act.created_at, act.activated_at)
-    t_accept = minutes(tickets.opened_at, tickets.accepted_at).dropna()
-    t_check = minutes(tickets.opened_at, tickets.network_checked_at).dropna()
-    t_answer = minutes(tickets.opened_at, tickets.answered_at).dropna()
-    t_resolve = minutes(tickets.opened_at, tickets.resolved_at).dropna()
-    login_days = logins.groupby("user_key").day.agg(set)
-    prev = login_days[login_days.map(lambda s: any(as_of - timedelta(13) <= d <= as_of - timedelta(7) for d in s))]
-    kept = prev.map(lambda s: any(as_of - timedelta(6) <= d <= as_of for d in s))
+    to_act = _minutes(act.created_at, act.activated_at)
+    t_accept = _minutes(tickets.opened_at, tickets.accepted_at).dropna()
+    t_check = _minutes(tickets.opened_at, tickets.network_checked_at).dropna()
+    t_answer = _minutes(tickets.opened_at, tickets.answered_at).dropna()
+    t_resolve = _minutes(tickets.opened_at, tickets.resolved_at).dropna()
     active_subs = users[users.status == "active"]
     k = {
-        "weekly_retention_rate": kept.mean(),
+        "weekly_retention_rate": _weekly_retention(app),
         "order_to_activation_p50_minutes": np.percentile(to_act, 50),
         "order_to_activation_p95_minutes": np.percentile(to_act, 95),
         "activated_within_2h_share": (to_act <= VARS["activation_target_minutes"]).mean(),
@@ -167,25 +253,30 @@ def compute(data: dict[str, pa.Table]) -> Expected:
         "five_g_user_share": active_subs.plan_product_id.map(products.category).eq("mobile_5g").mean(),
         "at_risk_user_share": users[users.last_login.notna()].at_risk.mean(),
     }
+    return {n: float(v) for n, v in k.items()}
 
-    # Cell KPIs per local hour.
+
+def _weekly_retention(app: AppActivity) -> float:
+    """Of the users who logged in 7-13 days before as_of, the share who logged in in the last 7 days."""
+    as_of = app.as_of
+    login_days = app.logins.groupby("user_key").day.agg(set)
+    prev = login_days[login_days.map(lambda s: any(as_of - timedelta(13) <= d <= as_of - timedelta(7) for d in s))]
+    kept = prev.map(lambda s: any(as_of - timedelta(6) <= d <= as_of for d in s))
+    return kept.mean()
+
+
+# --- fct_cell_kpi_hourly -----------------------------------------------------------------------
+
+
+def fct_cell_kpi_hourly(kpis: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """Cell KPIs per local hour, and whether each cell-hour is at fault risk."""
     kpis["hour"] = pd.to_datetime(kpis.period_start, utc=True).dt.tz_convert("Asia/Shanghai").dt.floor("h")
     hourly = kpis.groupby(["cell_id", "hour"]).agg(load=("load_pct", "mean"), util=("bandwidth_util_pct", "max"))
     fault = (hourly.load >= VARS["fault_risk_min_load_pct"]) | (hourly.util >= VARS["fault_risk_min_util_pct"])
+    return hourly, fault
 
-    return Expected(
-        users=users,
-        as_of=as_of,
-        segment_sizes={s: n for s, n in seg.items() if n},
-        kpis={n: float(v) for n, v in k.items()},
-        order_status_counts=orders.order_status.value_counts().to_dict(),
-        amount_mismatches=int((orders.amount != orders.product_id.map(products.price)).sum()),
-        invalid_order_numbers=int((~orders.apply(_order_number_ok, axis=1)).sum()),
-        gender_inconsistent=gender_inconsistent,
-        cell_hours=len(hourly),
-        fault_risk_hours=int(fault.sum()),
-        app_events=len(events),
-    )
+
+# --- shared rules -------------------------------------------------------------------------------
 
 
 def _status_map() -> dict[str, str]:
