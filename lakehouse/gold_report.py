@@ -12,9 +12,9 @@ GOLD_TABLES = (
     "fct_service_tickets",
     "fct_cell_kpi_hourly",
     "fct_app_activity_daily",
-    "user_segments",
-    "mart_product_sales_monthly",
-    "mart_operations_kpis",
+    "fct_user_segments",
+    "fct_product_sales_monthly",
+    "fct_operations_kpis",
 )
 
 
@@ -29,8 +29,8 @@ def customers_without_user() -> tuple[int, int]:
 def report() -> tuple[bool, str]:
     customers, missing = customers_without_user()
     counts = {t: thrift_query(f"select count(*) from gold.{t}")[0][0] for t in GOLD_TABLES}
-    segments = thrift_query("select segment, users from gold.mart_segment_sizes order by segment")
-    kpis = thrift_query("select kpi, kpi_value, target from gold.mart_operations_kpis order by kpi")
+    segments = thrift_query("select segment, users from gold.fct_segment_sizes order by segment")
+    kpis = thrift_query("select kpi, kpi_value, target from gold.fct_operations_kpis order by kpi")
     lines = [
         f"{customers:,} CRM customers, {missing} without a user in gold.dim_user",
         "rows: " + ", ".join(f"{t} {n:,}" for t, n in counts.items()),

@@ -122,7 +122,7 @@ def run(scale: float, seed: int) -> int:
         "  bronze            change logs bronze.<source>_<table>_changes, current state bronze.<source>_<table>, "
         f"dead letters {changes.dead_letter_table()}, batch metrics {changes.BATCHES_TABLE}\n"
         "  silver / gold     silver.stg_* and int_*, silver.snap_user_profile (SCD2); gold.dim_user (360°), "
-        "gold.dim_product, gold.fct_*, gold.user_segments, gold.mart_* (docs: cd dbt && dbt docs generate)\n"
+        "gold.dim_product, gold.fct_* (docs: cd dbt && dbt docs generate)\n"
         f"  files             {', '.join(landing_tables.feed_table(f) for f in file_feeds())}; "
         f"manifest {landing_tables.manifest_table()}, quarantine {landing_tables.quarantine_table()}\n"
         f"  Airflow UI        {s.airflow_url}  (login {s.airflow_admin_user} / {s.airflow_admin_password})\n"

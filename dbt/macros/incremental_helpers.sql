@@ -1,3 +1,7 @@
+{#- Helpers of the incremental facts. Their MERGE (pruned to the partitions the source touches,
+    the `merge_prune_on` config) is dbt-spark's, overridden in overrides/spark__get_merge_sql.sql. -#}
+
+
 {#- Pre-hook of an incremental model fed by a CDC current-state table: remove the rows deleted at
     the source since the last run (the merge strategy has no delete branch). A MERGE, because
     Delta's DELETE takes no subquery. With `partition_column` (the model's partition column) and
@@ -53,25 +57,4 @@
     the whole source. An empty table gives the earliest time (everything is new). -#}
 {% macro watermark(column) -%}
     timestamp'{{ max_value(column, this) or "1900-01-01 00:00:00" }}'
-{%- endmacro %}
-
-
-{#- dbt-spark's MERGE, plus the target's partitions the source touches as literal predicates when
-    the model sets `merge_prune_on` (its partition column): Delta then reads only those
-    partitions' files to find the matches, not the whole table; no MERGE when the source is
-    empty. -#}
-{% macro spark__get_merge_sql(target, source, unique_key, dest_columns, incremental_predicates) -%}
-    {%- set predicates = [] + (incremental_predicates or []) -%}
-    {%- set prune_on = config.get('merge_prune_on') -%}
-    {%- set touched = distinct_values(prune_on, source) if prune_on else none -%}
-    {%- if touched is not none -%}
-        {%- if touched | length == 0 -%}
-            {#- an empty source: a MERGE would still scan the whole target (ON FALSE) -#}
-            {{- return('select 0 as merged_rows /* ' ~ source ~ ' is empty: nothing to merge */') -}}
-        {%- elif none not in touched -%}
-            {#- (a null partition value: no pruning, an IN list would miss the null partition) -#}
-            {%- do predicates.append('DBT_INTERNAL_DEST.' ~ prune_on ~ ' in (' ~ literal_list(touched) ~ ')') -%}
-        {%- endif -%}
-    {%- endif -%}
-    {{ dbt.spark__get_merge_sql(target, source, unique_key, dest_columns, predicates) }}
 {%- endmacro %}

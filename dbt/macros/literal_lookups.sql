@@ -8,7 +8,8 @@
     {%- if not execute -%}
         {{- return(none) -}}
     {%- endif -%}
-    {{- return(run_query('select distinct cast(' ~ expr ~ ' as string) from ' ~ from_clause).columns[0].values() | list) -}}
+    {%- set result = run_query('select distinct cast(' ~ expr ~ ' as string) from ' ~ from_clause) -%}
+    {{- return(result.columns[0].values() | list) -}}
 {%- endmacro %}
 
 

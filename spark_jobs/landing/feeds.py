@@ -25,16 +25,13 @@ GLOBS = {"csv": "*.csv", "jsonl.gz": "*.jsonl.gz"}
 class Feed:
     contract: Contract
 
-    def __post_init__(self) -> None:
-        if self.contract.format is None:
-            raise ValueError(f"{self.contract.qualified_name} is captured by CDC, not a file feed")
-
     @property
     def name(self) -> str:
         return self.contract.qualified_name
 
     @property
     def file_format(self) -> str:
+        """The landed file format ("" for a database table, which is not a file feed)."""
         return self.contract.format or ""
 
     @property

@@ -40,7 +40,7 @@ def test_slice_builds_every_dbt_node_between_quality_gates(dagbag):
     ids = set(dag.task_ids)
     models = {p.stem for p in (REPO_DIR / "dbt" / "models").rglob("*.sql")}
     seeds = {p.stem for p in (REPO_DIR / "dbt" / "seeds").glob("*.csv")}
-    assert len(models) > 20 and {"dim_user", "fct_orders", "mart_operations_kpis"} <= GOLD_MODELS
+    assert len(models) > 20 and {"dim_user", "fct_orders", "fct_operations_kpis"} <= GOLD_MODELS
     assert {_build(m) for m in models} | {_build(s, "seed") for s in seeds} | {
         _build("snap_user_profile", "snapshot")
     } <= ids
@@ -64,7 +64,7 @@ def test_slice_builds_every_dbt_node_between_quality_gates(dagbag):
         _build("dim_user")
     ).upstream_task_ids
     assert _build("int_user_profile") in dag.get_task(_build("snap_user_profile", "snapshot")).upstream_task_ids
-    assert {_build("mart_operations_kpis"), _build("mart_segment_sizes")} <= dag.get_task(
+    assert {_build("fct_operations_kpis"), _build("fct_segment_sizes")} <= dag.get_task(
         "validate_gold"
     ).upstream_task_ids
     assert not dag.get_task("validate_gold").downstream_task_ids

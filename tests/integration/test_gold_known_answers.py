@@ -118,14 +118,14 @@ def test_users_are_unified_by_e164_phone_across_crm_and_bss(built):
 
 def test_segment_sizes_equal_the_independent_count(built):
     _, exp, _ = built
-    got = dict(thrift_query("select segment, users from kat_gold.mart_segment_sizes"))
+    got = dict(thrift_query("select segment, users from kat_gold.fct_segment_sizes"))
     assert got == exp.segment_sizes
-    assert thrift_query("select count(*) from kat_gold.user_segments")[0][0] == sum(exp.segment_sizes.values())
+    assert thrift_query("select count(*) from kat_gold.fct_user_segments")[0][0] == sum(exp.segment_sizes.values())
 
 
 def test_operations_kpis_equal_the_independent_figures(built):
     _, exp, _ = built
-    rows = thrift_query("select as_of_date, kpi, kpi_value from kat_gold.mart_operations_kpis")
+    rows = thrift_query("select as_of_date, kpi, kpi_value from kat_gold.fct_operations_kpis")
     assert {r[0] for r in rows} == {exp.as_of.isoformat()}
     got = {r[1]: r[2] for r in rows}
     assert set(got) == set(exp.kpis)
@@ -236,9 +236,9 @@ GOLD_TABLES = [
     "fct_cell_kpi_hourly",
     "fct_app_activity_daily",
     "dim_user",
-    "user_segments",
-    "mart_product_sales_monthly",
-    "mart_operations_kpis",
+    "fct_user_segments",
+    "fct_product_sales_monthly",
+    "fct_operations_kpis",
 ]
 
 

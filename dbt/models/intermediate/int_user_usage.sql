@@ -11,7 +11,9 @@ usage as (
 
 ranked as (
 
-    select *, row_number() over (partition by phone_e164 order by bill_month desc) as recency
+    select
+        *,
+        row_number() over (partition by phone_e164 order by bill_month desc) as recency
     from usage
 
 ),

@@ -55,7 +55,7 @@ bss as (
                 order by status = 'closed', updated_at desc, subscriber_id desc
             ) as phone_rank
         from {{ ref('stg_bss__subscribers') }}
-    ) ranked
+    ) as ranked
     where phone_e164 is null or phone_rank = 1
 
 ),
@@ -73,7 +73,8 @@ joined as (
         case when crm.gender in ('M', 'F') then crm.gender else coalesce(bss.gender, crm.gender, 'U') end as gender,
         crm.gender as crm_gender,
         bss.gender as bss_gender,
-        case when crm.gender is not null and bss.gender is not null then crm.gender = bss.gender end as is_gender_consistent,
+        case when crm.gender is not null and bss.gender is not null then crm.gender = bss.gender end
+            as is_gender_consistent,
         crm.birth_date,
         crm.city,
         crm.acquisition_channel,

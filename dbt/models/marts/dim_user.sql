@@ -31,7 +31,9 @@ orders as (
         sum(case when orders.order_status = 'activated' then orders.amount else 0 end) as activated_spend,
         max(orders.created_at) as last_order_at,
         count_if(orders.order_status = 'activated' and products.category = 'data_pack') > 0 as has_data_pack,
-        count_if(orders.order_status = 'activated' and products.category = 'video_membership') > 0 as has_video_membership,
+        count_if(
+            orders.order_status = 'activated' and products.category = 'video_membership'
+        ) > 0 as has_video_membership,
         count_if(orders.order_status = 'activated' and products.category = 'broadband') > 0 as has_broadband,
         count_if(orders.order_status = 'activated' and products.category = 'smart_home') > 0 as has_smart_home
     from {{ ref('fct_orders') }} as orders

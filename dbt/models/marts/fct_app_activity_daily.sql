@@ -17,7 +17,9 @@ with
 
 events as (
 
-    select *, coalesce(phone_e164, 'unidentified') as user_key
+    select
+        *,
+        coalesce(phone_e164, 'unidentified') as user_key
     from {{ ref('stg_app__events') }}
 
 ),
@@ -25,9 +27,9 @@ events as (
 in_scope as (
 
     {% if is_incremental() %}
-    {{ rows_of_touched_groups('events', ['user_key', 'event_date'], 'event_date', ref('stg_app__events')) }}
+        {{ rows_of_touched_groups('events', ['user_key', 'event_date'], 'event_date', ref('stg_app__events')) }}
     {% else %}
-    select * from events
+        select * from events
     {% endif %}
 
 ),
@@ -45,7 +47,8 @@ daily as (
         count_if(event_type = 'data_session') as data_sessions,
         count_if(event_type = 'purchase') as purchases,
         cast(coalesce(sum(bytes), 0) / 1e6 as decimal(18, 3)) as data_mb,
-        cast(coalesce(sum(case when event_type = 'video_play' then duration_s end), 0) / 60.0 as decimal(18, 2)) as video_minutes,
+        cast(coalesce(sum(case when event_type = 'video_play' then duration_s end), 0) / 60.0 as decimal(18, 2))
+            as video_minutes,
         max(_ingested_at) as last_ingested_at,
         {{ build_started_at() }} as _built_at
     from in_scope

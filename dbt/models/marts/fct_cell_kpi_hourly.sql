@@ -24,9 +24,9 @@ kpis as (
 in_scope as (
 
     {% if is_incremental() %}
-    {{ rows_of_touched_groups('kpis', ['cell_id', 'local_hour'], 'period_date', ref('stg_network__cell_kpis')) }}
+        {{ rows_of_touched_groups('kpis', ['cell_id', 'local_hour'], 'period_date', ref('stg_network__cell_kpis')) }}
     {% else %}
-    select * from kpis
+        select * from kpis
     {% endif %}
 
 ),
@@ -77,7 +77,7 @@ final as (
         hourly.max_drop_rate_pct,
         hourly.alarm_count,
         hourly.avg_load_pct >= {{ var('fault_risk_min_load_pct') }}
-            or hourly.max_bandwidth_util_pct >= {{ var('fault_risk_min_util_pct') }} as is_fault_risk,
+        or hourly.max_bandwidth_util_pct >= {{ var('fault_risk_min_util_pct') }} as is_fault_risk,
         hourly.last_ingested_at,
         {{ build_started_at() }} as _built_at
     from hourly

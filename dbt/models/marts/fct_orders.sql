@@ -23,14 +23,17 @@ orders as (
 
     select * from {{ ref('stg_bss__orders') }}
     {% if is_incremental() %}
-    where _applied_at > {{ watermark('_applied_at') }}
+        where _applied_at > {{ watermark('_applied_at') }}
     {% endif %}
 
 ),
 
 products as (
 
-    select product_id, price from {{ ref('stg_bss__products') }}
+    select
+        product_id,
+        price
+    from {{ ref('stg_bss__products') }}
 
 ),
 
@@ -55,7 +58,7 @@ final as (
         orders.activated_at,
         {{ minutes_between('orders.created_at', 'orders.activated_at') }} as minutes_to_activation,
         {{ minutes_between('orders.created_at', 'orders.activated_at') }}
-            <= {{ var('activation_target_minutes') }} as is_activated_within_target,
+        <= {{ var('activation_target_minutes') }} as is_activated_within_target,
         orders.updated_at,
         orders._applied_at,
         {{ build_started_at() }} as _built_at

@@ -18,7 +18,7 @@ tickets as (
 
     select * from {{ ref('stg_crm__service_tickets') }}
     {% if is_incremental() %}
-    where _applied_at > {{ watermark('_applied_at') }}
+        where _applied_at > {{ watermark('_applied_at') }}
     {% endif %}
 
 ),

@@ -8,9 +8,12 @@ with
 
 daily as (
 
-    select *, {{ as_of }} as as_of_date
+    select
+        *,
+        {{ as_of }} as as_of_date
     from {{ ref('fct_app_activity_daily') }}
-    where user_key <> 'unidentified'
+    where
+        user_key <> 'unidentified'
         and activity_date <= {{ as_of }}
 
 ),

@@ -38,9 +38,9 @@ renamed as (
         source.status as status_code,
         statuses.order_status,
         source.order_id rlike '^(MOB|BRD|IPT|VAS)[0-9]{14}$'
-            and substr(source.order_id, 1, 3) = source.business_type
-            and substr(source.order_id, 4, 8) = date_format(source.created_at, 'yyyyMMdd')
-            and cast(substr(source.order_id, 12, 6) as int) > 0 as is_order_number_valid,
+        and substr(source.order_id, 1, 3) = source.business_type
+        and substr(source.order_id, 4, 8) = date_format(source.created_at, 'yyyyMMdd')
+        and cast(substr(source.order_id, 12, 6) as int) > 0 as is_order_number_valid,
         source.created_at,
         source.paid_at,
         source.activated_at,

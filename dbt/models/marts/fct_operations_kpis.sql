@@ -37,13 +37,20 @@ logins as (
 
     select
         daily.user_key,
-        max(case when daily.activity_date between date_sub(as_of.as_of_date, 13) and date_sub(as_of.as_of_date, 7)
-            then 1 else 0 end) as in_previous_week,
-        max(case when daily.activity_date between date_sub(as_of.as_of_date, 6) and as_of.as_of_date
-            then 1 else 0 end) as in_last_week
+        max(case
+            when daily.activity_date between date_sub(as_of.as_of_date, 13) and date_sub(as_of.as_of_date, 7)
+                then 1
+            else 0
+        end) as in_previous_week,
+        max(case
+            when daily.activity_date between date_sub(as_of.as_of_date, 6) and as_of.as_of_date
+                then 1
+            else 0
+        end) as in_last_week
     from {{ ref('fct_app_activity_daily') }} as daily
     cross join as_of
-    where daily.logins > 0 and daily.user_key <> 'unidentified'
+    where
+        daily.logins > 0 and daily.user_key <> 'unidentified'
         -- the two weeks as literals: only their partitions are read
         and daily.activity_date between date_sub({{ as_of }}, 13) and {{ as_of }}
     group by daily.user_key
@@ -102,22 +109,27 @@ retention as (
 
 kpis as (
 
-    select stack(14,
-        'weekly_retention_rate', 'share', weekly_retention, cast(null as double),
-        'order_to_activation_p50_minutes', 'minutes', activation_p50, null,
-        'order_to_activation_p95_minutes', 'minutes', activation_p95, null,
-        'activated_within_2h_share', 'share', activated_within_2h, null,
-        'ticket_accept_p50_minutes', 'minutes', accept_p50, cast({{ var('sla_accept_minutes') }} as double),
-        'ticket_network_check_p50_minutes', 'minutes', network_check_p50, cast({{ var('sla_network_check_minutes') }} as double),
-        'ticket_answer_p50_minutes', 'minutes', answer_p50, cast({{ var('sla_answer_minutes') }} as double),
-        'ticket_resolve_p50_minutes', 'minutes', resolve_p50, null,
-        'ticket_accept_within_sla_share', 'share', accept_within_sla, null,
-        'ticket_network_check_within_sla_share', 'share', network_check_within_sla, null,
-        'ticket_answer_within_sla_share', 'share', answer_within_sla, null,
-        'avg_satisfaction', 'score 1-5', satisfaction, null,
-        'five_g_user_share', 'share', five_g_share, null,
-        'at_risk_user_share', 'share', at_risk_share, null
-    ) as (kpi, unit, kpi_value, target)
+    select
+        stack(
+            14,
+            'weekly_retention_rate', 'share', retention.weekly_retention, cast(null as double),
+            'order_to_activation_p50_minutes', 'minutes', order_figures.activation_p50, null,
+            'order_to_activation_p95_minutes', 'minutes', order_figures.activation_p95, null,
+            'activated_within_2h_share', 'share', order_figures.activated_within_2h, null,
+            'ticket_accept_p50_minutes', 'minutes', ticket_figures.accept_p50,
+            cast({{ var('sla_accept_minutes') }} as double),
+            'ticket_network_check_p50_minutes', 'minutes', ticket_figures.network_check_p50,
+            cast({{ var('sla_network_check_minutes') }} as double),
+            'ticket_answer_p50_minutes', 'minutes', ticket_figures.answer_p50,
+            cast({{ var('sla_answer_minutes') }} as double),
+            'ticket_resolve_p50_minutes', 'minutes', ticket_figures.resolve_p50, null,
+            'ticket_accept_within_sla_share', 'share', ticket_figures.accept_within_sla, null,
+            'ticket_network_check_within_sla_share', 'share', ticket_figures.network_check_within_sla, null,
+            'ticket_answer_within_sla_share', 'share', ticket_figures.answer_within_sla, null,
+            'avg_satisfaction', 'score 1-5', ticket_figures.satisfaction, null,
+            'five_g_user_share', 'share', user_figures.five_g_share, null,
+            'at_risk_user_share', 'share', user_figures.at_risk_share, null
+        ) as (kpi, unit, kpi_value, target)
     from retention
     cross join order_figures
     cross join ticket_figures
