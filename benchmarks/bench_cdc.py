@@ -90,7 +90,7 @@ def main() -> int:
     from spark_jobs import bronze
     from spark_jobs.cdc import changes
     from spark_jobs.cdc.changes import cdc_contracts
-    from spark_jobs.cdc.consumer import run
+    from spark_jobs.cdc.consumer import ConsumerConfig, run
     from spark_jobs.cdc.fence import wait_for_sources
 
     print(f"[1/4] workload: {args.backlog_changes:,} changes as fast as it goes")
@@ -108,7 +108,7 @@ def main() -> int:
     print("[3/4] the consumer landing the same records in bronze")
     polling, marks = threading.Event(), []
     threading.Thread(target=lambda: marks.append(time.monotonic()) if polling.wait(600) else None, daemon=True).start()
-    landed = run(until_caught_up=True, started_event=polling)
+    landed = run(ConsumerConfig(until_caught_up=True), started_event=polling)
     t_end = time.monotonic()
     records = landed.changes + landed.tombstones + landed.dead_letters
     print(f"      {landed.summary()}")
@@ -129,7 +129,7 @@ def main() -> int:
     started = bronze.now_utc()
     th = threading.Thread(target=load)
     th.start()
-    run(until_caught_up=False, interval_s=0.2, max_seconds=args.seconds + 15, started_event=consuming)
+    run(ConsumerConfig(until_caught_up=False, interval_s=0.2, max_seconds=args.seconds + 15), started_event=consuming)
     th.join()
     lat = freshness(spark, [changes.change_table_for(c) for c in cdc_contracts()], started)
     print(f"      {load_stats[0].summary()}")

@@ -63,9 +63,9 @@ from core.dbt_config import execution_config, operator_args, profile_config, pro
 def lakehouse_slice():
     @task(outlets=[BRONZE_CRM_CUSTOMERS])
     def capture_changes() -> dict:
-        from spark_jobs.cdc.consumer import run
+        from spark_jobs.cdc.consumer import ConsumerConfig, run
 
-        stats = run(until_caught_up=True)
+        stats = run(ConsumerConfig(until_caught_up=True))
         print(stats.summary())
         return {"changes": stats.changes, "dead_letters": stats.dead_letters}
 

@@ -12,6 +12,35 @@ What Spark's writer would enforce is checked here: the Arrow schema must be the 
 non-nullable top-level columns must hold no null. Statistics are written for the integer
 columns given (data skipping on Kafka positions); a file without statistics for a column is
 simply never skipped on it.
+
+``append`` is two steps: ``write_files`` (Arrow only, no JVM) writes the Parquet files and
+returns a ``DataFile`` per file; ``commit_files`` (py4j) commits them.
+
+Delta internals it relies on (none is Delta's public API), all in ``commit_files`` and ``_log``:
+
+- ``DeltaLog.forTable(SparkSession, String)``, its ``startTransaction()`` and ``checkpoint()``;
+- ``OptimisticTransaction.commit(Seq[Action], DeltaOperations.Operation)``, which returns the
+  version, and ``registerPostCommitHook(hooks.AutoCompact$.MODULE$)``;
+- ``actions.Action$.MODULE$.fromJson`` on ``DataFile.add_action()``: ``{"add": {"path",
+  "partitionValues", "size", "modificationTime", "dataChange": true, "stats"}}``, ``stats`` a JSON
+  string of ``numRecords``, ``minValues``, ``maxValues`` and ``nullCount``;
+- the case class ``DeltaOperations$Write`` made positionally: ``(SaveMode.Append, partitionBy,
+  predicate, userMetadata)`` and five more ``Option`` fields, all ``None`` (nine in Delta 4.4);
+- Scala 2.13's ``None$.MODULE$``, ``Some`` and ``jdk.javaapi.CollectionConverters.asScala``.
+
+When upgrading Delta (or its Scala version), check:
+
+1. ``javap -cp <delta jar> 'org.apache.spark.sql.delta.DeltaOperations$Write'``: the number and
+   order of the constructor's fields (a new one fails every append with py4j's "Constructor
+   does not exist"; a reordered one records a wrong operation in the history).
+2. ``OptimisticTransaction.commit``, ``registerPostCommitHook``, ``hooks.AutoCompact$`` and
+   ``DeltaLog.forTable``/``checkpoint`` keep those names and signatures.
+3. ``AddFile``'s JSON: no new required field, and the statistics format data skipping reads.
+4. Table features the tables might gain by default: a blind add is only right for a table
+   whose files need nothing more (column mapping, for one, needs physical column names in the
+   Parquet files and statistics).
+5. ``tests/spark/test_bronze.py`` and ``tests/spark/test_landing.py`` (partitions, user
+   metadata, auto compaction) pass, and ``describe history`` shows ``WRITE``, mode ``Append``.
 """
 
 from __future__ import annotations
@@ -20,6 +49,8 @@ import json
 import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -32,7 +63,46 @@ class SchemaMismatch(ValueError):
     """The Arrow rows do not fit the Delta table."""
 
 
-def _scala_none(jvm):
+@dataclass(frozen=True)
+class DataFile:
+    """A Parquet file written under a table, as the commit's ``add`` action names it."""
+
+    path: str  # relative to the table's root
+    partition_values: dict[str, str]
+    size: int
+    modification_time: int  # milliseconds since the epoch
+    stats: str  # JSON: numRecords, minValues, maxValues, nullCount
+
+    def add_action(self) -> dict[str, Any]:
+        return {
+            "add": {
+                "path": self.path,
+                "partitionValues": self.partition_values,
+                "size": self.size,
+                "modificationTime": self.modification_time,
+                "dataChange": True,
+                "stats": self.stats,
+            }
+        }
+
+
+class _Slice(NamedTuple):
+    """The rows of one file: all of them, or those of one partition value (without its column)."""
+
+    partition_values: dict[str, str]
+    prefix: str  # "" or "<column>=<value>/"
+    rows: pa.Table
+
+
+def _jvm(spark: SparkSession) -> Any:
+    """The session's py4j view of the JVM (a Spark Connect session has none)."""
+    jvm = spark._jvm
+    if jvm is None:
+        raise RuntimeError("arrow_delta needs a classic SparkSession, with a JVM in reach")
+    return jvm
+
+
+def _scala_none(jvm: Any) -> Any:
     return getattr(getattr(jvm.scala, "None$"), "MODULE$")
 
 
@@ -76,65 +146,91 @@ def append(
     ``auto_compact`` runs Delta's auto compaction after the commit, as a Spark write would when
     the table has ``delta.autoOptimize.autoCompact`` (it compacts once small files pile up).
     A crash before the commit leaves unreferenced files that VACUUM removes."""
+    files = write_files(location, rows, schema, stats_columns, partition_by)
+    return commit_files(spark, location, files, partition_by, user_metadata, auto_compact)
+
+
+def write_files(
+    location: str,
+    rows: pa.Table,
+    schema: pa.Schema,
+    stats_columns: tuple[str, ...] = (),
+    partition_by: str | None = None,
+) -> list[DataFile]:
+    """Arrow only: check ``rows`` fit ``schema``, write them under the table at ``location`` (as
+    ``append`` says) and return what the commit needs of each file. No JVM, no commit."""
     check_fits(rows, schema)
     fs, root = pafs.FileSystem.from_uri(location)
     root = root.rstrip("/")
-    if partition_by is None:
-        groups = [({}, "", rows)]
-    else:
-        # Rows sorted by the partition value, then one slice per value.
-        rows = rows.take(pc.sort_indices(rows.column(partition_by)))
-        runs = pc.run_end_encode(rows.column(partition_by).combine_chunks())
-        groups, start = [], 0
-        data = rows.drop_columns([partition_by])
-        for end, value in zip(runs.run_ends.to_pylist(), runs.values.to_pylist()):
-            text = value.isoformat() if hasattr(value, "isoformat") else str(value)
-            groups.append(({partition_by: text}, f"{partition_by}={text}/", data.slice(start, end - start)))
-            start = end
-
-    def write(group) -> dict:
-        partition_values, prefix, part = group
-        name = f"{prefix}part-00000-{uuid.uuid4()}-c000.snappy.parquet"
-        path = f"{root}/{name}"
-        if prefix:
-            fs.create_dir(f"{root}/{prefix.rstrip('/')}", recursive=True)
-        pq.write_table(part, path, filesystem=fs, compression="snappy")
-        info = fs.get_file_info(path)
-        return {
-            "add": {
-                "path": name,
-                "partitionValues": partition_values,
-                "size": info.size,
-                "modificationTime": info.mtime_ns // 1_000_000,
-                "dataChange": True,
-                "stats": _stats(part, tuple(c for c in stats_columns if c != partition_by)),
-            }
-        }
-
+    slices = _slices(rows, partition_by)
+    columns = tuple(c for c in stats_columns if c != partition_by)
     # Arrow's Parquet writer releases the GIL: partitions are written side by side.
-    with ThreadPoolExecutor(max_workers=max(1, min(len(groups), os.cpu_count() or 2))) as pool:
-        adds = list(pool.map(write, groups))
-    jvm = spark._jvm
+    with ThreadPoolExecutor(max_workers=max(1, min(len(slices), os.cpu_count() or 2))) as pool:
+        return list(pool.map(lambda part: _write_file(fs, root, part, columns), slices))
+
+
+def _slices(rows: pa.Table, partition_by: str | None) -> list[_Slice]:
+    if partition_by is None:
+        return [_Slice({}, "", rows)]
+    # Rows sorted by the partition value, then one slice per value.
+    rows = rows.take(pc.sort_indices(rows.column(partition_by)))
+    runs = pc.run_end_encode(rows.column(partition_by).combine_chunks())
+    slices, start = [], 0
+    data = rows.drop_columns([partition_by])
+    for end, value in zip(runs.run_ends.to_pylist(), runs.values.to_pylist()):
+        text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+        slices.append(_Slice({partition_by: text}, f"{partition_by}={text}/", data.slice(start, end - start)))
+        start = end
+    return slices
+
+
+def _write_file(fs: pafs.FileSystem, root: str, part: _Slice, stats_columns: tuple[str, ...]) -> DataFile:
+    name = f"{part.prefix}part-00000-{uuid.uuid4()}-c000.snappy.parquet"
+    path = f"{root}/{name}"
+    if part.prefix:
+        fs.create_dir(f"{root}/{part.prefix.rstrip('/')}", recursive=True)
+    pq.write_table(part.rows, path, filesystem=fs, compression="snappy")
+    info = fs.get_file_info(path)
+    return DataFile(
+        name, part.partition_values, info.size, info.mtime_ns // 1_000_000, _stats(part.rows, stats_columns)
+    )
+
+
+def commit_files(
+    spark: SparkSession,
+    location: str,
+    files: list[DataFile],
+    partition_by: str | None = None,
+    user_metadata: str | None = None,
+    auto_compact: bool = False,
+) -> int:
+    """Commit ``files`` (from ``write_files``) to the Delta table at ``location`` as one blind
+    append, through Delta's ``OptimisticTransaction`` in the session's JVM; returns the version."""
+    jvm = _jvm(spark)
     delta = jvm.org.apache.spark.sql.delta
     actions = jvm.java.util.ArrayList()
-    for add in adds:
-        actions.add(getattr(getattr(delta.actions, "Action$"), "MODULE$").fromJson(json.dumps(add)))
+    for file in files:
+        actions.add(getattr(getattr(delta.actions, "Action$"), "MODULE$").fromJson(json.dumps(file.add_action())))
+    operation = _write_operation(jvm, partition_by, user_metadata)
+    txn = _log(spark, location).startTransaction()
+    if auto_compact:  # a Spark write registers this hook in writeFiles, which this path skips
+        txn.registerPostCommitHook(getattr(getattr(delta.hooks, "AutoCompact$"), "MODULE$"))
+    return txn.commit(jvm.scala.jdk.javaapi.CollectionConverters.asScala(actions).toList(), operation)
+
+
+def _write_operation(jvm: Any, partition_by: str | None, user_metadata: str | None) -> Any:
+    """``DeltaOperations.Write`` for an append: what ``describe history`` shows of the commit."""
     none = _scala_none(jvm)
-    scala_list = jvm.scala.jdk.javaapi.CollectionConverters.asScala
     partitions = none
     if partition_by is not None:
         names = jvm.java.util.ArrayList()
         names.add(partition_by)
-        partitions = jvm.scala.Some(scala_list(names).toSeq())
+        partitions = jvm.scala.Some(jvm.scala.jdk.javaapi.CollectionConverters.asScala(names).toSeq())
     metadata = jvm.scala.Some(user_metadata) if user_metadata is not None else none
     # DeltaOperations.Write(mode, partitionBy, predicate, userMetadata, ...): Delta 4.4 has nine fields.
-    operation = getattr(delta, "DeltaOperations$Write")(
+    return getattr(jvm.org.apache.spark.sql.delta, "DeltaOperations$Write")(
         jvm.org.apache.spark.sql.SaveMode.Append, partitions, none, metadata, *[none] * 5
     )
-    txn = _log(spark, location).startTransaction()
-    if auto_compact:  # a Spark write registers this hook in writeFiles, which this path skips
-        txn.registerPostCommitHook(getattr(getattr(delta.hooks, "AutoCompact$"), "MODULE$"))
-    return txn.commit(scala_list(actions).toList(), operation)
 
 
 def recent_commits(location: str, count: int) -> list[tuple[int, dict]]:
@@ -164,5 +260,5 @@ def checkpoint(spark: SparkSession, location: str) -> None:
     _log(spark, location).checkpoint()
 
 
-def _log(spark: SparkSession, location: str):
-    return spark._jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, location)
+def _log(spark: SparkSession, location: str) -> Any:
+    return _jvm(spark).org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, location)

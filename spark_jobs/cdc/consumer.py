@@ -15,6 +15,9 @@ unknown columns). This process only writes: Arrow files committed to Delta by a 
 (``arrow_delta``). While the writer is busy, incoming polls are merged into one pending batch,
 so a slow commit makes the next batch bigger instead of a queue longer: latency stays near one
 write, and each table gets one commit per batch whatever the change rate.
+
+``run`` sets a run up from a ``ConsumerConfig``; ``Consumer`` is its loop, one small method per
+step; the messages from the readers are those of ``protocol``.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -43,9 +47,11 @@ from kafka.errors import KafkaError
 
 from core.session import WRITE_ONLY_JVM_OPTIONS, get_spark
 from core.settings import get_settings
+from schemas.contracts import Contract
 from spark_jobs import arrow_delta, bronze
 from spark_jobs.cdc import changes
-from spark_jobs.cdc.reader import Batch, ReaderConfig, existing_partitions, read_frames, write_frame
+from spark_jobs.cdc.protocol import Message, read_frames, write_frame
+from spark_jobs.cdc.reader import Batch, ReaderConfig, existing_partitions
 
 log = logging.getLogger("cdc.consumer")
 GROUP_ID = "lakehouse-bronze-cdc"
@@ -141,6 +147,12 @@ class BatchWriter:
         )
         secs = time.monotonic() - t0
         self._checkpoint_if_due(topic, version)
+        self._record(batch, topic, table, parsed, ingested_at, secs)
+
+    def _record(
+        self, batch: Batch, topic: str, table: str, parsed: pa.Table, ingested_at: datetime, secs: float
+    ) -> None:
+        """The append's row of ``changes.BATCHES_TABLE`` (written by ``flush_metrics``) and the run's counts."""
         n = parsed.num_rows
         offsets = pc.min_max(parsed.column("kafka_offset"))
         age_us = pc.subtract(int(ingested_at.timestamp() * 1_000_000), parsed.column("source_ts").cast(pa.int64()))
@@ -232,18 +244,19 @@ def reader_groups(backlog: dict[str, int], readers: int) -> list[list[str]]:
 
 class Readers:
     """The reader processes (``reader``) and a thread per process that unpickles its messages
-    into one inbox: ``(reader index, message)``; ``("exit", code)`` when a process ends."""
+    into one inbox: ``(reader index, message)``; ``(Message.EXIT, code)`` when a process ends."""
 
     def __init__(self, configs: list[ReaderConfig], inbox_size: int = 4):
-        self.inbox: queue.Queue[tuple[int, tuple]] = queue.Queue(maxsize=inbox_size)
+        self.inbox: queue.Queue[tuple[int, tuple[Any, ...]]] = queue.Queue(maxsize=inbox_size)
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_DIR), os.environ.get("PYTHONPATH")])))
-        self.procs = [
+        self.procs: list[subprocess.Popen[bytes]] = [
             subprocess.Popen(
                 [sys.executable, "-m", "spark_jobs.cdc.reader"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
             )
             for _ in configs
         ]
         for proc, cfg in zip(self.procs, configs):
+            assert proc.stdin is not None  # stdin=PIPE
             write_frame(proc.stdin, (cfg,))
         self.threads = [
             threading.Thread(target=self._pump, args=(i, p), name=f"cdc-reader-{i}", daemon=True)
@@ -252,17 +265,18 @@ class Readers:
         for t in self.threads:
             t.start()
 
-    def _pump(self, i: int, proc: subprocess.Popen) -> None:
+    def _pump(self, i: int, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None  # stdout=PIPE
         try:
             for message in read_frames(proc.stdout):
                 self.inbox.put((i, message))
         except Exception:  # noqa: BLE001 - a message this process cannot read fails the run
             proc.kill()
-            self.inbox.put((i, ("error", traceback.format_exc())))
-        self.inbox.put((i, ("exit", proc.wait())))
+            self.inbox.put((i, (Message.ERROR, traceback.format_exc())))
+        self.inbox.put((i, (Message.EXIT, proc.wait())))
 
     def stop(self) -> None:
-        """Ask every reader to finish: each sends what it has read, then ("done",)."""
+        """Ask every reader to finish: each sends what it has read, then ``(Message.DONE,)``."""
         for p in self.procs:
             if p.stdin and not p.stdin.closed:
                 with contextlib.suppress(BrokenPipeError):
@@ -278,35 +292,162 @@ class Readers:
                 p.wait()
 
 
-def run(
-    until_caught_up: bool = True,
-    interval_s: float = 5.0,
-    max_records: int = 20_000,
-    max_seconds: float | None = None,
-    min_batch: int = 150_000,
-    linger_s: float = 2.0,
-    trickle_linger_s: float = 1.0,
-    max_pending: int = 300_000,
-    readers: int | None = None,
-    write_only_jvm: bool = True,
-    started_event: threading.Event | None = None,
-) -> RunStats:
-    """Consume until caught up (or continuously). A batch goes to the writer once it holds
-    ``min_batch`` records, or a poll finds nothing, or it is ``linger_s`` old (``trickle_linger_s``
-    when nothing more is waiting in Kafka): each Delta commit has a fixed cost, so a backlog is
-    written in few large commits and a trickle in about one per table per second. Topics are read
-    by ``readers`` processes (default: one per core), grouped by backlog. ``started_event`` is
-    set once every reader has polled (a benchmark starts its load then). ``write_only_jvm``
-    starts the JVM (if this call starts it) with ``WRITE_ONLY_JVM_OPTIONS``."""
+@dataclass(frozen=True)
+class ConsumerConfig:
+    """How a run consumes; the defaults are ``python -m spark_jobs.cdc.consumer``'s.
+
+    The run ends once every partition is at its end offset (``until_caught_up``), or else runs
+    on, a reader polling again ``interval_s`` after finding nothing; ``max_seconds`` stops it
+    (each reader sends what it has read) after that long. A reader's poll takes at most
+    ``max_records``. A batch goes to the writer once it holds ``min_batch`` records, or a poll
+    finds nothing, or it is ``linger_s`` old (``trickle_linger_s`` when nothing more is waiting
+    in Kafka); at ``max_pending`` records the run waits for the writer (back-pressure).
+    ``readers`` reader processes (default: one per core, at most one per topic).
+    ``write_only_jvm`` starts the JVM (if the run starts it) with ``WRITE_ONLY_JVM_OPTIONS``."""
+
+    until_caught_up: bool = True
+    interval_s: float = 5.0
+    max_records: int = 20_000
+    max_seconds: float | None = None
+    min_batch: int = 150_000
+    linger_s: float = 2.0
+    trickle_linger_s: float = 1.0
+    max_pending: int = 300_000
+    readers: int | None = None
+    write_only_jvm: bool = True
+
+
+class Consumer:
+    """A run's loop: the readers' messages in, batches out to the writer. Polls that arrive
+    while the writer is busy are merged into one pending batch; the offsets the writer has
+    landed are committed to Kafka (for lag monitoring only: the position of record is the
+    bronze tables)."""
+
+    def __init__(
+        self,
+        config: ConsumerConfig,
+        groups: list[list[str]],
+        readers: Readers,
+        writer: BatchWriter,
+        kafka: KafkaConsumer,
+        started: float,
+        started_event: threading.Event | None = None,
+    ):
+        self.config, self.groups, self.readers, self.writer, self.kafka = config, groups, readers, writer, kafka
+        self.started, self.started_event = started, started_event
+        self.pending: Batch | None = None
+        self.batches = 0  # readers number their own polls; ops.cdc_batches needs one sequence
+        self.committed: dict[TopicPartition, int] = {}
+        self.polling: set[int] = set()  # readers that have polled
+        self.done: set[int] = set()  # readers that have sent all they will
+        self.stopping = False
+
+    def run(self) -> None:
+        """Until every reader is done and the last batch is handed over; then the writer finishes."""
+        while len(self.done) < len(self.groups) or self.pending is not None:
+            self.writer.raise_if_failed()
+            i, message = self._next_message()
+            self._receive(i, message)
+            self._hand_over(polled=message[0] == Message.BATCH)
+            self._commit_written()
+            self._stop_if_overdue()
+        self.writer.close()
+
+    def _next_message(self) -> tuple[int, tuple[Any, ...]]:
+        try:
+            return self.readers.inbox.get(timeout=0.2)
+        except queue.Empty:
+            return -1, (Message.IDLE,)
+
+    def _receive(self, i: int, message: tuple[Any, ...]) -> None:
+        match message[0]:
+            case Message.BATCH:
+                self._merge(message[1])
+            case Message.POLLING:
+                self._polled(i)
+            case Message.DONE:
+                self.done.add(i)
+            case Message.ERROR:
+                raise RuntimeError(f"cdc reader of {', '.join(self.groups[i])} failed:\n{message[1]}")
+            case Message.EXIT if i not in self.done:
+                raise RuntimeError(
+                    f"cdc reader of {', '.join(self.groups[i])} exited with code {message[1]} before it was done"
+                )
+
+    def _merge(self, batch: Batch) -> None:
+        if self.pending is None:
+            self.batches += 1
+            batch.number = self.batches
+            self.pending = batch
+        else:
+            self.pending.absorb(batch)
+
+    def _polled(self, i: int) -> None:
+        self.polling.add(i)
+        if self.started_event is not None and len(self.polling) == len(self.groups):
+            self.started_event.set()
+
+    def _hand_over(self, polled: bool) -> None:
+        """The pending batch to the writer: waiting for it once the batch holds ``max_pending``
+        records, else only if it is free and the batch is ready (or this turn brought no poll)."""
+        pending = self.pending
+        if pending is None:
+            return
+        if pending.size >= self.config.max_pending:
+            self.writer.submit(pending)
+            self.pending = None
+        elif (
+            not polled or pending.ready(self.config.min_batch, self.config.linger_s, self.config.trickle_linger_s)
+        ) and self.writer.offer(pending):
+            self.pending = None
+
+    def _commit_written(self) -> None:
+        with self.writer.lock:
+            written = {tp: off for tp, off in self.writer.written.items() if self.committed.get(tp) != off}
+        if written:
+            self.kafka.commit({tp: OffsetAndMetadata(off, None, -1) for tp, off in written.items()})
+            self.committed.update(written)
+
+    def _stop_if_overdue(self) -> None:
+        max_seconds = self.config.max_seconds
+        if not self.stopping and max_seconds is not None and time.monotonic() - self.started > max_seconds:
+            self.readers.stop()
+            self.stopping = True
+
+
+def run(config: ConsumerConfig | None = None, started_event: threading.Event | None = None) -> RunStats:
+    """Consume as ``config`` says (default: until caught up). Each Delta commit has a fixed cost,
+    so a backlog is written in few large commits and a trickle in about one per table per second.
+    Topics are read by reader processes, grouped by backlog. ``started_event`` is set once every
+    reader has polled (a benchmark starts its load then)."""
+    config = config or ConsumerConfig()
     settings = get_settings()
     contracts = changes.cdc_contracts()
     contracts_by_topic = {changes.topic_for(c): c for c in contracts}
-    spark = get_spark("cdc-consumer", WRITE_ONLY_JVM_OPTIONS if write_only_jvm else None)
+    spark = get_spark("cdc-consumer", WRITE_ONLY_JVM_OPTIONS if config.write_only_jvm else None)
     changes.ensure_tables(spark, contracts)
     positions = changes.committed_offsets(spark, [changes.change_table_for(c) for c in contracts])
+    kafka = _kafka_consumer(settings.kafka_bootstrap)
+    stats = RunStats()
+    writer = BatchWriter(spark, contracts_by_topic, stats, f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}")
+    started = time.monotonic()
+    groups = reader_groups(_backlog(kafka, list(contracts_by_topic), positions), config.readers or os.cpu_count() or 1)
+    readers = Readers(_reader_configs(config, groups, contracts_by_topic, positions, settings.kafka_bootstrap))
+    log.info("cdc: %d readers: %s", len(groups), "; ".join(", ".join(g) for g in groups))
     try:
-        consumer = KafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap,
+        Consumer(config, groups, readers, writer, kafka, started, started_event).run()
+    finally:
+        stats.seconds = time.monotonic() - started
+        readers.close()
+        kafka.close()
+    return stats
+
+
+def _kafka_consumer(bootstrap: str) -> KafkaConsumer:
+    """The consumer group's client: it commits the landed offsets, for lag monitoring only."""
+    try:
+        return KafkaConsumer(
+            bootstrap_servers=bootstrap,
             group_id=GROUP_ID,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -314,83 +455,29 @@ def run(
         )
     except KafkaError as e:
         raise SystemExit(  # noqa: B904 - the message says all; a traceback would hide it
-            f"cdc: no Kafka broker at {settings.kafka_bootstrap} ({e}). Start it: infra/stack.sh start kafka"
+            f"cdc: no Kafka broker at {bootstrap} ({e}). Start it: infra/stack.sh start kafka"
         )
-    stats = RunStats()
-    run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-    writer = BatchWriter(spark, contracts_by_topic, stats, run_id)
-    started = time.monotonic()
-    groups = reader_groups(_backlog(consumer, list(contracts_by_topic), positions), readers or os.cpu_count() or 1)
-    pool = Readers(
-        [
-            ReaderConfig(
-                {t: contracts_by_topic[t] for t in g},
-                {k: v for k, v in positions.items() if k[0] in g},
-                settings.kafka_bootstrap,
-                os.getpid(),
-                until_caught_up,
-                interval_s,
-                max_records,
-            )
-            for g in groups
-        ]
-    )
-    log.info("cdc: %d readers: %s", len(groups), "; ".join(", ".join(g) for g in groups))
-    pending: Batch | None = None
-    batches = 0
-    committed: dict[TopicPartition, int] = {}
-    polling: set[int] = set()
-    done: set[int] = set()
-    stopping = False
-    try:
-        while len(done) < len(groups) or pending is not None:
-            writer.raise_if_failed()
-            try:
-                i, message = pool.inbox.get(timeout=0.2)
-            except queue.Empty:
-                i, message = -1, ("idle",)
-            kind = message[0]
-            if kind == "batch" and pending is None:
-                pending = message[1]
-                batches += 1
-                pending.number = batches  # readers number their own polls; ops.cdc_batches needs one sequence
-            elif kind == "batch":
-                pending.absorb(message[1])
-            elif kind == "polling":
-                polling.add(i)
-                if started_event is not None and len(polling) == len(groups):
-                    started_event.set()
-            elif kind == "done":
-                done.add(i)
-            elif kind == "error":
-                raise RuntimeError(f"cdc reader of {', '.join(groups[i])} failed:\n{message[1]}")
-            elif kind == "exit" and i not in done:
-                raise RuntimeError(
-                    f"cdc reader of {', '.join(groups[i])} exited with code {message[1]} before it was done"
-                )
-            if pending is not None:
-                if pending.size >= max_pending:
-                    writer.submit(pending)  # back-pressure: wait for the writer
-                    pending = None
-                elif (kind != "batch" or pending.ready(min_batch, linger_s, trickle_linger_s)) and writer.offer(
-                    pending
-                ):
-                    pending = None
-            # For lag monitoring only: the position of record is the bronze tables.
-            with writer.lock:
-                written = {tp: off for tp, off in writer.written.items() if committed.get(tp) != off}
-            if written:
-                consumer.commit({tp: OffsetAndMetadata(off, None, -1) for tp, off in written.items()})
-                committed.update(written)
-            if not stopping and max_seconds is not None and time.monotonic() - started > max_seconds:
-                pool.stop()
-                stopping = True
-        writer.close()
-    finally:
-        stats.seconds = time.monotonic() - started
-        pool.close()
-        consumer.close()
-    return stats
+
+
+def _reader_configs(
+    config: ConsumerConfig,
+    groups: list[list[str]],
+    contracts_by_topic: dict[str, Contract],
+    positions: dict[tuple[str, int], int],
+    bootstrap: str,
+) -> list[ReaderConfig]:
+    return [
+        ReaderConfig(
+            {t: contracts_by_topic[t] for t in g},
+            {k: v for k, v in positions.items() if k[0] in g},
+            bootstrap,
+            os.getpid(),
+            config.until_caught_up,
+            config.interval_s,
+            config.max_records,
+        )
+        for g in groups
+    ]
 
 
 def _backlog(consumer: KafkaConsumer, topics: list[str], positions: dict[tuple[str, int], int]) -> dict[str, int]:
@@ -403,7 +490,7 @@ def _backlog(consumer: KafkaConsumer, topics: list[str], positions: dict[tuple[s
     return backlog
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
@@ -430,13 +517,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.apply and args.interval is not None:
         parser.error("--apply needs a run that ends: leave out --interval")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)
     stats = run(
-        until_caught_up=args.interval is None,
-        interval_s=args.interval or 5.0,
-        readers=args.readers,
-        write_only_jvm=not args.apply,
+        ConsumerConfig(
+            until_caught_up=args.interval is None,
+            interval_s=args.interval or 5.0,
+            readers=args.readers,
+            write_only_jvm=not args.apply,
+        )
     )
     print(stats.summary())
     if args.apply:

@@ -116,7 +116,7 @@ def _image(raw: Any, plan: _Plan) -> dict[str, Any] | None:
     missing = plan.required - raw.keys()
     if missing:
         raise PoisonMessage(f"row image lacks required columns {sorted(missing)}")
-    image = {}
+    image: dict[str, Any] = {}
     for name, contract_type, convert in plan.columns:
         value = raw.get(name)
         if value is None:
@@ -141,10 +141,24 @@ def _sequence(text: str) -> list:
     return parts
 
 
+def _row_key(key: bytes | None, image: dict[str, Any] | None, contract: Contract) -> str:
+    """The record's key as text; for a record without one, the primary key's values in ``image`` as JSON."""
+    if key is not None:
+        return key.decode("utf-8", "replace")
+    if image is None:  # not reached: parse_event refuses an event without the image its op needs
+        raise PoisonMessage("no row image to key the change by")
+    return json.dumps({k: image[k] for k in contract.primary_key}, default=str, sort_keys=True)
+
+
 def parse_change(key: bytes | None, value: bytes | None, contract: Contract) -> ChangeRow | None:
     """One Kafka record to a ChangeRow; ``None`` for a tombstone (the delete event precedes it)."""
     if value is None:
         return None
+    return parse_event(key, value, contract)
+
+
+def parse_event(key: bytes | None, value: bytes, contract: Contract) -> ChangeRow:
+    """One Kafka record that is not a tombstone to a ChangeRow."""
     try:
         envelope = json.loads(value.decode("utf-8"))  # str: skips json's encoding sniffing
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -173,13 +187,8 @@ def parse_change(key: bytes | None, value: bytes | None, contract: Contract) -> 
     if isinstance(raw_image, dict):
         unknown = raw_image.keys() - plan.known
         extra = {k: json.dumps(raw_image[k]) for k in unknown} if unknown else None
-    row_key = (
-        key.decode("utf-8", "replace")
-        if key is not None
-        else json.dumps({k: (after or before)[k] for k in contract.primary_key}, default=str, sort_keys=True)
-    )
     return ChangeRow(
-        key=row_key,
+        key=_row_key(key, after or before, contract),
         op=op,
         before=before,
         after=after,

@@ -4,29 +4,24 @@ kafka-python decodes every record in Python (~20 µs each on this machine), most
 its own. The consumer (``consumer.run``) starts one reader per group of topics, so reading and
 parsing use every core and never wait for the GIL of the process that writes to Delta.
 
-Protocol: the reader gets its ``ReaderConfig`` on stdin as one framed pickle, then treats the
-end of stdin as "stop". It writes framed pickles to stdout: ``("polling",)`` after its first
-poll, ``("batch", Batch)`` per poll that returned records, ``("done",)`` when it is caught up
-(if asked to stop there) or stopped, ``("error", traceback)`` when it fails. It keeps no state
-that matters: positions are recovered from bronze by the consumer, so a reader that dies, or
-is orphaned by a killed consumer (it notices and exits), loses nothing.
+The reader gets its ``ReaderConfig`` on stdin, treats the end of stdin as "stop" and reports on
+stdout, in the frames and ``Message`` kinds of ``protocol``. It keeps no state that matters:
+positions are recovered from bronze by the consumer, so a reader that dies, or is orphaned by a
+killed consumer (it notices and exits), loses nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import pickle
-import struct
 import sys
 import threading
 import time
 import traceback
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import BinaryIO
+from typing import IO, Any
 
 import pyarrow as pa
 from kafka import KafkaConsumer, TopicPartition
@@ -34,9 +29,8 @@ from kafka import KafkaConsumer, TopicPartition
 from schemas.contracts import Contract
 from spark_jobs import bronze
 from spark_jobs.cdc import changes, columnar
-from spark_jobs.cdc.envelope import PoisonMessage, parse_change
-
-_FRAME = struct.Struct(">Q")
+from spark_jobs.cdc.envelope import PoisonMessage, parse_event
+from spark_jobs.cdc.protocol import Message, read_frames, write_frame
 
 
 @dataclass
@@ -117,28 +111,10 @@ def _parse_records(batch: Batch, tp: TopicPartition, records, contract: Contract
     rows = []
     for rec in records:
         try:
-            rows.append((parse_change(rec.key, rec.value, contract), tp.partition, rec.offset))
+            rows.append((parse_event(rec.key, rec.value, contract), tp.partition, rec.offset))
         except PoisonMessage as e:
             batch.dead.append((tp.topic, tp.partition, rec.offset, rec.key, rec.value, str(e), received_at))
     return changes.change_rows_arrow(contract, rows, tp.topic)
-
-
-def write_frame(out: BinaryIO, message: tuple) -> None:
-    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    out.write(_FRAME.pack(len(data)))
-    out.write(data)
-    out.flush()
-
-
-def read_frames(stream: BinaryIO) -> Iterator[tuple]:
-    while header := stream.read(_FRAME.size):
-        if len(header) < _FRAME.size:
-            return
-        (size,) = _FRAME.unpack(header)
-        data = stream.read(size)
-        if len(data) < size:
-            return  # the writer died mid-frame
-        yield pickle.loads(data)
 
 
 def existing_partitions(consumer: KafkaConsumer, topics: list[str]) -> list[TopicPartition]:
@@ -192,7 +168,16 @@ def _caught_up(consumer: KafkaConsumer, tps: list[TopicPartition]) -> bool:
     return all(consumer.position(tp) >= ends[tp] for tp in tps)
 
 
-def read(cfg: ReaderConfig, out: BinaryIO, stop: threading.Event) -> None:
+def _lagging(consumer: KafkaConsumer, batch: Batch, polled: dict[TopicPartition, Any]) -> Batch:
+    """The batch with the records still waiting after it in each polled topic (``Batch.lag``)."""
+    for tp in polled:
+        hw = consumer.highwater(tp)
+        if hw is not None:
+            batch.lag[tp.topic] = batch.lag.get(tp.topic, 0) + max(0, hw - batch.next_offsets[tp])
+    return batch
+
+
+def read(cfg: ReaderConfig, out: IO[bytes], stop: threading.Event) -> None:
     consumer = KafkaConsumer(
         bootstrap_servers=cfg.bootstrap,
         enable_auto_commit=False,
@@ -206,22 +191,18 @@ def read(cfg: ReaderConfig, out: BinaryIO, stop: threading.Event) -> None:
             tps = assignment.refresh()
             polled = consumer.poll(timeout_ms=200, max_records=cfg.max_records) if tps else {}
             if not announced:
-                write_frame(out, ("polling",))
+                write_frame(out, (Message.POLLING,))
                 announced = True
             if polled:
                 number += 1
-                batch = parse_poll(number, polled, cfg.topics, bronze.now_utc())
-                for tp in polled:
-                    hw = consumer.highwater(tp)
-                    if hw is not None:
-                        batch.lag[tp.topic] = batch.lag.get(tp.topic, 0) + max(0, hw - batch.next_offsets[tp])
-                write_frame(out, ("batch", batch))
+                batch = _lagging(consumer, parse_poll(number, polled, cfg.topics, bronze.now_utc()), polled)
+                write_frame(out, (Message.BATCH, batch))
                 assignment.advance(batch.next_offsets)
             elif cfg.until_caught_up and _caught_up(consumer, tps):
                 break
             elif not cfg.until_caught_up:
                 stop.wait(cfg.interval_s)
-        write_frame(out, ("done",))
+        write_frame(out, (Message.DONE,))
     finally:
         consumer.close()
 
@@ -245,7 +226,7 @@ def main() -> int:
         return 1  # the consumer is gone: nothing to report to
     except BaseException:  # noqa: BLE001 - reported to the consumer, which fails the run
         with contextlib.suppress(BrokenPipeError):
-            write_frame(out, ("error", traceback.format_exc()))
+            write_frame(out, (Message.ERROR, traceback.format_exc()))
         return 1
     return 0
 

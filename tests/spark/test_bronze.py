@@ -41,8 +41,8 @@ def _event(op, cid, city, lsn):
 
 
 @pytest.fixture
-def tables(spark):
-    spark.sql("drop database if exists bronze cascade")
+def tables(spark, own_bronze_db):
+    spark.sql(f"drop database if exists {own_bronze_db} cascade")
     changes.ensure_tables(spark, [CUSTOMERS])
     return changes.change_table_for(CUSTOMERS)
 
