@@ -48,3 +48,25 @@ def envelope(op, before=None, after=None, **source) -> bytes:
     src.update(source)
     body = {"before": before, "after": after, "source": src, "transaction": None, "op": op, "ts_ms": src["ts_ms"] or 0}
     return json.dumps(body, separators=(",", ":")).encode()
+
+
+def customer_change(op: str, cid: int, city: str, lsn: int, commit_lsn: int | None = None, tx_id: int = 1):
+    """One crm.customers change parsed as the consumer parses it (a snapshot read when
+    ``commit_lsn`` is None): for the bronze and current-state tests."""
+    from schemas.contracts import get_contract
+    from spark_jobs.cdc.envelope import parse_change
+
+    image = {**CUSTOMER_ROW, "customer_id": cid, "city": city, "birth_date": 0, "created_at": 0, "updated_at": 0}
+    body = {
+        "op": op,
+        "before": image if op == "d" else None,
+        "after": None if op == "d" else image,
+        "source": {
+            "ts_ms": 1,
+            "txId": tx_id,
+            "lsn": lsn,
+            "sequence": json.dumps([None if commit_lsn is None else str(commit_lsn), str(lsn)]),
+        },
+    }
+    key = json.dumps({"customer_id": cid}).encode()
+    return parse_change(key, json.dumps(body).encode(), get_contract("crm.customers"))

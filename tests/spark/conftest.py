@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 
 import pytest
 from pyspark.sql import SparkSession
@@ -23,8 +22,11 @@ def spark(tmp_path_factory):
         pytest.fail(f"Delta jars missing ({missing}); run infra/fetch_jars.sh")
     # Not the stack's configuration: these tests need no metastore or services.
     empty_conf = tmp_path_factory.mktemp("spark-conf")
-    os.environ["SPARK_CONF_DIR"] = str(empty_conf)
     classpath = ":".join(str(j) for j in delta)
+    # The JVM launcher reads SPARK_CONF_DIR once; restored at once so that later tiers (and the
+    # jobs they start) see the stack's configuration again.
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SPARK_CONF_DIR", str(empty_conf))
     session = (
         SparkSession.builder.master("local[2]")
         .appName("lakehouse-tests")
@@ -41,6 +43,7 @@ def spark(tmp_path_factory):
         .config("spark.driver.host", "127.0.0.1")
         .getOrCreate()
     )
+    mp.undo()
     yield session
     session.stop()
 

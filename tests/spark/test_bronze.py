@@ -12,7 +12,7 @@ from pyspark.sql import types as T
 from schemas.contracts import get_contract
 from spark_jobs import arrow_delta, bronze
 from spark_jobs.cdc import changes
-from spark_jobs.cdc.envelope import parse_change
+from tests.debezium_samples import customer_change
 
 pytestmark = pytest.mark.spark
 CUSTOMERS = get_contract("crm.customers")
@@ -20,24 +20,7 @@ TOPIC = "crm.public.customers"
 
 
 def _event(op, cid, city, lsn):
-    image = {
-        "customer_id": cid,
-        "phone": "13800000000",
-        "full_name": "x",
-        "gender": "F",
-        "birth_date": 0,
-        "acquisition_channel": "app",
-        "city": city,
-        "created_at": 0,
-        "updated_at": 0,
-    }
-    body = {
-        "op": op,
-        "before": image if op == "d" else None,
-        "after": None if op == "d" else image,
-        "source": {"ts_ms": 1, "txId": 5, "lsn": lsn, "sequence": f'[null,"{lsn}"]'},
-    }
-    return parse_change(json.dumps({"customer_id": cid}).encode(), json.dumps(body).encode(), CUSTOMERS)
+    return customer_change(op, cid, city, lsn, tx_id=5)
 
 
 @pytest.fixture

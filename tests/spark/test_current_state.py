@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from chispa import assert_df_equality
 
 from schemas.contracts import get_contract
 from spark_jobs import bronze
 from spark_jobs.cdc import changes, current_state
-from spark_jobs.cdc.envelope import parse_change
+from tests.debezium_samples import customer_change
 
 pytestmark = pytest.mark.spark
 CUSTOMERS = get_contract("crm.customers")
@@ -18,29 +16,7 @@ TOPIC = "crm.public.customers"
 
 
 def change(op, cid, city, commit_lsn, lsn):
-    image = {
-        "customer_id": cid,
-        "phone": "13800000000",
-        "full_name": "x",
-        "gender": "F",
-        "birth_date": 0,
-        "acquisition_channel": "app",
-        "city": city,
-        "created_at": 0,
-        "updated_at": 0,
-    }
-    body = {
-        "op": op,
-        "before": image if op == "d" else None,
-        "after": None if op == "d" else image,
-        "source": {
-            "ts_ms": 1,
-            "txId": 1,
-            "lsn": lsn,
-            "sequence": json.dumps([None if commit_lsn is None else str(commit_lsn), str(lsn)]),
-        },
-    }
-    return parse_change(json.dumps({"customer_id": cid}).encode(), json.dumps(body).encode(), CUSTOMERS)
+    return customer_change(op, cid, city, lsn, commit_lsn)
 
 
 def land(spark, events, first_offset):
