@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -41,12 +42,13 @@ def _norm(value, contract_type: str):
     return str(value)
 
 
-def row_hashes(rows, contract: Contract) -> dict[tuple, str]:
+def row_hashes(rows, contract: Contract) -> list[tuple[tuple, str]]:
+    """(key, hash of the normalised row) per row, in order; a key may appear more than once."""
     key_idx = [contract.column_names.index(k) for k in contract.primary_key]
-    out = {}
+    out = []
     for r in rows:
         normed = tuple(_norm(v, c.type) for v, c in zip(r, contract.columns))
-        out[tuple(normed[i] for i in key_idx)] = hashlib.sha256(repr(normed).encode()).hexdigest()
+        out.append((tuple(normed[i] for i in key_idx), hashlib.sha256(repr(normed).encode()).hexdigest()))
     return out
 
 
@@ -58,18 +60,42 @@ class Diff:
     missing: list = field(default_factory=list)  # in the source, not in the lakehouse
     extra: list = field(default_factory=list)  # in the lakehouse, not in the source
     different: list = field(default_factory=list)  # both, with other values
+    duplicated: list = field(default_factory=list)  # keys held by more than one row on either side
 
     @property
     def exact(self) -> bool:
-        return not (self.missing or self.extra or self.different)
+        return not (self.missing or self.extra or self.different or self.duplicated)
 
     def summary(self) -> str:
         state = (
             "exact"
             if self.exact
-            else (f"{len(self.missing)} missing, {len(self.extra)} extra, {len(self.different)} different")
+            else (
+                f"{len(self.missing)} missing, {len(self.extra)} extra, {len(self.different)} different, "
+                f"{len(self.duplicated)} duplicated"
+            )
         )
         return f"reconcile {self.table}: source {self.source_rows}, lakehouse {self.lakehouse_rows}: {state}"
+
+
+def compare(table: str, source_rows, lakehouse_rows, contract: Contract) -> Diff:
+    """Source rows against lakehouse rows (tuples in the contract's column order), key by key.
+    Rows are counted, not collapsed by key: a key held twice is reported as duplicated even when
+    both copies equal the source."""
+    source, lake = row_hashes(source_rows, contract), row_hashes(lakehouse_rows, contract)
+    diff = Diff(table, len(source), len(lake))
+    by_key_source, by_key_lake = dict(source), dict(lake)
+    diff.duplicated = sorted(
+        {k for k, n in Counter(k for k, _ in source).items() if n > 1}
+        | {k for k, n in Counter(k for k, _ in lake).items() if n > 1}
+    )
+    lake_hashes: dict[tuple, set[str]] = {}
+    for k, h in lake:
+        lake_hashes.setdefault(k, set()).add(h)
+    diff.missing = sorted(k for k in by_key_source if k not in by_key_lake)
+    diff.extra = sorted(k for k in by_key_lake if k not in by_key_source)
+    diff.different = sorted(k for k, h in by_key_source.items() if k in lake_hashes and lake_hashes[k] != {h})
+    return diff
 
 
 def reconcile(contract: Contract) -> Diff:
@@ -78,13 +104,9 @@ def reconcile(contract: Contract) -> Diff:
     cols = ", ".join(contract.column_names)
     with psycopg2.connect(get_settings().source_dsn(contract.source)) as conn, conn.cursor() as cur:
         cur.execute(f"select {cols} from public.{contract.name}")
-        source = row_hashes(cur.fetchall(), contract)
-    lake = row_hashes(thrift_query(f"select {cols} from {current_table_for(contract)} where not _is_deleted"), contract)
-    diff = Diff(contract.qualified_name, len(source), len(lake))
-    diff.missing = sorted(k for k in source if k not in lake)
-    diff.extra = sorted(k for k in lake if k not in source)
-    diff.different = sorted(k for k in source if k in lake and source[k] != lake[k])
-    return diff
+        source = cur.fetchall()
+    lake = thrift_query(f"select {cols} from {current_table_for(contract)} where not _is_deleted")
+    return compare(contract.qualified_name, source, lake, contract)
 
 
 def reconcile_all() -> list[Diff]:

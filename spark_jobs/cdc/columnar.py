@@ -8,7 +8,8 @@ the same rows ``parse_change`` + ``bronze.change_rows_arrow`` make: the unit tes
 Anything unusual returns ``None`` and the consumer takes the per-record path for that slice,
 which knows how to dead-letter a poison message and keep an unknown column: a value that is
 not JSON or has the wrong type, a missing key, an op without its image, a required column
-missing, a column the contract does not know yet.
+missing, a column the contract does not know yet, a value that does not fit its type
+(``schemas.values``: precision, range, length, NaN, invalid UTF-8).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from schemas.contracts import Contract
+from schemas.values import MAX_EPOCH_DAY, MAX_EPOCH_MICROS, MIN_EPOCH_DAY, MIN_EPOCH_MICROS, type_params
 
 # Debezium's JSON encodings (JsonConverter, no schemas; decimal.handling.mode=string).
 _WIRE = {
@@ -86,6 +88,50 @@ def _image(wire: pa.StructArray, target: pa.StructType, required: tuple[str, ...
     return pa.StructArray.from_arrays(children, fields=list(target), mask=pc.invert(present))
 
 
+@cache
+def _fit_checks(contract: Contract) -> tuple[tuple[str, str, int], ...]:
+    """(column, check, limit) for the limits a cast does not enforce (Arrow's casts already refuse
+    a decimal or an integer that does not fit): string length and UTF-8, finite doubles, years."""
+    checks = []
+    for c in contract.columns:
+        if c.base_type == "varchar":
+            checks.append((c.name, "string", type_params(c.type)[0]))
+        elif c.base_type == "text":
+            checks.append((c.name, "string", 0))
+        elif c.base_type == "double":
+            checks.append((c.name, "finite", 0))
+        elif c.base_type in ("date", "timestamp", "timestamptz"):
+            checks.append((c.name, "years", 0))
+    return tuple(checks)
+
+
+def _check_fits(image: pa.StructArray, contract: Contract) -> None:
+    """Raise ``_Unusual`` when a value does not fit its contract type: the per-record path then
+    dead-letters exactly the records at fault, with the reason."""
+    for name, check, limit in _fit_checks(contract):
+        column = image.field(name)
+        if check == "string":
+            column.validate(full=True)  # Arrow's JSON reader keeps invalid UTF-8 as it is
+            longest = pc.max(pc.utf8_length(column)).as_py() if limit else None
+            if longest is not None and longest > limit:
+                raise _Unusual(f"{name}: a string longer than {limit}")
+        elif check == "finite":
+            if pc.any(pc.invert(pc.is_finite(column))).as_py():
+                raise _Unusual(f"{name}: NaN or infinity")
+        else:
+            low, high = (
+                (MIN_EPOCH_DAY, MAX_EPOCH_DAY)
+                if pa.types.is_date32(column.type)
+                else (
+                    MIN_EPOCH_MICROS,
+                    MAX_EPOCH_MICROS,
+                )
+            )
+            bounds = pc.min_max(column.cast(pa.int32() if pa.types.is_date32(column.type) else pa.int64()))
+            if bounds["min"].is_valid and (bounds["min"].as_py() < low or bounds["max"].as_py() > high):
+                raise _Unusual(f"{name}: outside years 1 to 9999")
+
+
 def _filler(t: pa.DataType) -> pa.Scalar:
     if pa.types.is_string(t):
         return pa.scalar("", t)
@@ -135,6 +181,8 @@ def _parse(contract, target, keys, data, n, topic, partition, offsets) -> pa.Tab
     required = _required(contract)
     before = _image(wire.column("before").chunk(0), image_type, required)
     after = _image(wire.column("after").chunk(0), image_type, required)
+    _check_fits(before, contract)
+    _check_fits(after, contract)
     is_delete = pc.equal(op, "d")
     if (
         pc.any(pc.and_(is_delete, pc.is_null(before))).as_py()

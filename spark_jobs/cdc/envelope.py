@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from schemas.contracts import Contract
+from schemas.values import Check, checker
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 EPOCH_DATE = date(1970, 1, 1)
@@ -83,7 +84,7 @@ _CONVERTERS = {
 class _Plan:
     """What parsing needs of a contract, worked out once: hashing a Contract per record is slow."""
 
-    columns: tuple[tuple[str, str, Any], ...]  # (name, contract type, converter)
+    columns: tuple[tuple[str, str, Any, Check], ...]  # (name, contract type, converter, fit check)
     required: frozenset[str]
     known: frozenset[str]
 
@@ -100,7 +101,7 @@ def _plan(contract: Contract) -> _Plan:
         convert = _CONVERTERS.get(c.type.split("(")[0])
         if convert is None:
             raise PoisonMessage(f"column {c.name!r}: unsupported contract type {c.type}")
-        columns.append((c.name, c.type, convert))
+        columns.append((c.name, c.type, convert, checker(c.type)))
     plan = _Plan(
         tuple(columns), frozenset(c.name for c in contract.columns if not c.nullable), frozenset(contract.column_names)
     )
@@ -117,7 +118,7 @@ def _image(raw: Any, plan: _Plan) -> dict[str, Any] | None:
     if missing:
         raise PoisonMessage(f"row image lacks required columns {sorted(missing)}")
     image: dict[str, Any] = {}
-    for name, contract_type, convert in plan.columns:
+    for name, contract_type, convert, check in plan.columns:
         value = raw.get(name)
         if value is None:
             image[name] = None
@@ -126,6 +127,11 @@ def _image(raw: Any, plan: _Plan) -> dict[str, Any] | None:
             image[name] = convert(value)
         except (TypeError, ValueError, InvalidOperation, OverflowError) as e:
             raise PoisonMessage(f"column {name!r}: cannot read {value!r} as {contract_type}: {e}") from e
+        # A value that parses but does not fit (an amount over decimal(10,2), an int out of range,
+        # a string over its varchar, NaN) would fail the whole batch's Arrow write.
+        reason = check(image[name])
+        if reason:
+            raise PoisonMessage(f"column {name!r}: value {value!r} does not fit {contract_type}: {reason}")
     return image
 
 
