@@ -58,6 +58,22 @@ def results_table() -> str:
     return f"{quality_db()}.validation_results"
 
 
+def alerts_table() -> str:
+    """The alerts a run's gate has raised, so that a retried task does not raise them again."""
+    return f"{quality_db()}.alerts_sent"
+
+
+ALERTS_SCHEMA = T.StructType(
+    [
+        T.StructField("run_id", T.StringType(), False),
+        T.StructField("layer", T.StringType(), False),
+        T.StructField("check_name", T.StringType(), False),
+        T.StructField("delivered", T.BooleanType(), False),  # false: no channel, logged only
+        T.StructField("sent_at", T.TimestampType(), False),
+    ]
+)
+
+
 def quarantine_table() -> str:
     return f"{quality_db()}.quarantine"
 
@@ -124,16 +140,51 @@ def _ddl(schema: T.StructType) -> str:
 def ensure_tables(spark: SparkSession) -> None:
     if not spark.catalog.databaseExists(quality_db()):
         spark.sql(f"create database if not exists {quality_db()}")
-    for name, schema in ((results_table(), RESULTS_SCHEMA), (quarantine_table(), QUARANTINE_SCHEMA)):
+    for name, schema in (
+        (results_table(), RESULTS_SCHEMA),
+        (quarantine_table(), QUARANTINE_SCHEMA),
+        (alerts_table(), ALERTS_SCHEMA),
+    ):
         if not spark.catalog.tableExists(name):
             # DDL, not an empty frame written: no Spark job (a cold server: 7.4 s -> 4.9 s)
             spark.sql(f"create table if not exists {name} ({_ddl(schema)}) using delta")
 
 
-def append_results(spark: SparkSession, results: list[CheckResult], run_id: str, at: datetime) -> None:
-    """One Delta commit per validated layer."""
+def _in(values) -> str:
+    return ", ".join("'" + str(v).replace("'", "''") + "'" for v in sorted(values))
+
+
+def record_results(spark: SparkSession, results: list[CheckResult], run_id: str, at: datetime) -> None:
+    """One Delta commit per validated layer that replaces what an earlier attempt of the same run
+    recorded for these tables: a retried task writes its results once."""
+    if not results:
+        return
+    layers = {r.check.layer for r in results}
+    tables = {r.check.table for r in results}
     rows = [r.as_row(run_id, at) for r in results]
-    spark.createDataFrame(rows, RESULTS_SCHEMA).write.format("delta").mode("append").saveAsTable(results_table())
+    (
+        spark.createDataFrame(rows, RESULTS_SCHEMA)
+        .write.format("delta")
+        .mode("overwrite")
+        .option(
+            "replaceWhere", f"run_id = {_in([run_id])} and layer in ({_in(layers)}) and table_name in ({_in(tables)})"
+        )
+        .saveAsTable(results_table())
+    )
+
+
+def alerts_already_sent(spark: SparkSession, run_id: str, layer: str) -> set[str]:
+    """The checks whose alerts an earlier attempt of this run's gate raised."""
+    rows = spark.table(alerts_table()).where(f"run_id = {_in([run_id])} and layer = {_in([layer])}")
+    return {r.check_name for r in rows.select("check_name").collect()}
+
+
+def record_alerts(
+    spark: SparkSession, run_id: str, layer: str, checks: list[str], delivered: bool, at: datetime
+) -> None:
+    if checks:
+        rows = [(run_id, layer, c, delivered, at) for c in checks]
+        spark.createDataFrame(rows, ALERTS_SCHEMA).write.format("delta").mode("append").saveAsTable(alerts_table())
 
 
 def replace_quarantine(spark: SparkSession, table: str, rule: str, offending, failing: int | None = None) -> int:

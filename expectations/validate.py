@@ -258,12 +258,15 @@ def validate_layer(
             f"{time.monotonic() - t1:5.1f}s ({engine})"
         )
     t1 = time.monotonic()
-    results.append_results(spark, report.results, run_id, at)
+    results.record_results(spark, report.results, run_id, at)
     t2 = time.monotonic()
-    raised = alerts.alerts_for(report.results, run_id)
+    # A retried task (same run) raises only what its earlier attempts did not.
+    done = results.alerts_already_sent(spark, run_id, layer)
+    raised = [a for a in alerts.alerts_for(report.results, run_id) if a.check not in done]
     if raised:
         try:
             report.alerts_sent = alerts.send(raised, webhook_url)
+            results.record_alerts(spark, run_id, layer, [a.check for a in raised], report.alerts_sent > 0, at)
         except alerts.AlertDeliveryError as e:
             report.alert_error = str(e)
             log.error("quality alerts not delivered: %s", e)

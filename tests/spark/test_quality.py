@@ -199,6 +199,14 @@ def test_a_critical_rule_under_its_threshold_stops_after_recording_and_alerting(
         assert [(a["table"], a["rows_failed"], a["outcome"]) for a in alert] == [
             ("crm.customers", already + more, "stopped")
         ]
+        # Airflow retries the failed task: the same run's results and alerts are written once.
+        recorded, posts = spark.table(results.results_table()).where("run_id = 'run-4'").count(), len(receiver.bodies)
+        with pytest.raises(QualityGateFailed):
+            validate_layer(
+                spark, "bronze", "run-4", webhook_url=receiver.url, progress=lambda line: None, tables={"crm.customers"}
+            )
+        assert spark.table(results.results_table()).where("run_id = 'run-4'").count() == recorded
+        assert len(receiver.bodies) == posts
     finally:
         bronze_fixture.write(
             spark, {"crm.customers": bronze_fixture.generate(CFG)["crm.customers"]}, BRONZE, progress=lambda line: None
