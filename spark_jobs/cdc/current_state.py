@@ -92,13 +92,19 @@ NEWER = (
 )
 
 
-def applied_offsets(spark: SparkSession, table: str) -> dict[str, int]:
-    """{'partition': last applied offset} from the newest commit that recorded them."""
-    history = spark.sql(f"describe history {table} limit 100").select("userMetadata").collect()
-    for row in history:
-        if row.userMetadata and row.userMetadata.startswith(META_KEY):
-            return json.loads(row.userMetadata[len(META_KEY) + 1 :])
-    return {}
+def applied_offsets(spark: SparkSession, table: str, page: int = 100) -> dict[str, int]:
+    """{'partition': last applied offset} from the newest commit that recorded them, however many
+    commits (OPTIMIZE, VACUUM, property changes) followed it: the history is read newest first,
+    in pages ten times larger each round. {} when no commit in the kept log recorded any."""
+    limit = page
+    while True:
+        history = spark.sql(f"describe history {table} limit {limit}").select("userMetadata").collect()
+        for row in history:
+            if row.userMetadata and row.userMetadata.startswith(META_KEY):
+                return json.loads(row.userMetadata[len(META_KEY) + 1 :])
+        if len(history) < limit:
+            return {}
+        limit *= 10
 
 
 def new_changes(spark: SparkSession, contract: Contract, done: dict[str, int]) -> DataFrame:

@@ -84,3 +84,13 @@ def test_a_rerun_reads_nothing_and_offsets_live_in_the_merge_commit(spark, fresh
     assert current_state.apply_changes(spark, CUSTOMERS).changes == 1
     assert current_state.applied_offsets(spark, table) == {"0": 1}
     assert_current(spark, [(7, "B", False)])
+
+
+def test_offsets_are_recovered_however_many_maintenance_commits_follow(spark, fresh):
+    land(spark, [change("c", 7, "A", 100, 110)], first_offset=0)
+    table = current_state.current_table_for(CUSTOMERS)
+    current_state.apply_changes(spark, CUSTOMERS)
+    for i in range(200):  # e.g. OPTIMIZE / VACUUM / property commits of the maintenance DAG
+        spark.sql(f"alter table {table} set tblproperties ('lakehouse.test.maintenance' = '{i}')")
+    assert current_state.applied_offsets(spark, table) == {"0": 0}
+    assert current_state.apply_changes(spark, CUSTOMERS).changes == 0, "nothing applied twice"
