@@ -104,12 +104,14 @@ class FeedResult:
         return sum(getattr(f, attr) for f in self.files)
 
     def summary(self) -> str:
-        failed = [f for f in self.files if f.status == "failed"]
+        failed = [f for f in self.files if f.status in ("failed", "pending")]
+        pending = sum(f.status == "pending" for f in failed)
         return (
-            f"{self.feed}: {len(self.files)} new files ({len(failed)} failed), {self.total('read'):,} rows read = "
+            f"{self.feed}: {len(self.files)} new files ({len(failed) - pending} failed, {pending} pending), "
+            f"{self.total('read'):,} rows read = "
             f"{self.total('landed'):,} landed + {self.total('quarantined'):,} quarantined + "
             f"{self.total('duplicates'):,} duplicates skipped in {self.seconds:.1f}s"
-            + "".join(f"\n  failed {f.path}: {f.error}" for f in failed)
+            + "".join(f"\n  {f.status} {f.path}: {f.error}" for f in failed)
         )
 
 
@@ -173,11 +175,16 @@ def read_file(fs: pafs.FileSystem, path: str, feed: Feed) -> bytes:
 
 
 def parse_file(fs: pafs.FileSystem, f: FileOutcome, feed: Feed) -> Parsed | None:
-    """The file's rows, or None with the file marked failed."""
+    """The file's rows, or None with the file marked failed (its content cannot be read: for
+    good) or pending (the storage failed to deliver it: the next run tries again)."""
     try:
         parsed = parse_text(read_file(fs, f.path, feed), feed)
-    except (ValueError, OSError) as e:
+    except ValueError as e:
         f.status, f.error = "failed", f"unreadable: {e}"
+        log.warning("%s: %s", f.path, f.error)
+        return None
+    except OSError as e:
+        f.status, f.error = "pending", f"read failed, retried on the next run: {e}"
         log.warning("%s: %s", f.path, f.error)
         return None
     f.read, f.quarantined = parsed.read, len(parsed.bad)
@@ -202,7 +209,7 @@ class Tables:
         self._locations: dict[str, str] = {}
         self.manifest = (
             spark.table(tables.manifest_table())
-            .select("feed", "file_path", "fingerprint", "size_bytes", "modified_at")
+            .select("feed", "file_path", "fingerprint", "size_bytes", "modified_at", "status")
             .collect()
         )
 
@@ -258,7 +265,8 @@ def recover_unrecorded(t: Tables, feed: Feed) -> int:
 def _new_files(t: Tables, root: str, feed: Feed) -> tuple[pafs.FileSystem, list[FileOutcome], list[FileOutcome]]:
     """Files to load, and files settled without loading (duplicates of loaded content, empty)."""
     fs, listed = list_files(root, feed)
-    manifest = [r for r in t.manifest if r.feed == feed.name]
+    # A pending file (a read that failed) is not settled: it is listed and read again.
+    manifest = [r for r in t.manifest if r.feed == feed.name and r.status != "pending"]
     known = {
         (
             r.file_path,
@@ -273,8 +281,12 @@ def _new_files(t: Tables, root: str, feed: Feed) -> tuple[pafs.FileSystem, list[
     todo: list[FileOutcome] = []
     settled: list[FileOutcome] = []
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:  # hashlib releases the GIL
-        fps = list(pool.map(lambda f: fingerprint(fs, f[0]), unseen))
+        fps = list(pool.map(lambda f: _fingerprint_or_error(fs, f[0]), unseen))
     for (path, size, mtime), fp in zip(unseen, fps):
+        if isinstance(fp, OSError):
+            settled.append(FileOutcome(path, "", size, mtime, "pending", error=f"read failed, retried: {fp}"))
+            log.warning("%s: %s", path, settled[-1].error)
+            continue
         out = FileOutcome(path, fp, size, mtime)
         if (path, fp) in seen:
             continue  # touched, same content: already accounted for
@@ -287,6 +299,13 @@ def _new_files(t: Tables, root: str, feed: Feed) -> tuple[pafs.FileSystem, list[
         else:
             todo.append(out)
     return fs, todo, settled
+
+
+def _fingerprint_or_error(fs: pafs.FileSystem, path: str) -> str | OSError:
+    try:
+        return fingerprint(fs, path)
+    except OSError as e:
+        return e
 
 
 def _groups(files: list[FileOutcome]) -> list[list[FileOutcome]]:

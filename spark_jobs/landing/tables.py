@@ -26,7 +26,9 @@ MANIFEST_SCHEMA = T.StructType(
         T.StructField("fingerprint", T.StringType(), False),  # sha-256 of the file's bytes
         T.StructField("size_bytes", T.LongType(), False),
         T.StructField("modified_at", T.TimestampType(), False),
-        T.StructField("status", T.StringType(), False),  # loaded | failed | duplicate_file
+        T.StructField(
+            "status", T.StringType(), False
+        ),  # loaded | failed | duplicate_file | pending (a read failed: retried)
         T.StructField("rows_read", T.LongType(), False),
         T.StructField("rows_landed", T.LongType(), False),
         T.StructField("rows_quarantined", T.LongType(), False),

@@ -11,7 +11,7 @@ import pytest
 from simulator.generator.cli import generate
 from simulator.generator.config import GeneratorConfig
 from spark_jobs import bronze
-from spark_jobs.landing import tables
+from spark_jobs.landing import loader, tables
 from spark_jobs.landing.feeds import file_feeds, get_feed
 from spark_jobs.landing.loader import run
 
@@ -146,6 +146,43 @@ def test_a_crash_before_the_manifest_write_is_repaired_from_the_history(spark, l
     assert spark.sql(f"describe history {tables.feed_table(EVENTS)} limit 1").first().version == version
     [m] = [f for f in _manifest(spark, EVENTS) if f.file_path.endswith("_crash.jsonl.gz")]
     assert (m.status, m.rows_read, m.rows_landed) == ("loaded", 1, 1)
+
+
+def test_a_transient_read_error_leaves_the_file_pending_and_the_next_run_loads_it(spark, landed, monkeypatch):
+    root, _, _ = landed
+    path = root / "app" / "events" / "events_20261003_flaky.jsonl.gz"
+    line = {
+        "event_id": "flaky-0001",
+        "user_phone": "13800000000",
+        "device_id": "d1",
+        "event_type": "login",
+        "event_at": "2026-10-03T09:00:00.000+08:00",
+        "app_version": "9.9.0",
+        "channel": "app",
+        "bytes": None,
+        "duration_s": None,
+    }
+    path.write_bytes(gzip.compress(json.dumps(line).encode() + b"\n"))
+    real_read = loader.read_file
+
+    def flaky(fs, file_path, feed):
+        if file_path.endswith("_flaky.jsonl.gz"):
+            raise OSError("Input/output error (simulated storage hiccup)")
+        return real_read(fs, file_path, feed)
+
+    monkeypatch.setattr(loader, "read_file", flaky)
+    [r] = run([EVENTS], root=str(root), spark=spark)
+    [f] = r.files
+    assert (f.status, f.read, f.landed) == ("pending", 0, 0) and "retried" in f.error
+    assert "1 pending" in r.summary()
+    monkeypatch.setattr(loader, "read_file", real_read)  # the storage is back
+    [r] = run([EVENTS], root=str(root), spark=spark)
+    [f] = r.files
+    assert (f.status, f.read, f.landed) == ("loaded", 1, 1)
+    assert spark.table(tables.feed_table(EVENTS)).where("event_id = 'flaky-0001'").count() == 1
+    statuses = [m.status for m in _manifest(spark, EVENTS) if m.file_path.endswith("_flaky.jsonl.gz")]
+    assert sorted(statuses) == ["loaded", "pending"]
+    assert not run([EVENTS], root=str(root), spark=spark)[0].files, "loaded once: not read again"
 
 
 def test_small_loads_of_one_date_are_compacted(spark, landed):
