@@ -160,7 +160,8 @@ class Settings:
         )
 
 
-ENV_VARS: dict[str, str] = {f.metadata["env"]: f.name for f in fields(Settings)}
+FIELD_VARS: dict[str, str] = {f.name: f.metadata["env"] for f in fields(Settings)}
+ENV_VARS: dict[str, str] = {env: name for name, env in FIELD_VARS.items()}
 
 
 def _convert(name: str, raw: str, annotation: str) -> Any:
@@ -207,11 +208,10 @@ def get_settings() -> Settings:
 def settings_env(**overrides: object) -> dict[str, str]:
     """Environment variables that give a child process (dbt, a job) these settings, by field name:
     ``settings_env(bronze_db="bench_bronze")`` -> ``{"LAKEHOUSE_BRONZE_DB": "bench_bronze"}``."""
-    names = {f.name: f.metadata["env"] for f in fields(Settings)}
-    unknown = sorted(set(overrides) - set(names))
+    unknown = sorted(set(overrides) - set(FIELD_VARS))
     if unknown:
         raise SettingsError(f"no such setting: {', '.join(unknown)}")
-    return {names[k]: "" if v is None else str(v) for k, v in overrides.items()}
+    return {FIELD_VARS[k]: "" if v is None else str(v) for k, v in overrides.items()}
 
 
 def override_settings(**overrides: object) -> Settings:

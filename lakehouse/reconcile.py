@@ -84,7 +84,7 @@ def compare(table: str, source_rows, lakehouse_rows, contract: Contract) -> Diff
     both copies equal the source."""
     source, lake = row_hashes(source_rows, contract), row_hashes(lakehouse_rows, contract)
     diff = Diff(table, len(source), len(lake))
-    by_key_source, by_key_lake = dict(source), dict(lake)
+    source_hash = dict(source)
     diff.duplicated = sorted(
         {k for k, n in Counter(k for k, _ in source).items() if n > 1}
         | {k for k, n in Counter(k for k, _ in lake).items() if n > 1}
@@ -92,9 +92,9 @@ def compare(table: str, source_rows, lakehouse_rows, contract: Contract) -> Diff
     lake_hashes: dict[tuple, set[str]] = {}
     for k, h in lake:
         lake_hashes.setdefault(k, set()).add(h)
-    diff.missing = sorted(k for k in by_key_source if k not in by_key_lake)
-    diff.extra = sorted(k for k in by_key_lake if k not in by_key_source)
-    diff.different = sorted(k for k, h in by_key_source.items() if k in lake_hashes and lake_hashes[k] != {h})
+    diff.missing = sorted(k for k in source_hash if k not in lake_hashes)
+    diff.extra = sorted(k for k in lake_hashes if k not in source_hash)
+    diff.different = sorted(k for k, h in source_hash.items() if k in lake_hashes and lake_hashes[k] != {h})
     return diff
 
 

@@ -89,45 +89,40 @@ def _image(wire: pa.StructArray, target: pa.StructType, required: tuple[str, ...
 
 
 @cache
-def _fit_checks(contract: Contract) -> tuple[tuple[str, str, int], ...]:
-    """(column, check, limit) for the limits a cast does not enforce (Arrow's casts already refuse
-    a decimal or an integer that does not fit): string length and UTF-8, finite doubles, years."""
+def _fit_checks(contract: Contract) -> tuple[tuple[str, str, int, int], ...]:
+    """(column, check, low, high) for the limits a cast does not enforce (Arrow's casts already
+    refuse a decimal or an integer that does not fit): string length (high; 0: none) and UTF-8,
+    finite doubles, years 1-9999 as epoch days or microseconds."""
     checks = []
     for c in contract.columns:
         if c.base_type == "varchar":
-            checks.append((c.name, "string", type_params(c.type)[0]))
+            checks.append((c.name, "string", 0, type_params(c.type)[0]))
         elif c.base_type == "text":
-            checks.append((c.name, "string", 0))
+            checks.append((c.name, "string", 0, 0))
         elif c.base_type == "double":
-            checks.append((c.name, "finite", 0))
-        elif c.base_type in ("date", "timestamp", "timestamptz"):
-            checks.append((c.name, "years", 0))
+            checks.append((c.name, "finite", 0, 0))
+        elif c.base_type == "date":
+            checks.append((c.name, "days", MIN_EPOCH_DAY, MAX_EPOCH_DAY))
+        elif c.base_type in ("timestamp", "timestamptz"):
+            checks.append((c.name, "micros", MIN_EPOCH_MICROS, MAX_EPOCH_MICROS))
     return tuple(checks)
 
 
 def _check_fits(image: pa.StructArray, contract: Contract) -> None:
     """Raise ``_Unusual`` when a value does not fit its contract type: the per-record path then
     dead-letters exactly the records at fault, with the reason."""
-    for name, check, limit in _fit_checks(contract):
+    for name, check, low, high in _fit_checks(contract):
         column = image.field(name)
         if check == "string":
             column.validate(full=True)  # Arrow's JSON reader keeps invalid UTF-8 as it is
-            longest = pc.max(pc.utf8_length(column)).as_py() if limit else None
-            if longest is not None and longest > limit:
-                raise _Unusual(f"{name}: a string longer than {limit}")
+            longest = pc.max(pc.utf8_length(column)).as_py() if high else None
+            if longest is not None and longest > high:
+                raise _Unusual(f"{name}: a string longer than {high}")
         elif check == "finite":
             if pc.any(pc.invert(pc.is_finite(column))).as_py():
                 raise _Unusual(f"{name}: NaN or infinity")
         else:
-            low, high = (
-                (MIN_EPOCH_DAY, MAX_EPOCH_DAY)
-                if pa.types.is_date32(column.type)
-                else (
-                    MIN_EPOCH_MICROS,
-                    MAX_EPOCH_MICROS,
-                )
-            )
-            bounds = pc.min_max(column.cast(pa.int32() if pa.types.is_date32(column.type) else pa.int64()))
+            bounds = pc.min_max(column.cast(pa.int32() if check == "days" else pa.int64()))
             if bounds["min"].is_valid and (bounds["min"].as_py() < low or bounds["max"].as_py() > high):
                 raise _Unusual(f"{name}: outside years 1 to 9999")
 

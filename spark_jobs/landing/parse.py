@@ -30,6 +30,7 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pj
 
 from schemas.contracts import Contract
+from schemas.values import INT_BITS, misfit
 from spark_jobs.landing.feeds import BUSINESS_TZ, Feed
 
 LINE = "_line_number"
@@ -37,7 +38,6 @@ RESCUED = "_rescued_data"  # columns the contract does not know, as JSON, instea
 # A refused segment is halved down to this many lines, then read line by line.
 LINE_BY_LINE_BELOW = 32
 
-_INT_RANGE = {"smallint": 16, "int": 32, "bigint": 64}
 _INT_TEXT = re.compile(r"[+-]?\d+")
 _FLOAT_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(NaN|Infinity|inf)", re.IGNORECASE)
 _BOOL_TEXT = {
@@ -57,8 +57,8 @@ _BOOL_TEXT = {
 def arrow_type(contract_type: str) -> pa.DataType:
     """The Arrow type a contract column is stored as in bronze (as Spark writes it)."""
     base = contract_type.split("(")[0]
-    if base in _INT_RANGE:
-        return {16: pa.int16(), 32: pa.int32(), 64: pa.int64()}[_INT_RANGE[base]]
+    if base in INT_BITS:
+        return {16: pa.int16(), 32: pa.int32(), 64: pa.int64()}[INT_BITS[base]]
     if base == "decimal":
         p, s = re.findall(r"\d+", contract_type)
         return pa.decimal128(int(p), int(s))
@@ -105,9 +105,8 @@ def convert(text: str, contract_type: str):
         return text
     t = text.strip()
     try:
-        if base in _INT_RANGE:
-            bits = _INT_RANGE[base]
-            if _INT_TEXT.fullmatch(t) and -(2 ** (bits - 1)) <= int(t) < 2 ** (bits - 1):
+        if base in INT_BITS:
+            if _INT_TEXT.fullmatch(t) and misfit(int(t), base) is None:
                 return int(t)
         elif base == "double":
             if _FLOAT_TEXT.fullmatch(t):
