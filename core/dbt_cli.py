@@ -9,7 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from core.settings import REPO_DIR, settings_env
+from core.disk import require_free_space
+from core.settings import REPO_DIR, get_settings, settings_env
 
 DBT_PROJECT_DIR = REPO_DIR / "dbt"
 
@@ -30,6 +31,7 @@ def run_dbt(
 ) -> subprocess.CompletedProcess:
     """``dbt <args>`` in the project; output captured. bronze_db / schema_prefix select the
     sources' database and put silver and gold under ``<prefix>silver`` / ``<prefix>gold``."""
+    require_free_space(get_settings().warehouse_dir, f"dbt {args[0] if args else ''}".strip())
     env = {**os.environ, **settings_env(schema_prefix=schema_prefix)}
     if bronze_db:
         env.update(settings_env(bronze_db=bronze_db))

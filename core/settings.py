@@ -87,6 +87,9 @@ class Settings:
     landing_dir: str | None = _env(
         "LAKEHOUSE_LANDING", "the landing zone: a folder, or any Hadoop file system URI (default <home>/landing)"
     )
+    landing_max_line_bytes: int = _env(
+        "LAKEHOUSE_LANDING_MAX_LINE_BYTES", "a landed file's line longer than this is quarantined unread", 64 << 20
+    )
     spark_conf_dir: Path | None = _env(
         "SPARK_CONF_DIR", "spark-defaults.conf and hive-site.xml (default <home>/conf/spark)"
     )
@@ -103,6 +106,28 @@ class Settings:
     )
     airflow_preload: str = _env(
         "LAKEHOUSE_AIRFLOW_PRELOAD", "modules Airflow's scheduler imports for the task processes it forks", ""
+    )
+    vacuum_retention_hours: int = _env(
+        "LAKEHOUSE_VACUUM_RETENTION_HOURS",
+        "files no snapshot needs are kept this long for time travel and the longest reader (at least 168)",
+        168,
+    )
+    airflow_log_retention_days: int = _env(
+        "LAKEHOUSE_AIRFLOW_LOG_RETENTION_DAYS", "maintenance deletes Airflow task logs older than this", 30
+    )
+    gx_history_retention_days: int = _env(
+        "LAKEHOUSE_GX_HISTORY_RETENTION_DAYS",
+        "maintenance deletes stored GX validations and their Data Docs pages older than this",
+        30,
+    )
+    gx_history_keep_runs: int = _env(
+        "LAKEHOUSE_GX_HISTORY_KEEP_RUNS", "each suite's newest validations kept whatever their age", 10
+    )
+    min_free_disk_gb: float = _env(
+        "LAKEHOUSE_MIN_FREE_DISK_GB", "heavy writes (CDC, file loads, dbt) refuse to start with less free disk", 2.0
+    )
+    slot_lag_alert_mb: int = _env(
+        "LAKEHOUSE_SLOT_LAG_ALERT_MB", "a replication slot holding back more WAL than this is alerted on", 1024
     )
 
     def __post_init__(self) -> None:
@@ -168,6 +193,8 @@ def _convert(name: str, raw: str, annotation: str) -> Any:
     try:
         if annotation.startswith("int"):
             return int(raw) if raw else None
+        if annotation.startswith("float"):
+            return float(raw) if raw else None
         if annotation.startswith("Path"):
             return Path(raw) if raw else None
         return raw

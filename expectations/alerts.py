@@ -1,21 +1,14 @@
 """Quality alerts: a failed critical rule, or any rule under its pass-rate threshold, is posted as
-JSON to a webhook (``LAKEHOUSE_ALERT_WEBHOOK`` in ``infra/stack.env`` or the environment; Slack-
-or Teams-style receivers take the ``text`` field). With no channel configured the alerts are logged."""
+JSON to the alert webhook (``core.alerts``: ``LAKEHOUSE_ALERT_WEBHOOK`` in ``infra/stack.env`` or
+the environment). With no channel configured the alerts are logged."""
 
 from __future__ import annotations
 
-import json
-import logging
-import time
-import urllib.error
-import urllib.request
 from dataclasses import asdict, dataclass
 
-log = logging.getLogger(__name__)
+from core import alerts as core_alerts
 
-
-class AlertDeliveryError(RuntimeError):
-    pass
+AlertDeliveryError = core_alerts.AlertDeliveryError
 
 
 @dataclass(frozen=True)
@@ -68,38 +61,9 @@ def alerts_for(results, run_id: str) -> list[Alert]:
     return out
 
 
-def webhook_url() -> str | None:
-    from core.settings import get_settings
-
-    return get_settings().alert_webhook or None
-
-
 def send(alerts: list[Alert], url: str | None = None, attempts: int = 3, timeout: float = 10.0) -> int:
     """Post the alerts as one message; returns how many were sent. Retries a failed delivery,
     then raises AlertDeliveryError (the caller records it; the results are already saved)."""
-    url = url or webhook_url()
-    if not alerts:
-        return 0
-    for a in alerts:
-        log.warning("quality alert: %s", a.text())
-    if not url:
-        log.warning("quality alerts: no channel configured (LAKEHOUSE_ALERT_WEBHOOK); %d logged only", len(alerts))
-        return 0
-    body = json.dumps(
-        {
-            "text": f"{len(alerts)} data-quality alert(s):\n" + "\n".join(a.text() for a in alerts),
-            "alerts": [asdict(a) for a in alerts],
-        }
-    ).encode()
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
-    last = None
-    for attempt in range(attempts):
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                if 200 <= response.status < 300:
-                    return len(alerts)
-                last = f"HTTP {response.status}"
-        except (urllib.error.URLError, OSError) as e:
-            last = str(e)
-        time.sleep(0.5 * 2**attempt)
-    raise AlertDeliveryError(f"webhook {url} refused {len(alerts)} alert(s) after {attempts} attempts: {last}")
+    return core_alerts.post(
+        "data-quality", [a.text() for a in alerts], [asdict(a) for a in alerts], url, attempts, timeout
+    )

@@ -14,10 +14,20 @@ from core.settings import get_settings
 from schemas.contracts import load_contracts
 from schemas.ddl import create_table_sql
 
+# Debezium's source signal channel (the connectors' ``signal.data.collection``): an insert here
+# asks the connector for an incremental snapshot (``spark_jobs.cdc.recover``).
+SIGNAL_TABLE = "debezium_signal"
+SIGNAL_TABLE_SQL = (
+    f"create table if not exists {SIGNAL_TABLE} (id varchar(42) primary key, type varchar(32) not null, data text)"
+)
+
 
 def apply_ddl() -> dict[str, list[str]]:
     settings = get_settings()
     created: dict[str, list[str]] = {}
+    for source in sorted({c.source for c in load_contracts() if c.is_database_table}):
+        with psycopg2.connect(settings.source_dsn(source)) as conn, conn.cursor() as cur:
+            cur.execute(SIGNAL_TABLE_SQL)
     for contract in load_contracts():
         if not contract.is_database_table:
             continue

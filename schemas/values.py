@@ -38,14 +38,18 @@ def _int_check(bits: int, name: str) -> Check:
 
 
 def _decimal_check(precision: int, scale: int) -> Check:
-    step, limit = Decimal(1).scaleb(-scale), Decimal(10) ** (precision - scale)
+    limit = Decimal(10) ** (precision - scale)
 
     def check(value: Decimal) -> str | None:
         if not value.is_finite():
             return "not a finite number"
-        if value != value.quantize(step):  # trailing zeros beyond the scale are no loss
+        # From the digits, not quantize() or abs(): those round to the context's 28 digits and
+        # raise InvalidOperation on a value such as 1E+30. Trailing zeros beyond the scale are no loss.
+        _, digits, exponent = value.as_tuple()
+        beyond = -int(exponent) - scale
+        if beyond > 0 and any(digits[-beyond:]):
             return f"more than {scale} decimal places"
-        if abs(value) >= limit:
+        if value.copy_abs() >= limit:
             return f"more than {precision - scale} digits before the decimal point"
         return None
 

@@ -20,10 +20,11 @@ Delta internals it relies on (none is Delta's public API), all in ``commit_files
 
 - ``DeltaLog.forTable(SparkSession, String)``, its ``startTransaction()`` and ``checkpoint()``;
 - ``OptimisticTransaction.commit(Seq[Action], DeltaOperations.Operation)``, which returns the
-  version, and ``registerPostCommitHook(hooks.AutoCompact$.MODULE$)``;
+  version, ``registerPostCommitHook(hooks.AutoCompact$.MODULE$)`` and ``txnVersion(appId)``;
 - ``actions.Action$.MODULE$.fromJson`` on ``DataFile.add_action()``: ``{"add": {"path",
   "partitionValues", "size", "modificationTime", "dataChange": true, "stats"}}``, ``stats`` a JSON
-  string of ``numRecords``, ``minValues``, ``maxValues`` and ``nullCount``;
+  string of ``numRecords``, ``minValues``, ``maxValues`` and ``nullCount``; and on
+  ``{"txn": {"appId", "version", "lastUpdated"}}`` (``SetTransaction``, Delta's protocol);
 - the case class ``DeltaOperations$Write`` made positionally: ``(SaveMode.Append, partitionBy,
   predicate, userMetadata)`` and five more ``Option`` fields, all ``None`` (nine in Delta 4.4);
 - Scala 2.13's ``None$.MODULE$``, ``Some`` and ``jdk.javaapi.CollectionConverters.asScala``.
@@ -47,6 +48,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -56,6 +58,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
+from py4j.protocol import Py4JJavaError
 from pyspark.sql import SparkSession
 
 
@@ -119,6 +122,15 @@ def _stats(rows: pa.Table, columns: tuple[str, ...]) -> str:
     return json.dumps({"numRecords": rows.num_rows, "minValues": mins, "maxValues": maxs, "nullCount": nulls})
 
 
+class AlreadyLanded(RuntimeError):
+    """Another writer has committed these positions of the stream already."""
+
+    def __init__(self, app_id: str, landed: int, first: int, what: str = ""):
+        what = what or f"the table already holds position {landed}, this commit starts at {first}"
+        super().__init__(f"{app_id}: {what}: another writer landed them (is a second consumer running?)")
+        self.app_id, self.landed, self.first = app_id, landed, first
+
+
 def check_fits(rows: pa.Table, schema: pa.Schema) -> None:
     if rows.schema.remove_metadata() != schema.remove_metadata():
         raise SchemaMismatch(f"rows have schema\n{rows.schema}\nthe table needs\n{schema}")
@@ -136,6 +148,7 @@ def append(
     partition_by: str | None = None,
     user_metadata: str | None = None,
     auto_compact: bool = False,
+    txns: dict[str, tuple[int, int]] | None = None,
 ) -> int:
     """Write ``rows`` (in ``schema``, the table's Arrow schema) under the Delta table at
     ``location`` and commit them as one append; returns the new table version.
@@ -145,9 +158,10 @@ def append(
     (its value is in the log). ``user_metadata`` is the commit's, as ``describe history`` shows.
     ``auto_compact`` runs Delta's auto compaction after the commit, as a Spark write would when
     the table has ``delta.autoOptimize.autoCompact`` (it compacts once small files pile up).
+    ``txns`` makes the append idempotent across writers (see ``commit_files``).
     A crash before the commit leaves unreferenced files that VACUUM removes."""
     files = write_files(location, rows, schema, stats_columns, partition_by)
-    return commit_files(spark, location, files, partition_by, user_metadata, auto_compact)
+    return commit_files(spark, location, files, partition_by, user_metadata, auto_compact, txns)
 
 
 def write_files(
@@ -203,19 +217,39 @@ def commit_files(
     partition_by: str | None = None,
     user_metadata: str | None = None,
     auto_compact: bool = False,
+    txns: dict[str, tuple[int, int]] | None = None,
 ) -> int:
     """Commit ``files`` (from ``write_files``) to the Delta table at ``location`` as one blind
-    append, through Delta's ``OptimisticTransaction`` in the session's JVM; returns the version."""
+    append, through Delta's ``OptimisticTransaction`` in the session's JVM; returns the version.
+
+    ``txns`` maps a Delta application id (a source stream, e.g. a Kafka partition) to the first
+    and last position the files hold. The commit records the last as the id's ``txn`` version and
+    is refused with ``AlreadyLanded`` when the table already holds that position or a later one;
+    a writer committing the same id at the same time fails Delta's conflict check instead. So two
+    writers of one stream cannot both land it."""
     jvm = _jvm(spark)
     delta = jvm.org.apache.spark.sql.delta
+    action = getattr(getattr(delta.actions, "Action$"), "MODULE$")
     actions = jvm.java.util.ArrayList()
     for file in files:
-        actions.add(getattr(getattr(delta.actions, "Action$"), "MODULE$").fromJson(json.dumps(file.add_action())))
+        actions.add(action.fromJson(json.dumps(file.add_action())))
     operation = _write_operation(jvm, partition_by, user_metadata)
     txn = _log(spark, location).startTransaction()
+    for app_id, (first, last) in sorted((txns or {}).items()):
+        landed = txn.txnVersion(app_id)  # also makes a concurrent commit of this id a conflict
+        if landed >= first:
+            raise AlreadyLanded(app_id, landed, first)
+        txn_action = {"appId": app_id, "version": last, "lastUpdated": int(time.time() * 1000)}
+        actions.add(action.fromJson(json.dumps({"txn": txn_action})))
     if auto_compact:  # a Spark write registers this hook in writeFiles, which this path skips
         txn.registerPostCommitHook(getattr(getattr(delta.hooks, "AutoCompact$"), "MODULE$"))
-    return txn.commit(jvm.scala.jdk.javaapi.CollectionConverters.asScala(actions).toList(), operation)
+    try:
+        return txn.commit(jvm.scala.jdk.javaapi.CollectionConverters.asScala(actions).toList(), operation)
+    except Py4JJavaError as e:
+        if txns and "ConcurrentTransactionException" in e.java_exception.getClass().getName():
+            app_id, (first, _) = min(txns.items())
+            raise AlreadyLanded(app_id, -1, first, "another writer committed the same stream at the same time") from e
+        raise
 
 
 def _write_operation(jvm: Any, partition_by: str | None, user_metadata: str | None) -> Any:

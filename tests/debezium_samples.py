@@ -60,7 +60,7 @@ def customer_change(op: str, cid: int, city: str, lsn: int, commit_lsn: int | No
     body = {
         "op": op,
         "before": image if op == "d" else None,
-        "after": None if op == "d" else image,
+        "after": None if op in ("d", "t") else image,
         "source": {
             "ts_ms": 1,
             "txId": tx_id,
@@ -68,5 +68,5 @@ def customer_change(op: str, cid: int, city: str, lsn: int, commit_lsn: int | No
             "sequence": json.dumps([None if commit_lsn is None else str(commit_lsn), str(lsn)]),
         },
     }
-    key = json.dumps({"customer_id": cid}).encode()
+    key = None if op == "t" else json.dumps({"customer_id": cid}).encode()  # a truncate has no key
     return parse_change(key, json.dumps(body).encode(), get_contract("crm.customers"))

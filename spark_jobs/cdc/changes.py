@@ -181,8 +181,23 @@ def stamp_ingested_at(contract: Contract, parsed: pa.Table, ingested_at: datetim
 
 def append_changes(spark: SparkSession, contract: Contract, rows: pa.Table, location: str) -> int:
     """Append change rows (full change-log schema) to the contract's change table at ``location``;
-    returns the new version. Checkpoints are the caller's (``checkpoint_due``)."""
-    return arrow_delta.append(spark, location, rows, _arrow_schema(contract), STATS_COLUMNS)
+    returns the new version. Checkpoints are the caller's (``checkpoint_due``).
+
+    Each Kafka partition in ``rows`` is a Delta ``txn`` application id whose version is the last
+    offset landed, so a second consumer reading the same offsets (two started at once) fails
+    with ``arrow_delta.AlreadyLanded`` instead of appending them again."""
+    return arrow_delta.append(spark, location, rows, _arrow_schema(contract), STATS_COLUMNS, txns=offset_ranges(rows))
+
+
+def offset_ranges(rows: pa.Table) -> dict[str, tuple[int, int]]:
+    """{'kafka:<topic>:<partition>': (first offset, last offset)} of the change rows."""
+    grouped = rows.group_by(["kafka_topic", "kafka_partition"]).aggregate(
+        [("kafka_offset", "min"), ("kafka_offset", "max")]
+    )
+    return {
+        f"kafka:{r['kafka_topic']}:{r['kafka_partition']}": (r["kafka_offset_min"], r["kafka_offset_max"])
+        for r in grouped.to_pylist()
+    }
 
 
 def checkpoint_due(previous_version: int, version: int) -> bool:

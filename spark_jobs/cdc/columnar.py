@@ -45,6 +45,7 @@ _SOURCE = pa.struct(
         ("lsn", pa.int64()),
         ("sequence", pa.string()),
         ("snapshot", pa.string()),
+        ("table", pa.string()),
     ]
 )
 # source.sequence is '["<commit LSN>","<LSN>"]', either may be null.
@@ -52,6 +53,10 @@ _SEQUENCE = r'^\[(?:"(?P<commit>\d+)"|null)?,(?:"(?P<lsn>\d+)"|null)?\]$'
 _OPS = pa.array(["c", "u", "d", "r"])
 _NOT_SNAPSHOT = pa.array(["false", "False"])
 _FALLBACK = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, KeyError)
+# Arrow's JSON reader recurses per nesting level: 20,000 levels overflowed its stack here (a
+# segfault, the reader process gone). A value nests that deep only with as many brackets and
+# twice as many bytes, so only long values are counted.
+_MAX_DEPTH = 5_000
 
 
 def _lsn(digits: pa.Array) -> pa.Array:
@@ -153,6 +158,12 @@ def parse_slice(
     data = b"\n".join(values)
     if data.count(b"\n") != len(values) - 1:
         return None  # a raw newline inside a value: not one line per record
+    if not data.startswith(b"{") or data.count(b"\n{") != len(values) - 1:
+        return None  # a line that is not an object: Arrow 26 crashes (segfault) on a JSON null
+    if max(map(len, values)) > 2 * _MAX_DEPTH and any(
+        len(v) > 2 * _MAX_DEPTH and v.count(b"[") + v.count(b"{") > _MAX_DEPTH for v in values
+    ):
+        return None  # json refuses it record by record (RecursionError)
     try:
         return _parse(contract, target, keys, data, len(values), topic, partition, offsets)
     except (_Unusual, *_FALLBACK):
@@ -172,6 +183,8 @@ def _parse(contract, target, keys, data, n, topic, partition, offsets) -> pa.Tab
     source = wire.column("source").chunk(0)
     if not pc.all(pc.is_in(op, value_set=_OPS)).as_py() or source.null_count:
         raise _Unusual("not a change envelope")
+    if pc.any(pc.not_equal(source.field("table"), contract.name)).as_py():
+        raise _Unusual("another table's change")
     image_type = target.field("after").type
     required = _required(contract)
     before = _image(wire.column("before").chunk(0), image_type, required)
@@ -187,6 +200,10 @@ def _parse(contract, target, keys, data, n, topic, partition, offsets) -> pa.Tab
     ts_ms = source.field("ts_ms")
     if ts_ms.null_count:
         raise _Unusual("source.ts_ms missing")
+    source_us = pc.multiply_checked(ts_ms, 1000)  # unchecked, an overflow would wrap to a wrong time
+    bounds = pc.min_max(source_us)
+    if bounds["min"].as_py() < MIN_EPOCH_MICROS or bounds["max"].as_py() > MAX_EPOCH_MICROS:
+        raise _Unusual("source.ts_ms outside years 1 to 9999")
     sequence = source.field("sequence")
     parts = pc.extract_regex(pc.fill_null(sequence, "[null,null]"), _SEQUENCE)
     if parts.null_count:
@@ -204,7 +221,7 @@ def _parse(contract, target, keys, data, n, topic, partition, offsets) -> pa.Tab
         "op": op,
         "before": before,
         "after": after,
-        "source_ts": pc.multiply(ts_ms, 1000).cast(pa.timestamp("us", tz="UTC")),
+        "source_ts": source_us.cast(pa.timestamp("us", tz="UTC")),
         "tx_id": source.field("txId"),
         "lsn": lsn,
         "commit_lsn": commit_lsn,

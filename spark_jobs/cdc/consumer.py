@@ -6,7 +6,10 @@ Reads the Debezium envelopes with kafka-python, types them by the contracts and 
 topic's micro-batch to its bronze table in one Delta commit that also holds the Kafka offsets.
 On start the position is recovered from those tables (Kafka's committed offsets are only
 written for monitoring), so a crash at any instant neither loses nor duplicates a change.
-Poison messages go to the dead-letter table with their raw bytes and the error.
+Poison messages go to the dead-letter table with their raw bytes and the error. A topic whose
+records past bronze's position are gone from Kafka stops with an alert (``positions``); a second
+consumer started beside this one fails on its first overlapping commit instead of landing the
+same offsets twice (``changes.append_changes``).
 
 Reading is done by reader processes (``reader``), one per core, each polling a group of topics
 and parsing each partition's slice column-wise with Arrow (``columnar``; a slice with anything
@@ -45,11 +48,12 @@ import pyarrow.compute as pc
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaError
 
+from core.disk import require_free_space
 from core.session import WRITE_ONLY_JVM_OPTIONS, get_spark
 from core.settings import get_settings
 from schemas.contracts import Contract
 from spark_jobs import arrow_delta, bronze
-from spark_jobs.cdc import changes
+from spark_jobs.cdc import changes, positions, source_health
 from spark_jobs.cdc.protocol import Message, read_frames, write_frame
 from spark_jobs.cdc.reader import Batch, ReaderConfig, existing_partitions
 
@@ -66,14 +70,18 @@ class RunStats:
     dead_letters: int = 0
     per_table: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     seconds: float = 0.0
+    gaps: list[positions.Gap] = field(default_factory=list)
 
     def summary(self) -> str:
         tables = ", ".join(f"{t}={n}" for t, n in sorted(self.per_table.items())) or "none"
-        return (
+        text = (
             f"cdc: {self.changes} changes landed in {self.batches} batches "
             f"({self.tombstones} tombstones skipped, {self.dead_letters} dead letters) "
             f"in {self.seconds:.1f}s; per table: {tables}"
         )
+        for gap in self.gaps:
+            text += f"\ncdc: STOPPED {gap.text()}"
+        return text
 
 
 class BatchWriter:
@@ -122,9 +130,13 @@ class BatchWriter:
 
     def close(self) -> None:
         """Write everything submitted, then stop; raise what the writer hit."""
-        if self.thread.is_alive():
-            self.queue.put(None)
-            self.thread.join()
+        while self.thread.is_alive():  # a writer that failed takes nothing more from a full queue
+            try:
+                self.queue.put(None, timeout=1)
+                break
+            except queue.Full:
+                continue
+        self.thread.join()
         self.pool.shutdown(wait=True)
         self.checkpointer.shutdown(wait=True)
         self.raise_if_failed()
@@ -369,10 +381,19 @@ class Consumer:
                 self.done.add(i)
             case Message.ERROR:
                 raise RuntimeError(f"cdc reader of {', '.join(self.groups[i])} failed:\n{message[1]}")
+            case Message.GAP:
+                _, topic, partition, at, earliest, end = message
+                reason = f"records from {at} on are no longer in Kafka (earliest kept {earliest}, end {end})"
+                self._gap(positions.Gap(topic, partition, at, earliest, end, reason))
             case Message.EXIT if i not in self.done:
                 raise RuntimeError(
                     f"cdc reader of {', '.join(self.groups[i])} exited with code {message[1]} before it was done"
                 )
+
+    def _gap(self, gap: positions.Gap) -> None:
+        log.error("cdc: %s", gap.text())
+        self.writer.stats.gaps.append(gap)
+        positions.record_gaps(self.writer.spark, self.writer.run_id, [gap], "open", bronze.now_utc())
 
     def _merge(self, batch: Batch) -> None:
         if self.pending is None:
@@ -425,14 +446,17 @@ def run(config: ConsumerConfig | None = None, started_event: threading.Event | N
     contracts = changes.cdc_contracts()
     contracts_by_topic = {changes.topic_for(c): c for c in contracts}
     spark = get_spark("cdc-consumer", WRITE_ONLY_JVM_OPTIONS if config.write_only_jvm else None)
+    require_free_space(settings.warehouse_dir, "cdc consumer")
     changes.ensure_tables(spark, contracts)
-    positions = changes.committed_offsets(spark, [changes.change_table_for(c) for c in contracts])
+    source_health.check(spark, sorted({c.source for c in contracts}), bronze.now_utc())
     kafka = _kafka_consumer(settings.kafka_bootstrap)
     stats = RunStats()
     writer = BatchWriter(spark, contracts_by_topic, stats, f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}")
+    start, bases = _start_positions(spark, kafka, contracts_by_topic, writer, settings.kafka_bootstrap)
+    contracts_by_topic = {t: c for t, c in contracts_by_topic.items() if t not in {g.topic for g in stats.gaps}}
     started = time.monotonic()
-    groups = reader_groups(_backlog(kafka, list(contracts_by_topic), positions), config.readers or os.cpu_count() or 1)
-    readers = Readers(_reader_configs(config, groups, contracts_by_topic, positions, settings.kafka_bootstrap))
+    groups = reader_groups(_backlog(kafka, list(contracts_by_topic), start), config.readers or os.cpu_count() or 1)
+    readers = Readers(_reader_configs(config, groups, contracts_by_topic, start, bases, settings.kafka_bootstrap))
     log.info("cdc: %d readers: %s", len(groups), "; ".join(", ".join(g) for g in groups))
     try:
         Consumer(config, groups, readers, writer, kafka, started, started_event).run()
@@ -441,6 +465,33 @@ def run(config: ConsumerConfig | None = None, started_event: threading.Event | N
         readers.close()
         kafka.close()
     return stats
+
+
+def _start_positions(
+    spark, kafka: KafkaConsumer, contracts_by_topic: dict[str, Contract], writer: BatchWriter, bootstrap: str
+) -> tuple[dict[tuple[str, int], int], dict[tuple[str, int], int]]:
+    """The Kafka offset each partition's reader starts at, and the offset bases (``positions``).
+    A topic with a gap is left out: recorded in ``ops.cdc_gaps``, alerted, in the run's stats."""
+    landed = changes.committed_offsets(spark, [changes.change_table_for(c) for c in contracts_by_topic.values()])
+    view = positions.kafka_view(bootstrap, list(contracts_by_topic), kafka)
+    start: dict[tuple[str, int], int] = {}
+    bases: dict[tuple[str, int], int] = {}
+    gaps: list[positions.Gap] = []
+    for topic, contract in contracts_by_topic.items():
+        table = changes.change_table_for(contract)
+        plan = positions.plan_topic(
+            topic, positions.read_mark(spark, table), view, {p: o for (t, p), o in landed.items() if t == topic}
+        )
+        if plan.mark is not None:
+            positions.write_mark(spark, table, plan.mark)
+        gaps.extend(plan.gaps)
+        start.update({(topic, p): o for p, o in plan.positions.items()})
+        bases.update({(topic, p): b for p, b in plan.base.items() if b})
+    for gap in gaps:
+        log.error("cdc: %s", gap.text())
+    writer.stats.gaps.extend(gaps)
+    positions.record_gaps(spark, writer.run_id, gaps, "open", bronze.now_utc())
+    return start, bases
 
 
 def _kafka_consumer(bootstrap: str) -> KafkaConsumer:
@@ -463,30 +514,32 @@ def _reader_configs(
     config: ConsumerConfig,
     groups: list[list[str]],
     contracts_by_topic: dict[str, Contract],
-    positions: dict[tuple[str, int], int],
+    start: dict[tuple[str, int], int],
+    bases: dict[tuple[str, int], int],
     bootstrap: str,
 ) -> list[ReaderConfig]:
     return [
         ReaderConfig(
             {t: contracts_by_topic[t] for t in g},
-            {k: v for k, v in positions.items() if k[0] in g},
+            {k: v for k, v in start.items() if k[0] in g},
             bootstrap,
             os.getpid(),
             config.until_caught_up,
             config.interval_s,
             config.max_records,
+            {k: v for k, v in bases.items() if k[0] in g},
         )
         for g in groups
     ]
 
 
-def _backlog(consumer: KafkaConsumer, topics: list[str], positions: dict[tuple[str, int], int]) -> dict[str, int]:
-    """Records waiting per topic from the recovered positions (0 for a topic not there yet)."""
+def _backlog(consumer: KafkaConsumer, topics: list[str], start: dict[tuple[str, int], int]) -> dict[str, int]:
+    """Records waiting per topic from the start positions (0 for a topic not there yet)."""
     tps = existing_partitions(consumer, topics)
     ends = consumer.end_offsets(tps) if tps else {}
     backlog = dict.fromkeys(topics, 0)
     for tp, end in ends.items():
-        backlog[tp.topic] += max(0, end - positions.get((tp.topic, tp.partition), 0))
+        backlog[tp.topic] += max(0, end - start.get((tp.topic, tp.partition), 0))
     return backlog
 
 
@@ -524,15 +577,24 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)
-    stats = run(
-        ConsumerConfig(
-            until_caught_up=args.interval is None,
-            interval_s=args.interval or 5.0,
-            readers=args.readers,
-            write_only_jvm=not args.apply,
+    try:
+        stats = run(
+            ConsumerConfig(
+                until_caught_up=args.interval is None,
+                interval_s=args.interval or 5.0,
+                readers=args.readers,
+                write_only_jvm=not args.apply,
+            )
         )
-    )
+    except RuntimeError as e:
+        if isinstance(e.__cause__, arrow_delta.AlreadyLanded):
+            print(f"cdc: stopped, nothing landed twice: {e.__cause__}", file=sys.stderr)
+            return 4
+        raise
     print(stats.summary())
+    if stats.gaps:
+        # The other topics landed; the run still fails, so a scheduler shows it.
+        return 3
     if args.apply:
         from spark_jobs.cdc import current_state
 

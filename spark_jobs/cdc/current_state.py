@@ -6,8 +6,13 @@ stack serves it, else in a Spark session of its own)
 One current-state table per source table (``bronze.<source>_<table>``): the contract's columns
 plus the version of the change that wrote each row. A change only wins over a newer version of
 its key, ordered by (commit LSN, LSN, Kafka offset), so a late or replayed older event never
-overwrites a newer one. Deletes stay as tombstones (``_is_deleted``) so that an older event
-arriving after a delete cannot resurrect the row; readers filter them out.
+overwrites a newer one. A snapshot read has no commit of its own: its version is the WAL
+position it was read at (``source.lsn`` of an initial snapshot; an incremental snapshot's
+sequence carries the stream position of its window), so a re-snapshot corrects a row that older
+streamed changes left wrong and loses to newer ones. Deletes stay as tombstones
+(``_is_deleted``) so that an older event arriving after a delete cannot resurrect the row;
+readers filter them out. A source ``TRUNCATE`` (op ``t``) turns every row older than it into a
+tombstone of the truncate's version; the change log keeps the event.
 
 Each run reads only the change-log rows past the offsets it applied last, and records the new
 offsets in the MERGE's own Delta commit (commit user metadata): the apply is exactly once, and
@@ -62,22 +67,28 @@ def ensure_current_table(spark: SparkSession, contract: Contract) -> str:
     return name
 
 
+def change_version(changes: DataFrame) -> list:
+    """A change's version as (commit LSN, LSN, Kafka offset) columns: a snapshot read (no commit
+    LSN) is versioned by the WAL position it was read at."""
+    return [
+        F.coalesce(F.col("commit_lsn"), F.col("lsn"), F.lit(-1)),
+        F.coalesce(F.col("lsn"), F.lit(-1)),
+        F.col("kafka_offset"),
+    ]
+
+
 def latest_per_key(changes: DataFrame, contract: Contract) -> DataFrame:
     """The newest change of each key in a batch, flattened to the current-state columns."""
-    version = [
-        F.coalesce(F.col("commit_lsn"), F.lit(-1)).desc(),
-        F.coalesce(F.col("lsn"), F.lit(-1)).desc(),
-        F.col("kafka_offset").desc(),
-    ]
-    newest = changes.withColumn("_rank", F.row_number().over(Window.partitionBy("key").orderBy(*version))).where(
-        "_rank = 1"
-    )
+    commit, lsn, offset = change_version(changes)
+    newest = changes.withColumn(
+        "_rank", F.row_number().over(Window.partitionBy("key").orderBy(commit.desc(), lsn.desc(), offset.desc()))
+    ).where("_rank = 1")
     image = F.when(F.col("op") == "d", F.col("before")).otherwise(F.col("after"))
     return newest.select(
         *[image[c].alias(c) for c in contract.column_names],
         F.col("key").alias("_key"),
-        F.coalesce(F.col("commit_lsn"), F.lit(-1)).alias("_commit_lsn"),
-        F.coalesce(F.col("lsn"), F.lit(-1)).alias("_lsn"),
+        commit.alias("_commit_lsn"),
+        lsn.alias("_lsn"),
         F.col("kafka_offset").alias("_kafka_offset"),
         F.col("source_ts").alias("_source_ts"),
         (F.col("op") == "d").alias("_is_deleted"),
@@ -115,6 +126,32 @@ def new_changes(spark: SparkSession, contract: Contract, done: dict[str, int]) -
     for part, off in done.items():
         seen = seen | ((F.col("kafka_partition") == int(part)) & (F.col("kafka_offset") <= off))
     return changes.where(~seen)
+
+
+def _after_truncate(spark: SparkSession, table: str, changes: DataFrame) -> DataFrame:
+    """The batch's changes that follow its last TRUNCATE, once every row older than that
+    truncate is a tombstone of its version (tombstones too, so an older replayed event cannot
+    come back); the whole batch when it holds no truncate."""
+    commit, lsn, offset = change_version(changes)
+    last = (
+        changes.where("op = 't'")
+        .select(commit.alias("c"), lsn.alias("l"), offset.alias("o"), F.col("source_ts").alias("ts"))
+        .orderBy(F.desc("c"), F.desc("l"), F.desc("o"))
+        .first()
+    )
+    if last is None:
+        return changes
+    older = (
+        f"_commit_lsn < {last.c} or (_commit_lsn = {last.c} and "
+        f"(_lsn < {last.l} or (_lsn = {last.l} and _kafka_offset < {last.o})))"
+    )
+    spark.sql(
+        f"update {table} set _is_deleted = true, _commit_lsn = {last.c}, _lsn = {last.l}, "
+        f"_kafka_offset = {last.o}, _source_ts = timestamp'{last.ts.isoformat(sep=' ')}', "
+        f"_applied_at = current_timestamp() where {older}"
+    )
+    newer = (commit > last.c) | ((commit == last.c) & ((lsn > last.l) | ((lsn == last.l) & (offset > last.o))))
+    return changes.where(newer & (F.col("op") != "t"))
 
 
 def merge_sql(table: str, source: str, cols: list[str]) -> str:
@@ -155,7 +192,7 @@ def apply_changes(spark: SparkSession, contract: Contract) -> ApplyResult:
         if not maxima:
             return ApplyResult(table, 0, 0, time.monotonic() - started)
         upto = {**done, **{str(r.kafka_partition): r.o for r in maxima}}
-        batch = latest_per_key(changes, contract)
+        batch = latest_per_key(_after_truncate(spark, table, changes), contract)
         cols = contract.column_names + [
             "_key",
             "_commit_lsn",

@@ -19,7 +19,10 @@ from schemas.values import Check, checker
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 EPOCH_DATE = date(1970, 1, 1)
-OPS = {"c", "u", "d", "r"}
+# "t": a TRUNCATE of the whole table (``skipped.operations=none``), with neither image nor key.
+OPS = {"c", "u", "d", "r", "t"}
+TRUNCATE_KEY = ""  # the change log's key of a truncate event: it is about every key
+INT64 = range(-(2**63), 2**63)  # tx id and LSNs are bigint columns of the change log
 
 
 class PoisonMessage(ValueError):
@@ -50,11 +53,11 @@ def _exact(kind: type, expected: str):
 
 
 def _epoch_days(value) -> date:  # io.debezium.time.Date: days since the epoch
-    return EPOCH_DATE + timedelta(days=int(value))
+    return EPOCH_DATE + timedelta(days=_exact(int, "an integer")(value))  # not int(): "7425", 7425.5 or true
 
 
 def _epoch_micros(value) -> datetime:  # io.debezium.time.MicroTimestamp: microseconds, UTC wall clock
-    return EPOCH + timedelta(microseconds=int(value))
+    return EPOCH + timedelta(microseconds=_exact(int, "an integer")(value))
 
 
 def _iso(value) -> datetime:  # io.debezium.time.ZonedTimestamp: ISO-8601 string
@@ -121,22 +124,31 @@ def _image(raw: Any, plan: _Plan) -> dict[str, Any] | None:
     for name, contract_type, convert, check in plan.columns:
         value = raw.get(name)
         if value is None:
+            if name in plan.required:  # an explicit null: the Arrow write of the whole batch would refuse it
+                raise PoisonMessage(f"column {name!r}: null in a required column")
             image[name] = None
             continue
         try:
             image[name] = convert(value)
         except (TypeError, ValueError, InvalidOperation, OverflowError) as e:
-            raise PoisonMessage(f"column {name!r}: cannot read {value!r} as {contract_type}: {e}") from e
+            raise PoisonMessage(f"column {name!r}: cannot read {value!r:.100} as {contract_type}: {e}") from e
         # A value that parses but does not fit (an amount over decimal(10,2), an int out of range,
         # a string over its varchar, NaN) would fail the whole batch's Arrow write.
         reason = check(image[name])
         if reason:
-            raise PoisonMessage(f"column {name!r}: value {value!r} does not fit {contract_type}: {reason}")
+            # The value's repr is cut short: the raw bytes beside the reason keep all of it.
+            raise PoisonMessage(f"column {name!r}: value {value!r:.100} does not fit {contract_type}: {reason}")
     return image
 
 
 def _lsn(value: Any) -> int | None:
-    return None if value in (None, "", "null") else int(value)
+    return None if value in (None, "", "null") else _int64(int(value), "LSN")
+
+
+def _int64(value: Any, what: str) -> Any:
+    if value is not None and (type(value) is not int or value not in INT64):
+        raise ValueError(f"{what} {value!r} is not a 64-bit integer")
+    return value
 
 
 def _sequence(text: str) -> list:
@@ -167,14 +179,19 @@ def parse_event(key: bytes | None, value: bytes, contract: Contract) -> ChangeRo
     """One Kafka record that is not a tombstone to a ChangeRow."""
     try:
         envelope = json.loads(value.decode("utf-8"))  # str: skips json's encoding sniffing
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise PoisonMessage(f"value is not JSON: {e}") from e
-    if not isinstance(envelope, dict) or envelope.get("op") not in OPS:
-        raise PoisonMessage(
-            f"not a Debezium change envelope (op={envelope.get('op') if isinstance(envelope, dict) else None!r})"
-        )
-    op = envelope["op"]
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        # ValueError: also an integer literal over Python's 4300 digits; RecursionError: nesting
+        # deeper than the interpreter's stack (either would otherwise stop the reader).
+        raise PoisonMessage(f"value is not JSON: {str(e)[:200]}") from e
+    op = envelope.get("op") if isinstance(envelope, dict) else None
+    if not isinstance(op, str) or op not in OPS:  # a list or object is not hashable
+        raise PoisonMessage(f"not a Debezium change envelope (op={op!r:.40})")
     source = envelope.get("source") or {}
+    if not isinstance(source, dict):
+        raise PoisonMessage(f"source block is {type(source).__name__}, not an object")
+    if source.get("table", contract.name) != contract.name:
+        # Another table's change on this table's topic (a routing mistake): never land it here.
+        raise PoisonMessage(f"source.table {source['table']!r:.80} is not this topic's table {contract.name!r}")
     plan = _plan(contract)
     before = _image(envelope.get("before"), plan)
     after = _image(envelope.get("after"), plan)
@@ -185,21 +202,24 @@ def parse_event(key: bytes | None, value: bytes, contract: Contract) -> ChangeRo
     try:
         seq = _sequence(source["sequence"]) if source.get("sequence") else [None, None]
         commit_lsn, lsn = _lsn(seq[0]), _lsn(source["lsn"] if source.get("lsn") is not None else seq[1])
-        ts_ms = int(source["ts_ms"])
-    except (KeyError, ValueError, TypeError, IndexError) as e:
-        raise PoisonMessage(f"source block unreadable: {e}") from e
+        source_ts = EPOCH + timedelta(milliseconds=int(source["ts_ms"]))
+        tx_id = _int64(source.get("txId"), "txId")
+    except (KeyError, ValueError, TypeError, IndexError, AttributeError, OverflowError) as e:
+        raise PoisonMessage(f"source block unreadable: {str(e)[:200]}") from e
     raw_image = envelope.get("after") if op != "d" else envelope.get("before")
     extra = None
     if isinstance(raw_image, dict):
         unknown = raw_image.keys() - plan.known
         extra = {k: json.dumps(raw_image[k]) for k in unknown} if unknown else None
+        if unknown and checker("text")("".join(unknown)):  # a map key Arrow cannot encode
+            raise PoisonMessage(f"an unknown column's name is not valid UTF-8: {sorted(unknown)!r:.200}")
     return ChangeRow(
-        key=_row_key(key, after or before, contract),
+        key=TRUNCATE_KEY if op == "t" else _row_key(key, after or before, contract),
         op=op,
         before=before,
         after=after,
-        source_ts=EPOCH + timedelta(milliseconds=ts_ms),
-        tx_id=source.get("txId"),
+        source_ts=source_ts,
+        tx_id=tx_id,
         lsn=lsn,
         commit_lsn=commit_lsn,
         snapshot=op == "r" or str(source.get("snapshot") or "false") not in ("false", "False"),

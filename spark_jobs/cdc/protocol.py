@@ -3,7 +3,9 @@
 The consumer writes a reader's ``ReaderConfig`` to its stdin as one frame, ``(config,)``, and
 closes that stdin to say "stop". The reader writes frames to its stdout, each a tuple whose
 first item is a ``Message``: ``(POLLING,)`` after its first poll, ``(BATCH, Batch)`` per poll
-that returned records, ``(DONE,)`` when it is caught up (if asked to stop there) or stopped,
+that returned records, ``(DONE,)`` when it is caught up (if asked to stop there) or stopped, ``(GAP, topic, partition,
+position, earliest, end)`` when Kafka no longer has the records at a partition's position (it
+stops reading that topic),
 ``(ERROR, traceback)`` when it fails. The consumer adds two of its own: ``(EXIT, returncode)``
 when a reader process ends (or ``(ERROR, traceback)`` when its frames cannot be read), and
 ``(IDLE,)`` when no message came for a while.
@@ -30,6 +32,7 @@ class Message(StrEnum):
     BATCH = "batch"  # (BATCH, Batch): one poll, parsed
     DONE = "done"  # the reader is caught up (if asked to stop there) or stopped
     ERROR = "error"  # (ERROR, traceback): the reader failed, or its frames could not be read
+    GAP = "gap"  # (GAP, topic, partition, position, earliest, end): records past bronze's position are gone
     EXIT = "exit"  # (EXIT, returncode): the consumer's, when a reader process has ended
     IDLE = "idle"  # the consumer's, when no message came for a while
 

@@ -25,6 +25,7 @@ from typing import IO, Any
 
 import pyarrow as pa
 from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import OffsetOutOfRangeError
 
 from schemas.contracts import Contract
 from spark_jobs import bronze
@@ -36,12 +37,14 @@ from spark_jobs.cdc.protocol import Message, read_frames, write_frame
 @dataclass
 class ReaderConfig:
     topics: dict[str, Contract]  # topic -> its contract
-    positions: dict[tuple[str, int], int]  # (topic, partition) -> next offset, from bronze
+    positions: dict[tuple[str, int], int]  # (topic, partition) -> next Kafka offset, from bronze
     bootstrap: str
     parent_pid: int
     until_caught_up: bool = True
     interval_s: float = 5.0
     max_records: int = 20_000
+    # (topic, partition) -> what to add to a Kafka offset for the change log (``positions``)
+    bases: dict[tuple[str, int], int] = field(default_factory=dict)
 
 
 @dataclass
@@ -80,12 +83,16 @@ class Batch:
         self.lag.update(later.lag)
 
 
-def parse_poll(number: int, records_by_tp, contracts_by_topic, received_at: datetime) -> Batch:
+def parse_poll(
+    number: int, records_by_tp, contracts_by_topic, received_at: datetime, bases: dict | None = None
+) -> Batch:
     """Each partition's records column-wise (``columnar``); a slice with anything unusual in it
-    record by record, which dead-letters poison messages and keeps unknown columns."""
+    record by record, which dead-letters poison messages and keeps unknown columns. Change rows
+    and dead letters carry the Kafka offset plus the partition's base (``positions``)."""
     batch = Batch(number)
     for tp, records in records_by_tp.items():
         contract = contracts_by_topic[tp.topic]
+        base = (bases or {}).get((tp.topic, tp.partition), 0)
         batch.next_offsets[tp] = records[-1].offset + 1
         live = [r for r in records if r.value is not None]
         batch.tombstones += len(records) - len(live)  # a delete's tombstone: the delete event precedes it
@@ -98,22 +105,24 @@ def parse_poll(number: int, records_by_tp, contracts_by_topic, received_at: date
             [r.value for r in live],
             tp.topic,
             tp.partition,
-            [r.offset for r in live],
+            [r.offset + base for r in live],
         )
         if table is None:
-            table = _parse_records(batch, tp, live, contract, received_at)
+            table = _parse_records(batch, tp, live, contract, received_at, base)
         if table.num_rows:
             batch.changes[tp.topic].append(table)
     return batch
 
 
-def _parse_records(batch: Batch, tp: TopicPartition, records, contract: Contract, received_at: datetime) -> pa.Table:
+def _parse_records(
+    batch: Batch, tp: TopicPartition, records, contract: Contract, received_at: datetime, base: int = 0
+) -> pa.Table:
     rows = []
     for rec in records:
         try:
-            rows.append((parse_event(rec.key, rec.value, contract), tp.partition, rec.offset))
+            rows.append((parse_event(rec.key, rec.value, contract), tp.partition, rec.offset + base))
         except PoisonMessage as e:
-            batch.dead.append((tp.topic, tp.partition, rec.offset, rec.key, rec.value, str(e), received_at))
+            batch.dead.append((tp.topic, tp.partition, rec.offset + base, rec.key, rec.value, str(e), received_at))
     return changes.change_rows_arrow(contract, rows, tp.topic)
 
 
@@ -160,6 +169,12 @@ class Assignment:
         for tp, offset in next_offsets.items():
             self.positions[(tp.topic, tp.partition)] = offset
 
+    def drop(self, topic: str) -> None:
+        """Stop reading ``topic`` (a gap): it is no longer looked for either."""
+        self.topics = [t for t in self.topics if t != topic]
+        self.tps = [tp for tp in self.tps if tp.topic != topic]
+        self.consumer.assign(self.tps)
+
 
 def _caught_up(consumer: KafkaConsumer, tps: list[TopicPartition]) -> bool:
     if not tps:
@@ -177,11 +192,25 @@ def _lagging(consumer: KafkaConsumer, batch: Batch, polled: dict[TopicPartition,
     return batch
 
 
+def _poll(consumer: KafkaConsumer, assignment: Assignment, out: IO[bytes], max_records: int) -> dict:
+    """One poll; a position Kafka no longer has (retention, deleted records, a wiped log) is
+    reported as a gap and its topic dropped, where the default reset would skip silently."""
+    try:
+        return consumer.poll(timeout_ms=200, max_records=max_records)
+    except OffsetOutOfRangeError as e:
+        for tp, position in (e.args[0] if e.args and isinstance(e.args[0], dict) else {}).items():
+            earliest = consumer.beginning_offsets([tp])[tp]
+            end = consumer.end_offsets([tp])[tp]
+            write_frame(out, (Message.GAP, tp.topic, tp.partition, position, earliest, end))
+            assignment.drop(tp.topic)
+        return {}
+
+
 def read(cfg: ReaderConfig, out: IO[bytes], stop: threading.Event) -> None:
     consumer = KafkaConsumer(
         bootstrap_servers=cfg.bootstrap,
         enable_auto_commit=False,
-        auto_offset_reset="earliest",
+        auto_offset_reset="none",  # never jump over a gap: ``_poll``
         max_partition_fetch_bytes=8 * 1024 * 1024,
     )
     assignment = Assignment(consumer, list(cfg.topics), dict(cfg.positions))
@@ -189,13 +218,13 @@ def read(cfg: ReaderConfig, out: IO[bytes], stop: threading.Event) -> None:
     try:
         while not stop.is_set() and os.getppid() == cfg.parent_pid:
             tps = assignment.refresh()
-            polled = consumer.poll(timeout_ms=200, max_records=cfg.max_records) if tps else {}
+            polled = _poll(consumer, assignment, out, cfg.max_records) if tps else {}
             if not announced:
                 write_frame(out, (Message.POLLING,))
                 announced = True
             if polled:
                 number += 1
-                batch = _lagging(consumer, parse_poll(number, polled, cfg.topics, bronze.now_utc()), polled)
+                batch = _lagging(consumer, parse_poll(number, polled, cfg.topics, bronze.now_utc(), cfg.bases), polled)
                 write_frame(out, (Message.BATCH, batch))
                 assignment.advance(batch.next_offsets)
             elif cfg.until_caught_up and _caught_up(consumer, tps):

@@ -47,7 +47,7 @@ def sql(db: str, statement: str, params=None):
 
 
 def topic_messages(topic: str) -> tuple[int, int]:
-    """(records, tombstones) in a topic, read end to end."""
+    """(records, tombstones) in a topic, read end to end (what Kafka still keeps: see ``earliest``)."""
     consumer = KafkaConsumer(bootstrap_servers=get_settings().kafka_bootstrap, enable_auto_commit=False)
     try:
         tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
@@ -66,10 +66,21 @@ def topic_messages(topic: str) -> tuple[int, int]:
         consumer.close()
 
 
-def landed_counts(table: str, topic: str) -> tuple[int, int]:
-    """(rows, distinct Kafka coordinates) of one topic in a bronze table."""
+def earliest(topic: str) -> int:
+    """The first offset partition 0 of ``topic`` still keeps (records before it were deleted)."""
+    consumer = KafkaConsumer(bootstrap_servers=get_settings().kafka_bootstrap, enable_auto_commit=False)
+    try:
+        tp = TopicPartition(topic, 0)
+        return consumer.beginning_offsets([tp])[tp]
+    finally:
+        consumer.close()
+
+
+def landed_counts(table: str, topic: str, from_offset: int = 0) -> tuple[int, int]:
+    """(rows, distinct Kafka coordinates) of one topic in a bronze table, from ``from_offset`` on."""
     return tuple(
         thrift_query(
-            f"select count(*), count(distinct kafka_partition, kafka_offset) from {table} where kafka_topic = '{topic}'"
+            f"select count(*), count(distinct kafka_partition, kafka_offset) from {table} "
+            f"where kafka_topic = '{topic}' and kafka_offset >= {from_offset}"
         )[0]
     )

@@ -112,3 +112,17 @@ def test_a_process_with_a_spark_session_shares_it_instead_of_connecting(spark):
     assert shared is spark  # not a Spark Connect session beside it (pyspark refuses that)
     release(shared)  # a local session lives on with its process
     assert not spark.sparkContext._jsc.sc().isStopped()
+
+
+def test_offsets_already_landed_are_refused_not_appended_twice(spark, tables):
+    location = bronze.table_location(spark, tables)
+    batch = [(_event("c", 11, "A", 100), 0, 20), (_event("u", 11, "B", 200), 0, 21)]
+    changes.append_changes(spark, CUSTOMERS, _stamped(batch), location)
+    # A second consumer that recovered the same position reads an overlapping batch.
+    with pytest.raises(arrow_delta.AlreadyLanded, match=f"kafka:{TOPIC}:0.*position 21.*starts at 21"):
+        changes.append_changes(spark, CUSTOMERS, _stamped([*batch[1:], (_event("u", 11, "C", 300), 0, 22)]), location)
+    # The next batch after the landed one, and another partition, go through.
+    changes.append_changes(spark, CUSTOMERS, _stamped([(_event("u", 11, "C", 300), 0, 22)]), location)
+    changes.append_changes(spark, CUSTOMERS, _stamped([(_event("c", 12, "A", 100), 1, 20)]), location)
+    rows = spark.table(tables).select("kafka_partition", "kafka_offset").orderBy("kafka_partition", "kafka_offset")
+    assert [tuple(r) for r in rows.collect()] == [(0, 20), (0, 21), (0, 22), (1, 20)]

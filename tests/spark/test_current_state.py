@@ -94,3 +94,31 @@ def test_offsets_are_recovered_however_many_maintenance_commits_follow(spark, fr
         spark.sql(f"alter table {table} set tblproperties ('lakehouse.test.maintenance' = '{i}')")
     assert current_state.applied_offsets(spark, table) == {"0": 0}
     assert current_state.apply_changes(spark, CUSTOMERS).changes == 0, "nothing applied twice"
+
+
+def test_a_snapshot_read_beats_older_streamed_versions_and_loses_to_newer(spark, fresh):
+    land(spark, [change("c", 1, "A", 100, 90), change("c", 2, "B", 100, 95), change("u", 2, "C", 300, 290)], 0)
+    current_state.apply_changes(spark, CUSTOMERS)
+    # A re-snapshot read at WAL position 200 (no commit LSN): newer than key 1's last commit,
+    # older than key 2's. Before snapshots were versioned by their position, both lost.
+    land(spark, [change("r", 1, "fixed", None, 200), change("r", 2, "stale", None, 200)], 3)
+    current_state.apply_changes(spark, CUSTOMERS)
+    assert_current(spark, [(1, "fixed", False), (2, "C", False)])
+
+
+def test_a_truncate_empties_the_current_state_and_keeps_later_changes(spark, fresh):
+    land(spark, [change("c", 1, "A", 100, 90), change("c", 2, "B", 150, 140)], 0)
+    current_state.apply_changes(spark, CUSTOMERS)
+    truncate = customer_change("t", 0, None, 205, 200)
+    # In one batch: a change before the truncate, the truncate, a re-insert after it.
+    land(spark, [change("u", 2, "C", 180, 170), truncate, change("c", 3, "D", 300, 290)], 2)
+    res = current_state.apply_changes(spark, CUSTOMERS)
+    assert res.changes == 3
+    # Key 2's pre-truncate update is never applied: the tombstone keeps the image it had.
+    assert_current(spark, [(1, "A", True), (2, "B", True), (3, "D", False)])
+    # A replayed pre-truncate insert cannot bring a row back; the log keeps the truncate event.
+    land(spark, [change("c", 1, "zombie", 100, 90)], 5)
+    current_state.apply_changes(spark, CUSTOMERS)
+    assert_current(spark, [(1, "A", True), (2, "B", True), (3, "D", False)])
+    ops = [r.op for r in spark.table(changes.change_table_for(CUSTOMERS)).orderBy("kafka_offset").collect()]
+    assert ops == ["c", "c", "u", "t", "c", "c"]

@@ -75,15 +75,15 @@ def _ticket_row() -> dict:
     }
 
 
-def _wire(row: dict) -> bytes:
+def _wire(row: dict, contract) -> bytes:
     # json.dumps writes NaN/Infinity as the bare tokens Jackson writes for Java's doubles.
-    return envelope("c", after=row)
+    return envelope("c", after=row, db=contract.source, table=contract.name)
 
 
 def _poll(contract, rows: list[dict]) -> tuple:
     topic = f"{contract.source}.public.{contract.name}"
     tp = TopicPartition(topic, 0)
-    records = [Record(json.dumps({"k": i}).encode(), _wire(r), 100 + i) for i, r in enumerate(rows)]
+    records = [Record(json.dumps({"k": i}).encode(), _wire(r, contract), 100 + i) for i, r in enumerate(rows)]
     batch = parse_poll(1, {tp: records}, {topic: contract}, datetime.now(UTC))
     return batch, topic
 
@@ -111,13 +111,13 @@ def test_a_misfit_is_dead_lettered_with_its_reason_and_the_rest_of_the_poll_land
 def test_the_per_record_parser_refuses_the_same_misfits(contract, good, column, value, reason):
     good = {k: v for k, v in (good or _ticket_row()).items() if k in contract.column_names}
     with pytest.raises(PoisonMessage, match=reason.split(" (")[0]):
-        parse_change(b'{"k":1}', _wire({**good, column: value}), contract)
+        parse_change(b'{"k":1}', _wire({**good, column: value}, contract), contract)
 
 
 def test_invalid_utf8_bytes_inside_a_string_are_dead_lettered():
     topic = "bss.public.products"
     tp = TopicPartition(topic, 0)
-    good = envelope("c", after=PRODUCT_ROW)
+    good = envelope("c", after=PRODUCT_ROW, db="bss", table="products")
     bad = good.replace(b'"5G 50GB"', b'"5G \xff50GB"')
     assert bad != good
     records = [Record(b'{"k":0}', good, 5), Record(b'{"k":1}', bad, 6)]

@@ -33,7 +33,7 @@ def test_every_message_kind_round_trips_through_the_frames():
 
 
 def test_a_message_equals_its_old_string_tag():
-    assert [m.value for m in Message] == ["polling", "batch", "done", "error", "exit", "idle"]
+    assert [m.value for m in Message] == ["polling", "batch", "done", "error", "gap", "exit", "idle"]
     assert Message.BATCH == "batch" and Message("done") is Message.DONE
 
 

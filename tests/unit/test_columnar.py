@@ -47,8 +47,8 @@ def test_customer_changes_match_the_per_record_parse():
 
 def test_decimals_and_booleans_match_the_per_record_parse():
     values = [
-        envelope("c", after=PRODUCT_ROW),
-        envelope("u", after={**PRODUCT_ROW, "price": "0.10", "is_active": False}),
+        envelope("c", after=PRODUCT_ROW, table="products"),
+        envelope("u", after={**PRODUCT_ROW, "price": "0.10", "is_active": False}, table="products"),
     ]
     fast, slow = _both(PRODUCTS, values, topic="bss.public.products")
     assert fast is not None and fast.to_pylist() == slow.to_pylist()

@@ -34,7 +34,9 @@ def test_tombstone_is_none():
 
 
 def test_decimal_arrives_as_string_and_stays_exact():
-    assert parse_change(b"k", envelope("c", after=PRODUCT_ROW), PRODUCTS).after["price"] == Decimal("29.90")
+    assert parse_change(b"k", envelope("c", after=PRODUCT_ROW, table="products"), PRODUCTS).after["price"] == Decimal(
+        "29.90"
+    )
 
 
 def test_null_commit_lsn_of_the_first_transaction_is_kept_as_null():

@@ -1,0 +1,52 @@
+"""Operational alerts: posted as JSON to the webhook ``LAKEHOUSE_ALERT_WEBHOOK`` (Slack- or
+Teams-style receivers take the ``text`` field), always logged; with no webhook configured they
+are only logged. The quality gates (``expectations.alerts``) and the CDC checks (retention gaps,
+replication-slot health) send through here."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+from core.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+
+class AlertDeliveryError(RuntimeError):
+    pass
+
+
+def post(
+    kind: str, lines: list[str], items: list[dict[str, Any]], url: str | None = None, attempts: int = 3, timeout=10.0
+) -> int:
+    """Log each line and post them as one message ``{"text", "kind", "alerts": items}``; returns
+    how many were posted (0 without a webhook). Retries a failed delivery, then raises
+    ``AlertDeliveryError``: the caller has already recorded what it alerts about."""
+    if not lines:
+        return 0
+    for line in lines:
+        log.warning("%s alert: %s", kind, line)
+    url = url or get_settings().alert_webhook or None
+    if not url:
+        log.warning("%s alerts: no channel configured (LAKEHOUSE_ALERT_WEBHOOK); %d logged only", kind, len(lines))
+        return 0
+    body = json.dumps(
+        {"text": f"{len(lines)} {kind} alert(s):\n" + "\n".join(lines), "kind": kind, "alerts": items}
+    ).encode()
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
+    last = None
+    for attempt in range(attempts):
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                if 200 <= response.status < 300:
+                    return len(lines)
+                last = f"HTTP {response.status}"
+        except (urllib.error.URLError, OSError) as e:
+            last = str(e)
+        time.sleep(0.5 * 2**attempt)
+    raise AlertDeliveryError(f"webhook {url} refused {len(lines)} {kind} alert(s) after {attempts} attempts: {last}")
