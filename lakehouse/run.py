@@ -53,7 +53,9 @@ def landing_accounting(manifest, landing: Path) -> tuple[bool, str]:
     rows = thrift_query(
         f"select feed, count(*), sum(rows_read), sum(rows_landed), sum(rows_quarantined), sum(duplicates_skipped), "
         f"sum(case when status = 'failed' then 1 else 0 end), "
-        f"sum(case when rows_read = rows_landed + rows_quarantined + duplicates_skipped then 0 else 1 end) "
+        f"sum(coalesce(rows_superseded, 0)), "
+        f"sum(case when rows_read = rows_landed + rows_quarantined + duplicates_skipped "
+        f"+ coalesce(rows_superseded, 0) then 0 else 1 end) "
         f"from {landing_tables.manifest_table()} where fingerprint in ({fps}) group by feed order by feed"
     )
     d = manifest.defects
@@ -66,12 +68,12 @@ def landing_accounting(manifest, landing: Path) -> tuple[bool, str]:
     }
     ok = len(rows) == len({f["feed"] for f in manifest.files.values()})
     parts = []
-    for feed, files, read, landed, bad, dups, failed, unbalanced in rows:
+    for feed, files, read, landed, bad, dups, failed, superseded, unbalanced in rows:
         ok = ok and unbalanced == 0
         q, du, fa = planted.get(feed, (0, 0, 0))
         parts.append(
             f"{feed} {files} files, {read:,} rows = {landed:,} landed + {bad:,} quarantined (planted {q}) "
-            f"+ {dups:,} duplicates (planted {du}); {failed} failed files (planted {fa})"
+            f"+ {dups:,} duplicates (planted {du}) + {superseded:,} superseded; {failed} failed files (planted {fa})"
         )
     return ok, "; ".join(parts)
 

@@ -33,6 +33,11 @@ SEVERITIES = ("critical", "warning")
 # What a failed rule does: stop the step that feeds the next layer, quarantine the offending rows
 # (they do not reach the next layer), or only record and report it.
 ACTIONS = ("stop", "quarantine", "record")
+# How a file feed's rows meet the rows bronze holds: events are appended once per key (a re-sent
+# key is a duplicate); reference data is upserted by key, the row with the newer version winning.
+LANDING_MODES = ("append", "upsert")
+# Types whose order is a version's order.
+_VERSION_TYPES = ("smallint", "int", "bigint", "date", "timestamp", "timestamptz")
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,14 @@ class Rule:
             raise ValueError(f"rule {self.rule!r}: a warning can only be recorded; make it critical to {self.action}")
         if not 0.0 < float(self.threshold) <= 1.0:
             raise ValueError(f"rule {self.rule!r}: threshold {self.threshold!r} must be a pass rate in (0, 1]")
+
+
+@dataclass(frozen=True)
+class Landing:
+    """A file feed's landing semantics (``landing:`` in the contract; default append)."""
+
+    mode: str = "append"
+    version_column: str | None = None  # upsert: the column whose greater value is the newer row
 
 
 @dataclass(frozen=True)
@@ -84,6 +97,7 @@ class Contract:
     owner: str = ""
     format: str | None = None  # None: a database table captured by CDC; else the landed file format
     mappings: dict[str, dict[str, str]] = field(default_factory=dict, compare=False, hash=False)
+    landing: Landing = Landing()
     path: Path | None = field(default=None, compare=False)
 
     @property
@@ -130,6 +144,7 @@ def parse_contract(doc: dict, path: Path | None = None) -> Contract:
             owner=doc.get("owner", ""),
             format=doc.get("format"),
             mappings={k: {str(a): str(b) for a, b in v.items()} for k, v in (doc.get("mappings") or {}).items()},
+            landing=Landing(**doc["landing"]) if "landing" in doc else Landing(),
             path=path,
         )
     except (KeyError, TypeError) as e:
@@ -169,7 +184,37 @@ def parse_contract(doc: dict, path: Path | None = None) -> Contract:
             raise ContractError(f"{where}: primary key column {k!r} is not a column")
         if contract.column(k).nullable:
             raise ContractError(f"{where}: primary key column {k!r} must be nullable: false")
+    _check_landing(contract, where)
     return contract
+
+
+def _check_landing(contract: Contract, where: str) -> None:
+    landing = contract.landing
+    if landing == Landing():
+        return
+    if contract.is_database_table:
+        raise ContractError(f"{where}: landing applies to file feeds only (this contract has no format)")
+    if landing.mode not in LANDING_MODES:
+        raise ContractError(f"{where}: landing mode {landing.mode!r} is not one of {', '.join(LANDING_MODES)}")
+    version = landing.version_column
+    if landing.mode == "append":
+        if version is not None:
+            raise ContractError(f"{where}: landing mode append takes no version_column (upsert does)")
+        return
+    if version is None:
+        raise ContractError(f"{where}: landing mode upsert needs a version_column (the newer row wins)")
+    if version not in contract.column_names:
+        raise ContractError(f"{where}: landing version_column {version!r} is not a column")
+    column = contract.column(version)
+    if column.nullable:
+        raise ContractError(f"{where}: landing version_column {version!r} must be nullable: false")
+    if column.type not in _VERSION_TYPES:
+        raise ContractError(
+            f"{where}: landing version_column {version!r} has type {column.type!r}, "
+            f"not one of {', '.join(_VERSION_TYPES)}"
+        )
+    if version in contract.primary_key:
+        raise ContractError(f"{where}: landing version_column {version!r} is part of the primary key")
 
 
 @cache

@@ -125,8 +125,10 @@ def _write(spark, bronze_db: str, name: str, table: pa.Table, mode: str, tmp: Pa
     df = spark.read.parquet(str(path) + ".parquet")
     df = df.select(*[F.col(f.name).cast(f.dataType) for f in _bronze_schema(contract)])
     writer = df.write.format("delta").mode(mode)
-    if feed.partition and mode == "overwrite":
-        writer = writer.partitionBy(feed.partition[0]).option("overwriteSchema", "true")
+    if mode == "overwrite":  # a contract may have gained a column since the table was written
+        writer = writer.option("overwriteSchema", "true")
+        if feed.partition:
+            writer = writer.partitionBy(feed.partition[0])
     writer.saveAsTable(table_name(bronze_db, name))
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pyarrow as pa
 
 from simulator.generator.catalogue import REGIONS
-from simulator.generator.common import epoch_us, stream, to_datetime64
+from simulator.generator.common import US_PER_DAY, epoch_us, stream, to_datetime64
 from simulator.generator.config import GeneratorConfig
 
 PERIOD_US = 15 * 60 * 1_000_000
@@ -27,6 +27,11 @@ def cells(cfg: GeneratorConfig) -> pa.Table:
             "capacity_mbps": np.where(rat == "5G", 1000, 150).astype(np.int32),
             "latitude": np.round(39.9 + rng.normal(0, 0.08, n), 6),
             "longitude": np.round(116.4 + rng.normal(0, 0.1, n), 6),
+            # The inventory's last change of each cell, within the year before the export (whole
+            # seconds, as the NMS writes it); drawn last so the columns above keep their values.
+            "updated_at": to_datetime64(
+                epoch_us(cfg.start) - rng.integers(1, 365 * US_PER_DAY // 1_000_000, n) * 1_000_000
+            ),
         }
     )
 

@@ -1,8 +1,9 @@
 """The file feeds of the landing zone, derived from the contracts with a file format.
 
 A feed is one contract: its files live under ``<landing root>/<source>/<name>/``, its bronze
-table (``tables.py``) is deduplicated on the contract's primary key and, for
-time series, partitioned by the business date of one timestamp column.
+table (``tables.py``) holds one row per primary key (the first landed for an append feed, the
+newest version for an upsert feed: the contract's ``landing``) and, for time series, is
+partitioned by the business date of one timestamp column.
 """
 
 from __future__ import annotations

@@ -5,10 +5,12 @@
 For each feed (a contract with a file format): list the files (a local folder by default; an
 object store or HDFS URI that Arrow's file systems take, e.g. ``s3://bucket/landing``),
 fingerprint the ones the manifest has not seen, parse the new ones with Arrow (``parse.py``:
-bad rows to the quarantine with file, line and reason), skip rows whose key is already in
-bronze or earlier in the same load, and append the rest as one Delta commit of one Parquet file
-per date. Per file, rows read = landed + quarantined + duplicates skipped, recorded in the
-manifest table.
+bad rows to the quarantine with file, line and reason), then land the rest as the contract's
+``landing`` mode says. Append (events): skip rows whose key is already in bronze or earlier in the
+same load, and append the rest as one Delta commit of one Parquet file per date. Upsert
+(reference data such as the cell inventory): per key, the row with the newest version wins, in
+one MERGE; an older version is superseded, the same version again is a duplicate. Per file,
+rows read = landed + quarantined + duplicates skipped + superseded, recorded in the manifest table.
 
 Spark is used for what needs the table's state: the manifest, the keys already landed for the
 dates a load touches, and the commits (through Delta's own transaction, ``arrow_delta``). The
@@ -25,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
-import gzip
 import hashlib
 import json
 import logging
@@ -45,6 +46,7 @@ from pyspark.sql import Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import to_arrow_schema
 
+from core.disk import require_free_space
 from core.session import WRITE_ONLY_JVM_OPTIONS, get_spark
 from core.settings import get_settings
 from spark_jobs import arrow_delta
@@ -74,6 +76,7 @@ class FileOutcome:
     quarantined: int = 0
     duplicates: int = 0
     error: str | None = None
+    superseded: int = 0  # upsert feeds: rows older than the version bronze or the load holds
 
     def manifest_row(self, feed: Feed, version: int | None, at: datetime) -> dict:
         return {
@@ -87,6 +90,7 @@ class FileOutcome:
             "rows_landed": self.landed,
             "rows_quarantined": self.quarantined,
             "duplicates_skipped": self.duplicates,
+            "rows_superseded": self.superseded,
             "error": self.error,
             "bronze_version": version,
             "loaded_at": at,
@@ -110,8 +114,8 @@ class FeedResult:
             f"{self.feed}: {len(self.files)} new files ({len(failed) - pending} failed, {pending} pending), "
             f"{self.total('read'):,} rows read = "
             f"{self.total('landed'):,} landed + {self.total('quarantined'):,} quarantined + "
-            f"{self.total('duplicates'):,} duplicates skipped in {self.seconds:.1f}s"
-            + "".join(f"\n  {f.status} {f.path}: {f.error}" for f in failed)
+            f"{self.total('duplicates'):,} duplicates skipped + {self.total('superseded'):,} superseded "
+            f"in {self.seconds:.1f}s" + "".join(f"\n  {f.status} {f.path}: {f.error}" for f in failed)
         )
 
 
@@ -131,19 +135,28 @@ def _filesystem(root: str) -> tuple[pafs.FileSystem, str, str]:
     return fs, path.rstrip("/"), f"{scheme}://"
 
 
+def _mtime(info: pafs.FileInfo) -> datetime:
+    # To the millisecond, as the manifest has always held them (Spark's file listing).
+    return info.mtime.astimezone(UTC).replace(microsecond=info.mtime.microsecond // 1000 * 1000)
+
+
+def _in_progress(relative: str) -> bool:
+    """A name writers give a file until it is complete (``.name``, ``_name``, or anything under
+    such a folder, as Hadoop and Spark hide them); ``name.tmp`` and the like fail the glob."""
+    return any(part[:1] in (".", "_") for part in relative.split("/"))
+
+
 def list_files(root: str, feed: Feed) -> tuple[pafs.FileSystem, list[tuple[str, int, datetime]]]:
-    """The feed's files: (path as recorded, size, modification time). Content is not read."""
+    """The feed's complete files: (path as recorded, size, modification time). Content is not read."""
     fs, base, prefix = _filesystem(root)
-    infos = fs.get_file_info(pafs.FileSelector(f"{base}/{feed.subdir}", recursive=True, allow_not_found=True))
-    # Times to the millisecond, as the manifest has always held them (Spark's file listing).
+    folder = f"{base}/{feed.subdir}"
+    infos = fs.get_file_info(pafs.FileSelector(folder, recursive=True, allow_not_found=True))
     files = [
-        (
-            prefix + i.path,
-            i.size,
-            i.mtime.astimezone(UTC).replace(microsecond=i.mtime.microsecond // 1000 * 1000),
-        )
+        (prefix + i.path, i.size, _mtime(i))
         for i in infos
-        if i.type == pafs.FileType.File and fnmatch.fnmatch(i.base_name, feed.glob)
+        if i.type == pafs.FileType.File
+        and fnmatch.fnmatch(i.base_name, feed.glob)
+        and not _in_progress(i.path[len(folder) + 1 :])
     ]
     return fs, sorted(files)
 
@@ -160,25 +173,66 @@ def fingerprint(fs: pafs.FileSystem, path: str) -> str:
     return h.hexdigest()
 
 
+class Changed(OSError):
+    """The file changed while it was read: still being written."""
+
+
 def read_file(fs: pafs.FileSystem, path: str, feed: Feed) -> bytes:
     """A file's content, decompressed; raises ``ValueError`` with the reason it cannot be read."""
     with fs.open_input_stream(_fs_path(path), compression=None) as f:
         data = f.read()
     if feed.file_format.endswith(".gz"):
-        try:
-            return gzip.decompress(data)
-        except EOFError:
-            raise ValueError("truncated gzip: the compressed stream ends before its end marker") from None
-        except (gzip.BadGzipFile, zlib.error) as e:
-            raise ValueError(f"corrupt gzip: {e}") from None
+        return gunzip(data)
     return data
+
+
+def gunzip(data: bytes) -> bytes:
+    """The content of a gzip file of one or more members. Bytes after the last complete member
+    that do not start another are ignored, as gzip(1) does: the members' checksums vouch for
+    what was read, and the garbage is reported (``TrailingGarbage``) with it."""
+    out: list[bytes] = []
+    rest = data
+    while rest:
+        if out and not rest.startswith(b"\x1f\x8b"):
+            raise TrailingGarbage(b"".join(out), len(rest))
+        member = zlib.decompressobj(wbits=31)  # gzip header and trailer, CRC checked
+        try:
+            out.append(member.decompress(rest))
+        except zlib.error as e:
+            raise ValueError(f"corrupt gzip: {e}") from None
+        if not member.eof:
+            raise ValueError("truncated gzip: the compressed stream ends before its end marker")
+        rest = member.unused_data
+    return b"".join(out)
+
+
+class TrailingGarbage(Exception):
+    def __init__(self, content: bytes, garbage: int):
+        super().__init__(f"{garbage} bytes of trailing garbage after the gzip stream, ignored")
+        self.content = content
+
+
+def _unchanged(fs: pafs.FileSystem, f: FileOutcome) -> None:
+    """Raises ``Changed`` if the file is no longer as listed (size, modification time)."""
+    info = fs.get_file_info(_fs_path(f.path))
+    if (info.size, _mtime(info) if info.mtime else None) != (f.size, f.modified_at):
+        raise Changed(f"changed while being read (still being written?): {f.size} bytes listed, now {info.size}")
 
 
 def parse_file(fs: pafs.FileSystem, f: FileOutcome, feed: Feed) -> Parsed | None:
     """The file's rows, or None with the file marked failed (its content cannot be read: for
-    good) or pending (the storage failed to deliver it: the next run tries again)."""
+    good) or pending (the storage failed to deliver it, or it changed while read: the next run
+    tries again)."""
     try:
-        parsed = parse_text(read_file(fs, f.path, feed), feed)
+        try:
+            data = read_file(fs, f.path, feed)
+        except TrailingGarbage as e:
+            data, f.error = e.content, str(e)
+        _unchanged(fs, f)
+        if not data.strip():
+            f.status, f.error = "failed", "empty file: no lines" if not data else "empty file: only whitespace"
+            return None
+        parsed = parse_text(data, feed, get_settings().landing_max_line_bytes)
     except ValueError as e:
         f.status, f.error = "failed", f"unreadable: {e}"
         log.warning("%s: %s", f.path, f.error)
@@ -189,7 +243,7 @@ def parse_file(fs: pafs.FileSystem, f: FileOutcome, feed: Feed) -> Parsed | None
         return None
     f.read, f.quarantined = parsed.read, len(parsed.bad)
     if f.read == 0:
-        f.status, f.error = "failed", "empty file: no lines"
+        f.status, f.error = "failed", "empty file: a header and no rows"
     return parsed
 
 
@@ -250,6 +304,7 @@ def recover_unrecorded(t: Tables, feed: Feed) -> int:
                 f["landed"],
                 f["quarantined"],
                 f["duplicates"],
+                superseded=f.get("superseded", 0),
             )
             for fp, f in meta["files"].items()
             if fp not in recorded
@@ -324,15 +379,17 @@ def _key(feed: Feed) -> list[str]:
     return list(feed.contract.primary_key) + ([feed.partition[0]] if feed.partition else [])
 
 
-def _existing_keys(t: Tables, feed: Feed, batch: pa.Table) -> pa.Table:
-    """Keys already in bronze, read only from the partitions this load touches."""
+def _existing_keys(t: Tables, feed: Feed, batch: pa.Table, also: tuple[str, ...] = ()) -> pa.Table:
+    """Keys (and the columns ``also``) already in bronze, read only from the partitions this
+    load touches."""
     target = t.spark.table(tables.feed_table(feed))
     if feed.partition:
         part = feed.partition[0]
         dates = pc.unique(batch.column(part)).to_pylist()
         target = target.where(F.col(part).isin(dates))
-    keys = target.select(*_key(feed)).toArrow()
-    return keys.cast(batch.select(_key(feed)).schema)
+    columns = [*_key(feed), *also]
+    keys = target.select(*columns).toArrow()
+    return keys.cast(batch.select(columns).schema)
 
 
 def _first_new(t: Tables, feed: Feed, rows: pa.Table) -> pa.Table:
@@ -348,6 +405,67 @@ def _first_new(t: Tables, feed: Feed, rows: pa.Table) -> pa.Table:
         kept = keys.join(existing, key, join_type="left anti").column("_order")
         rows = rows.take(np.sort(kept.to_numpy()))
     return rows
+
+
+def _newest(t: Tables, feed: Feed, rows: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """An upsert feed's (rows to apply, rows superseded). Per key, the row with the newest
+    version in the load is applied if bronze holds no newer or equal version; an older version
+    is superseded; the same version again (in the load or in bronze) is a duplicate, the first
+    row of the load (in file, line order) being the one kept."""
+    key, version = _key(feed), feed.contract.landing.version_column
+    assert version is not None  # the contract requires it for upsert
+    k = rows.select([*key, version]).append_column("_order", pa.array(np.arange(rows.num_rows)))
+    newest = k.group_by(key, use_threads=False).aggregate([(version, "max")])
+    k = k.join(newest, key).sort_by("_order")  # every row meets its key's group: row i at i
+    is_newest = pc.equal(k.column(version), k.column(f"{version}_max"))
+    superseded = pc.invert(is_newest)
+    first = k.filter(is_newest).group_by(key, use_threads=False).aggregate([("_order", "min")])
+    candidates = k.take(np.sort(first.column("_order_min").to_numpy())).select([*key, version, "_order"])
+    landed = _existing_keys(t, feed, rows, (version,)).rename_columns([*key, "_landed_version"])
+    c = candidates.join(landed, key, join_type="left outer")
+    # A row loaded before the contract had a version (null) is older than any.
+    theirs = c.column("_landed_version")
+    newer = pc.fill_null(pc.or_kleene(pc.is_null(theirs), pc.greater(c.column(version), theirs)), False)
+    older = pc.fill_null(pc.less(c.column(version), theirs), False)
+    apply = np.zeros(rows.num_rows, bool)
+    apply[pc.filter(c.column("_order"), newer).to_numpy()] = True
+    lost = superseded.to_numpy(zero_copy_only=False).copy()
+    lost[pc.filter(c.column("_order"), older).to_numpy()] = True
+    return rows.filter(pa.array(apply)), rows.filter(pa.array(lost))
+
+
+def _merge(t: Tables, feed: Feed, rows: pa.Table, user_metadata: str) -> int:
+    """Upsert ``rows`` (one per key) into the feed's table in one MERGE; returns its version.
+    The MERGE checks the version again, so an older row never replaces a newer one, whatever
+    committed since the rows were picked. Its commit carries the files' counts, as an append's."""
+    table, version = tables.feed_table(feed), feed.contract.landing.version_column
+    view = "_landing_upsert"
+    t.spark.createDataFrame(rows, schema=tables.feed_schema(feed)).createOrReplaceTempView(view)
+    on = " and ".join(f"t.{k} = s.{k}" for k in _key(feed))
+    conf = "spark.databricks.delta.commitInfo.userMetadata"
+    t.spark.conf.set(conf, user_metadata)
+    try:
+        t.spark.sql(
+            f"merge into {table} t using {view} s on {on} "
+            f"when matched and (t.{version} is null or s.{version} > t.{version}) then update set * "
+            "when not matched then insert *"
+        )
+    finally:
+        t.spark.conf.unset(conf)
+        t.spark.catalog.dropTempView(view)
+    # The MERGE's own commit (auto compaction may have committed after it).
+    for v, info in arrow_delta.recent_commits(t.location(table), RECOVERY_COMMITS):
+        if info.get("operation") == "MERGE" and info.get("userMetadata") == user_metadata:
+            return v
+    raise RuntimeError(f"{table}: the MERGE's commit is not in the table's history")
+
+
+def _counts(rows: pa.Table | None) -> dict[str, int]:
+    """Rows per source file."""
+    if rows is None or not rows.num_rows:
+        return {}
+    counts = rows.group_by("_source_file").aggregate([("_source_file", "count")]).to_pydict()
+    return dict(zip(counts["_source_file"], counts["_source_file_count"]))
 
 
 def _quarantine(t: Tables, feed: Feed, files: list[tuple[FileOutcome, Parsed]], at: datetime) -> None:
@@ -401,14 +519,14 @@ def _load(t: Tables, fs: pafs.FileSystem, feed: Feed, files: list[FileOutcome], 
         rows = rows.append_column("_source_file", pa.repeat(pa.scalar(f.path), rows.num_rows))
         pieces.append(rows)
     good = pa.concat_tables(pieces, promote_options="default") if pieces else None
-    new = _first_new(t, feed, good) if good is not None and good.num_rows else None
-    landed = {}
-    if new is not None:
-        counts = new.group_by("_source_file").aggregate([("_source_file", "count")]).to_pydict()
-        landed = dict(zip(counts["_source_file"], counts["_source_file_count"]))
+    upsert = feed.contract.landing.mode == "upsert"
+    new, superseded = None, None
+    if good is not None and good.num_rows:
+        new, superseded = _newest(t, feed, good) if upsert else (_first_new(t, feed, good), None)
+    landed, lost = _counts(new), _counts(superseded)
     for f, _ in ok:
-        f.landed = landed.get(f.path, 0)
-        f.duplicates = f.read - f.quarantined - f.landed
+        f.landed, f.superseded = landed.get(f.path, 0), lost.get(f.path, 0)
+        f.duplicates = f.read - f.quarantined - f.landed - f.superseded
     log.info("%s: quarantined and deduplicated at %.1fs", feed.name, time.monotonic() - t0)
     if new is None or not sum(landed.values()):
         return None
@@ -424,6 +542,7 @@ def _load(t: Tables, fs: pafs.FileSystem, feed: Feed, files: list[FileOutcome], 
                 "landed": f.landed,
                 "quarantined": f.quarantined,
                 "duplicates": f.duplicates,
+                "superseded": f.superseded,
             }
             for f in files
             if f.status == "loaded"
@@ -431,6 +550,10 @@ def _load(t: Tables, fs: pafs.FileSystem, feed: Feed, files: list[FileOutcome], 
     }
     new = new.append_column("_ingested_at", pa.repeat(pa.scalar(at, pa.timestamp("us", tz="UTC")), new.num_rows))
     out = new.select(schema.names).cast(schema)
+    if upsert:
+        version = _merge(t, feed, out, json.dumps(meta))
+        log.info("%s: %d rows merged at %.1fs", feed.name, out.num_rows, time.monotonic() - t0)
+        return version
     version = arrow_delta.append(
         t.spark,
         t.location(tables.feed_table(feed)),
@@ -462,6 +585,7 @@ def load_feed(t: Tables, feed: Feed, root: str | None = None) -> FeedResult:
 def run(
     feeds: list[Feed] | None = None, root: str | None = None, spark: SparkSession | None = None
 ) -> list[FeedResult]:
+    require_free_space(get_settings().warehouse_dir, "landing loader")
     spark = spark or get_spark("landing-loader", WRITE_ONLY_JVM_OPTIONS)  # its JVM mostly commits
     feeds = feeds or file_feeds()
     for feed in feeds:

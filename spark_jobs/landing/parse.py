@@ -10,7 +10,13 @@ as rescued data. Both readers agree on what a good line yields (unit tests compa
 Reading rules (the same in both): a JSON value that is not a string is read as its JSON text
 (so ``"bytes": "12"`` and ``"bytes": 12`` are both 12); an empty CSV field is null; numbers and
 timestamps may be surrounded by spaces; a timestamp without an offset is UTC (the warehouse's
-session time zone).
+session time zone); a double must be finite (as the CDC consumer requires).
+
+Files are UTF-8 (a leading byte order mark is dropped). A line that is not valid UTF-8, longer
+than the configured maximum, or (CSV) with an odd number of quotes (a quoted field spanning
+lines, or never closed: its pieces are not rows) is quarantined with that reason; so is a CSV
+file's header line met again. A file whose header cannot describe its rows (a required column
+missing, a column named twice), or that is UTF-16, fails whole.
 """
 
 from __future__ import annotations
@@ -18,12 +24,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import cache
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -37,6 +45,10 @@ LINE = "_line_number"
 RESCUED = "_rescued_data"  # columns the contract does not know, as JSON, instead of dropping them
 # A refused segment is halved down to this many lines, then read line by line.
 LINE_BY_LINE_BELOW = 32
+UTF8_BOM = b"\xef\xbb\xbf"
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+# What of an over-long line the quarantine keeps.
+LONG_LINE_KEPT = 1024
 
 _INT_TEXT = re.compile(r"[+-]?\d+")
 _FLOAT_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(NaN|Infinity|inf)", re.IGNORECASE)
@@ -109,7 +121,7 @@ def convert(text: str, contract_type: str):
             if _INT_TEXT.fullmatch(t) and misfit(int(t), base) is None:
                 return int(t)
         elif base == "double":
-            if _FLOAT_TEXT.fullmatch(t):
+            if _FLOAT_TEXT.fullmatch(t) and math.isfinite(float(t)):
                 return float(t)
         elif base == "decimal":
             p, s = (int(x) for x in re.findall(r"\d+", contract_type))
@@ -158,6 +170,27 @@ def _rescue(extras: dict[str, str | None]) -> str | None:
     return json.dumps(extras, separators=(",", ":"), ensure_ascii=False) if extras else None
 
 
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class _KeyTwice(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    obj: dict[str, object] = {}
+    for k, v in pairs:
+        if k in obj:
+            raise _KeyTwice(repr(k))
+        obj[k] = v
+    return obj
+
+
 def line_texts(line: str, contract: Contract, names: list[str] | None) -> tuple[str | None, dict, dict]:
     """(reason, contract texts, unknown columns' texts) of one JSON line, or of one CSV line
     under its file's header ``names``."""
@@ -165,14 +198,22 @@ def line_texts(line: str, contract: Contract, names: list[str] | None) -> tuple[
         return "blank line", {}, {}
     if names is None:
         try:
-            obj = json.loads(line)
+            obj = json.loads(line, object_pairs_hook=_unique_keys)
+        except _KeyTwice as e:  # which value is meant is anyone's guess
+            return f"key {e} given twice in one object", {}, {}
         except ValueError:
             return "not a JSON object", {}, {}
         if not isinstance(obj, dict):
             return "not a JSON object", {}, {}
         values = {k: _json_text(v) for k, v in obj.items()}
+        if not all(_encodes(t) for kv in values.items() for t in kv if t is not None):
+            return "not valid UTF-8 (an unpaired surrogate escape)", {}, {}
     else:
+        if line.count('"') % 2:
+            return "unbalanced quotes: a quoted field spans lines or is never closed", {}, {}
         fields = next(csv.reader([line]))
+        if fields == names:
+            return "the header line again, in the middle of the file", {}, {}
         if len(fields) != len(names):
             return "not as many fields as the file's header", {}, {}
         values = {n: (v if v != "" else None) for n, v in zip(names, fields)}
@@ -189,6 +230,16 @@ class Parsed:
     rows: pa.Table  # contract columns (bronze types), _rescued_data, _line_number
     bad: list[tuple[int, str, str]] = field(default_factory=list)  # (line number, raw line, reason)
     read: int = 0
+
+
+def is_utf8(data: bytes) -> bool:
+    """Whether ``data`` is valid UTF-8, checked by Arrow in place (no decoded copy)."""
+    offsets = pa.py_buffer(np.array([0, len(data)], np.int64).tobytes())
+    try:
+        pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, pa.py_buffer(data)]).validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
 
 
 def split_lines(text: bytes) -> list[bytes]:
@@ -247,6 +298,8 @@ class _Reader:
                 col = col.cast(pa.timestamp("us", tz="UTC"))  # wall time read as UTC
             if not c.nullable:
                 broken = pc.or_(broken, pc.is_null(col))
+            if c.type == "double":  # NaN and infinities parse, but are no measurement
+                broken = pc.or_(broken, pc.invert(pc.fill_null(pc.is_finite(col), True)))
             limit = max_length(c.type)
             if limit is not None:
                 broken = pc.or_(broken, pc.fill_null(pc.greater(pc.utf8_length(col), limit), False))
@@ -259,18 +312,50 @@ class _Reader:
         return pa.table(columns), broken
 
 
-def parse_lines(lines: list[bytes], contract: Contract, header: str | None = None, first_number: int = 1) -> Parsed:
+def _one_line(
+    raw: bytes, contract: Contract, names: list[str] | None, max_line: int | None
+) -> tuple[str, str | None, dict | None]:
+    """(the line as text, why it breaks the contract, or None and its row) of one line."""
+    if max_line is not None and len(raw) > max_line:
+        kept = raw[:LONG_LINE_KEPT].decode("utf-8", errors="replace")
+        return kept, f"line longer than {max_line} bytes ({len(raw)}): its first {LONG_LINE_KEPT} kept", None
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as e:  # read on, a replacement character would land as data
+        return text, f"not valid UTF-8 (byte {raw[e.start]:#04x} at {e.start})", None
+    reason, texts, extras = line_texts(text, contract, names)
+    if reason is not None:
+        return text, reason, None
+    reason, typed = check(texts, contract)
+    if reason is not None:
+        return text, reason, None
+    return text, None, {**typed, RESCUED: _rescue(extras)}
+
+
+def parse_lines(
+    lines: list[bytes],
+    contract: Contract,
+    header: str | None = None,
+    first_number: int = 1,
+    max_line: int | None = None,
+) -> Parsed:
     """Rows of ``lines`` (numbered from ``first_number``); a CSV file's lines come without
-    their header, which names the columns."""
+    their header, which names the columns. A line longer than ``max_line`` bytes is quarantined
+    unread."""
     names = next(csv.reader([header])) if header is not None else None
     reader = _Reader(contract, names)
     schema = contract_schema(contract)
-    # Lines Arrow could not take as a whole (blank, or not even shaped like a JSON object) go
-    # line by line from the start.
+    # Lines Arrow could not take as a whole (blank, not even shaped like a JSON object, a CSV
+    # line with an odd number of quotes, too long) go line by line from the start.
     if names is None:
         bulk = [i for i, ln in enumerate(lines) if ln[:1] == b"{" and ln[-1:] == b"}"]
     else:
-        bulk = [i for i, ln in enumerate(lines) if ln]
+        bulk = [i for i, ln in enumerate(lines) if ln and not ln.count(b'"') % 2]
+    if max_line is not None:
+        bulk = [i for i in bulk if len(lines[i]) <= max_line]
+    if not is_utf8(b"\n".join(lines[i] for i in bulk)):  # Arrow's JSON reader takes any bytes as a string
+        bulk = [i for i in bulk if is_utf8(lines[i])]
     single = sorted(set(range(len(lines))) - set(bulk)) if len(bulk) != len(lines) else []
     pieces = []
     todo = [bulk] if bulk else []
@@ -290,16 +375,14 @@ def parse_lines(lines: list[bytes], contract: Contract, header: str | None = Non
             table, numbers = table.filter(pc.invert(broken)), pc.filter(numbers, pc.invert(broken))
         pieces.append(table.append_column(LINE, numbers))
 
-    bad, good = [], []
+    bad: list[tuple[int, str, str]] = []
+    good: list[dict] = []
     for i in sorted(single):
-        text = lines[i].decode("utf-8", errors="replace")
-        reason, texts, extras = line_texts(text, contract, names)
-        if reason is None:
-            reason, typed = check(texts, contract)
-        if reason is not None:
-            bad.append((first_number + i, text, reason))
+        text, reason, row = _one_line(lines[i], contract, names, max_line)
+        if row is None:
+            bad.append((first_number + i, text, reason or ""))
         else:
-            good.append({**typed, RESCUED: _rescue(extras), LINE: i})
+            good.append({**row, LINE: i})
     full = pa.schema(list(schema) + [pa.field(RESCUED, pa.string()), pa.field(LINE, pa.int64(), False)])
     if good:
         pieces.append(pa.Table.from_pylist(good, schema=full))
@@ -311,18 +394,34 @@ def parse_lines(lines: list[bytes], contract: Contract, header: str | None = Non
     return Parsed(rows, bad, len(lines))
 
 
-def parse_text(text: bytes, feed: Feed) -> Parsed:
-    """A whole file's (decompressed) content: a CSV file's first line is its header."""
-    lines = split_lines(text)
+def check_header(header: str, contract: Contract) -> None:
+    """Raises ``ValueError`` when a CSV header cannot describe its rows: every row would break
+    the contract the same way, or which column a value belongs to is ambiguous."""
+    names = next(csv.reader([header]))
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"the header names {', '.join(map(repr, twice))} more than once")
+    missing = [c.name for c in contract.columns if not c.nullable and c.name not in names]
+    if missing:
+        raise ValueError(f"the header lacks required column(s) {', '.join(map(repr, missing))}: {header[:200]!r}")
+
+
+def parse_text(text: bytes, feed: Feed, max_line: int | None = None) -> Parsed:
+    """A whole file's (decompressed) content: a CSV file's first line is its header. Raises
+    ``ValueError`` for a file that cannot be read as a whole."""
+    if text.startswith(UTF16_BOMS):
+        raise ValueError("UTF-16 text (a UTF-16 byte order mark); the feed's files are UTF-8")
+    lines = split_lines(text.removeprefix(UTF8_BOM))
     if feed.contract.format == "csv":
         if not lines:
             return Parsed(parse_lines([], feed.contract, "").rows)
         header = lines[0].decode("utf-8", errors="replace")
-        parsed = parse_lines(lines[1:], feed.contract, header, first_number=2)
+        check_header(header, feed.contract)
+        parsed = parse_lines(lines[1:], feed.contract, header, first_number=2, max_line=max_line)
         parsed.read = len(lines) - 1
         return parsed
     if feed.contract.format == "jsonl.gz":
-        return parse_lines(lines, feed.contract)
+        return parse_lines(lines, feed.contract, max_line=max_line)
     raise ValueError(f"unknown file format {feed.contract.format!r}")
 
 

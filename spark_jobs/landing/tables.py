@@ -33,6 +33,9 @@ MANIFEST_SCHEMA = T.StructType(
         T.StructField("rows_landed", T.LongType(), False),
         T.StructField("rows_quarantined", T.LongType(), False),
         T.StructField("duplicates_skipped", T.LongType(), False),
+        # An upsert feed's rows that lost to a newer version of their key (null: loaded before
+        # upsert feeds were counted, i.e. none).
+        T.StructField("rows_superseded", T.LongType(), True),
         T.StructField("error", T.StringType(), True),
         T.StructField("bronze_version", T.LongType(), True),
         T.StructField("loaded_at", T.TimestampType(), False),
@@ -72,7 +75,8 @@ def feed_schema(feed: Feed) -> T.StructType:
 
 
 def ensure_tables(spark: SparkSession, feed: Feed) -> None:
-    """Create what is missing; never commits to a table that exists (a rerun leaves versions alone)."""
+    """Create what is missing; commits to a table that exists only to add a column it lacks (a
+    contract or manifest column added since it was created), so a rerun leaves versions alone."""
     if not spark.catalog.databaseExists(bronze.bronze_db()):  # the metastore logs an error for "if not exists" on one
         spark.sql(f"create database if not exists {bronze.bronze_db()}")
     for name, schema, partition in (
@@ -81,6 +85,10 @@ def ensure_tables(spark: SparkSession, feed: Feed) -> None:
         (quarantine_table(), QUARANTINE_SCHEMA, None),
     ):
         if spark.catalog.tableExists(name):
+            have = set(spark.table(name).schema.fieldNames())
+            missing = [f"{f.name} {f.dataType.simpleString()}" for f in schema if f.name not in have]
+            if missing:  # Delta adds them nullable: the rows already there have none
+                spark.sql(f"alter table {name} add columns ({', '.join(missing)})")
             continue
         writer = spark.createDataFrame([], schema).write.format("delta")
         if partition:

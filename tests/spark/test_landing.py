@@ -3,6 +3,7 @@ says, reruns change nothing, late and broken files, crash repair from the table 
 
 from __future__ import annotations
 
+import csv
 import gzip
 import json
 
@@ -217,3 +218,117 @@ def test_small_loads_of_one_date_are_compacted(spark, landed):
     files = spark.table(table).where("event_date = '2026-10-03'").inputFiles()
     assert len(files) <= 2, files
     assert spark.table(table).where("event_id like 'compact-%'").count() == 3
+
+
+# ---------------------------------------------------------------------------------------------
+# Landing semantics per feed (the contract's ``landing``): cells are upserted by cell_id, the
+# newer updated_at winning; events are appended once per event_id.
+
+CELLS = get_feed("network.cells")
+
+
+def _cell_rows(root) -> tuple[list[str], list[list[str]]]:
+    [path] = sorted((root / "network" / "cells").glob("cells_*.csv"))[:1]
+    with path.open(newline="") as f:
+        header, *rows = list(csv.reader(f))
+    return header, rows
+
+
+def _deliver_cells(root, name: str, header: list[str], rows: list[list[str]]) -> None:
+    with (root / "network" / "cells" / name).open("w", newline="") as f:
+        csv.writer(f).writerows([header, *rows])
+
+
+def _landed_cell(spark, cell_id: str):
+    rows = spark.table(tables.feed_table(CELLS)).where(f"cell_id = '{cell_id}'").collect()
+    assert len(rows) == 1, rows  # one row per key, whatever was delivered
+    return rows[0]
+
+
+def _with(header: list[str], row: list[str], **values) -> list[str]:
+    out = list(row)
+    for name, value in values.items():
+        out[header.index(name)] = value
+    return out
+
+
+def test_a_corrected_cell_redelivery_is_applied_and_an_identical_one_is_a_duplicate(spark, landed):
+    root, truth, results = landed
+    assert results["network.cells"].total("landed") == truth.rows["network.cells"]
+    header, rows = _cell_rows(root)
+    first, second = rows[0], rows[1]
+    landed_before = _landed_cell(spark, first[0])
+    corrected = _with(header, first, region="Corrected District", updated_at="2026-10-05 08:00:00")
+    _deliver_cells(root, "cells_20261005_fix.csv", header, [corrected, second])
+    [r] = run([CELLS], root=str(root), spark=spark)
+    [f] = r.files
+    assert (f.status, f.read, f.landed, f.superseded, f.duplicates, f.quarantined) == ("loaded", 2, 1, 0, 1, 0)
+    got = _landed_cell(spark, first[0])
+    assert (got.region, str(got.updated_at)) == ("Corrected District", "2026-10-05 08:00:00")
+    assert got._source_file.endswith("cells_20261005_fix.csv") and got.site_id == landed_before.site_id
+    assert not _landed_cell(spark, second[0])._source_file.endswith("_fix.csv")  # the first copy stays
+    assert spark.table(tables.feed_table(CELLS)).count() == truth.rows["network.cells"]
+    [m] = [m for m in _manifest(spark, CELLS) if m.file_path.endswith("_fix.csv")]
+    assert (m.rows_landed, m.rows_superseded, m.duplicates_skipped) == (1, 0, 1)
+
+
+def test_an_older_cell_redelivery_never_overwrites_a_newer_row(spark, landed):
+    root, _, _ = landed
+    header, rows = _cell_rows(root)
+    row = rows[2]
+    newer = _with(header, row, region="Newer District", updated_at="2026-10-06 09:00:00")
+    _deliver_cells(root, "cells_20261006_newer.csv", header, [newer])
+    run([CELLS], root=str(root), spark=spark)
+    # A stale copy arrives after the newer one: it loses, and is counted as superseded.
+    stale = _with(header, row, region="Stale District", updated_at="2026-10-06 08:59:59")
+    _deliver_cells(root, "cells_20261006_stale.csv", header, [stale])
+    [r] = run([CELLS], root=str(root), spark=spark)
+    [f] = r.files
+    assert (f.status, f.read, f.landed, f.superseded, f.duplicates) == ("loaded", 1, 0, 1, 0)
+    assert "1 superseded" in r.summary()
+    assert _landed_cell(spark, row[0]).region == "Newer District"
+
+
+def test_within_one_load_the_newest_version_of_a_cell_wins_whatever_the_file_order(spark, landed):
+    root, _, _ = landed
+    header, rows = _cell_rows(root)
+    row = rows[3]
+    # Files load in path order: the newest version comes first, an older one after it.
+    _deliver_cells(
+        root, "cells_20261007_a.csv", header, [_with(header, row, region="V3", updated_at="2026-10-07 03:00:00")]
+    )
+    _deliver_cells(
+        root, "cells_20261007_b.csv", header, [_with(header, row, region="V2", updated_at="2026-10-07 02:00:00")]
+    )
+    [r] = run([CELLS], root=str(root), spark=spark)
+    got = {f.path.rsplit("_", 1)[1]: (f.landed, f.superseded) for f in r.files}
+    assert got == {"a.csv": (1, 0), "b.csv": (0, 1)}
+    assert _landed_cell(spark, row[0]).region == "V3"
+    for m in _manifest(spark, CELLS):
+        assert m.rows_read == m.rows_landed + m.rows_quarantined + m.duplicates_skipped + (m.rows_superseded or 0), m
+
+
+def test_an_event_resent_with_other_values_stays_a_duplicate(spark, landed):
+    """Append-only: the first landed copy of an event_id is kept, a later one is not applied."""
+    root, _, _ = landed
+    line = {
+        "event_id": "resent-0001",
+        "user_phone": "13800000000",
+        "device_id": "d1",
+        "event_type": "login",
+        "event_at": "2026-10-04T09:00:00.000+08:00",
+        "app_version": "9.9.0",
+        "channel": "app",
+        "bytes": None,
+        "duration_s": None,
+    }
+    folder = root / "app" / "events"
+    (folder / "events_20261004_first.jsonl.gz").write_bytes(gzip.compress(json.dumps(line).encode() + b"\n"))
+    run([EVENTS], root=str(root), spark=spark)
+    later = dict(line, app_version="9.9.1", event_at="2026-10-04T09:00:00.000+08:00")
+    (folder / "events_20261004_resent.jsonl.gz").write_bytes(gzip.compress(json.dumps(later).encode() + b"\n"))
+    [r] = run([EVENTS], root=str(root), spark=spark)
+    [f] = r.files
+    assert (f.read, f.landed, f.duplicates, f.superseded) == (1, 0, 1, 0)
+    [got] = spark.table(tables.feed_table(EVENTS)).where("event_id = 'resent-0001'").collect()
+    assert got.app_version == "9.9.0"

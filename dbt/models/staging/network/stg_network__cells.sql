@@ -7,5 +7,6 @@ select
     rat,
     capacity_mbps,
     latitude,
-    longitude
+    longitude,
+    updated_at
 from {{ source('network', 'network_cells') }}
