@@ -13,6 +13,7 @@ import posixpath
 import re
 import shutil
 import zipfile
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -150,11 +151,27 @@ def build_pages(context, result_keys: list) -> None:
         context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=ids)
 
 
-def prune_history(keep: int = 30, roots: list[Path] | None = None) -> int:
+def history_roots() -> list[Path]:
+    """Where validations pile up: GX's result store and the site's pages of them."""
+    return [gx_root() / "gx" / "uncommitted" / "validations", docs_dir() / "validations"]
+
+
+def _validated_at(ts: Path) -> datetime:
+    """A stored validation's time: GX names its folder by it (``20261129T174950.072399Z``)."""
+    for fmt in ("%Y%m%dT%H%M%S.%fZ", "%Y%m%dT%H%M%SZ"):
+        try:
+            return datetime.strptime(ts.name, fmt).replace(tzinfo=UTC)
+        except ValueError:
+            pass
+    return datetime.fromtimestamp(ts.stat().st_mtime, UTC)
+
+
+def prune_history(keep: int = 30, roots: list[Path] | None = None, older_than: datetime | None = None) -> int:
     """Keep each suite's newest ``keep`` validations in GX's store and in the site (the site's
     index reads every stored result, so it would slow down run after run; the full history is
-    the results table's). Returns the number removed."""
-    roots = roots or [gx_root() / "gx" / "uncommitted" / "validations", docs_dir() / "validations"]
+    the results table's); with ``older_than``, of the rest only those validated before it go.
+    Returns the number removed."""
+    roots = roots or history_roots()
     removed = 0
     for root in roots:
         for suite in (d for d in root.glob("*") if d.is_dir()) if root.exists() else ():
@@ -163,6 +180,8 @@ def prune_history(keep: int = 30, roots: list[Path] | None = None) -> int:
                 key=lambda ts: ts.name,
             )
             for old in runs[:-keep] if keep else runs:
+                if older_than is not None and _validated_at(old) >= older_than:
+                    continue
                 shutil.rmtree(old)
                 removed += 1
                 if not any(old.parent.iterdir()):

@@ -30,12 +30,14 @@ from lakehouse.gold_report import report as gold_report
 from lakehouse.reconcile import reconcile_all
 from simulator.generator.cli import default_landing, generate
 from simulator.generator.config import GeneratorConfig, GeneratorError
-from spark_jobs.cdc import changes
+from spark_jobs import maintenance
+from spark_jobs.cdc import changes, positions, source_health
 from spark_jobs.cdc.fence import wait_for_sources
 from spark_jobs.landing import tables as landing_tables
 from spark_jobs.landing.feeds import file_feeds
 
 DAG_ID = "lakehouse_slice"
+MAINTENANCE_DAG_ID = "lakehouse_maintenance"
 
 
 def _sha256(path: Path) -> str:
@@ -78,6 +80,51 @@ def landing_accounting(manifest, landing: Path) -> tuple[bool, str]:
     return ok, "; ".join(parts)
 
 
+def capture_health() -> tuple[bool, str]:
+    """The replication slots as the consumer last found them, and any retention gap still open."""
+    slots = thrift_query(
+        f"select source, slot_name, wal_status, lag_bytes, problem from {source_health.HEALTH_TABLE} "
+        f"where checked_at = (select max(checked_at) from {source_health.HEALTH_TABLE}) order by source"
+    )
+    gaps = (
+        thrift_query(
+            f"select kafka_topic, kafka_partition, max_by(status, at) from {positions.GAPS_TABLE} "
+            "group by kafka_topic, kafka_partition"
+        )
+        if _exists(positions.GAPS_TABLE)
+        else []
+    )
+    open_gaps = [f"{t}[{p}]" for t, p, status in gaps if status == "open"]
+    text = "; ".join(
+        f"slot {name or '-'} ({src}) {status or 'missing'}, lag {lag or 0:,} B" + (f": {problem}" if problem else "")
+        for src, name, status, lag, problem in slots
+    )
+    text += f"; retention gaps open: {', '.join(open_gaps) if open_gaps else 'none'}"
+    return bool(slots) and not open_gaps and not any(r[4] for r in slots), text
+
+
+def _exists(table: str) -> bool:
+    db, name = table.split(".")
+    return bool(thrift_query(f"show tables in {db} like '{name}'"))
+
+
+def run_maintenance(client: AirflowClient) -> tuple[bool, str]:
+    """One run of the maintenance DAG: files and bytes of the current snapshots before and after."""
+    client.wait_for_dag(MAINTENANCE_DAG_ID)
+    run_id = client.trigger(MAINTENANCE_DAG_ID)
+    state = client.wait_for_run(MAINTENANCE_DAG_ID, run_id, timeout_s=1800)
+    rows = thrift_query(
+        f"select count(distinct target), sum(files_before), sum(files_after), sum(bytes_before), sum(bytes_after), "
+        f"count_if(status = 'failed') from {maintenance.OPS_TABLE} where run_id = '{run_id}' and action = 'optimize'"
+    )
+    tables, fb, fa, bb, ba, failed = rows[0] if rows else (0, 0, 0, 0, 0, 0)
+    text = (
+        f"run {run_id} {state}: OPTIMIZE on {tables} tables, files {fb or 0:,} -> {fa or 0:,}, "
+        f"bytes {bb or 0:,} -> {ba or 0:,}, {failed} failed"
+    )
+    return state == "success", text
+
+
 def run(scale: float, seed: int) -> int:
     s = get_settings()
     t0 = time.monotonic()
@@ -85,15 +132,15 @@ def run(scale: float, seed: int) -> int:
     manifest = generate(cfg, default_landing(), load_db=True)
     changed = sum(v["upserted"] + v["deleted"] for v in manifest.loads.values())
     print(
-        f"[1/7] generator: {sum(manifest.rows.values()):,} rows at scale {scale} "
+        f"[1/9] generator: {sum(manifest.rows.values()):,} rows at scale {scale} "
         f"({changed:,} source rows changed; landing zone {default_landing()})"
     )
     wait_for_sources()
-    print("[2/7] debezium: every committed CRM and BSS change is in Kafka")
+    print("[2/9] debezium: every committed CRM and BSS change is in Kafka")
     client = AirflowClient.from_settings()
     client.wait_for_dag(DAG_ID)
     run_id = client.trigger(DAG_ID)
-    print(f"[3/7] airflow: triggered {DAG_ID} run {run_id}")
+    print(f"[3/9] airflow: triggered {DAG_ID} run {run_id}")
     state = client.wait_for_run(
         DAG_ID, run_id, timeout_s=900 + 7200 * scale, progress=lambda line: print("      " + line)
     )
@@ -105,16 +152,20 @@ def run(scale: float, seed: int) -> int:
         )
         return 1
     gold_ok, gold_text = gold_report()
-    print(f"[4/7] gold (through Thrift): {gold_text}")
+    print(f"[4/9] gold (through Thrift): {gold_text}")
     quality_ok, quality_text = quality_summary(run_id, manifest.defects)
-    print(f"[5/7] quality (Great Expectations, {results_table()}): {quality_text}")
+    print(f"[5/9] quality (Great Expectations, {results_table()}): {quality_text}")
     diffs = reconcile_all()
     print(
-        "[6/7] reconcile: "
+        "[6/9] reconcile: "
         + "; ".join(f"{d.table} {d.source_rows:,} rows {'exact' if d.exact else 'DIFFERS'}" for d in diffs)
     )
     landed_ok, landing_report = landing_accounting(manifest, default_landing())
-    print(f"[7/7] landing: {landing_report}")
+    print(f"[7/9] landing: {landing_report}")
+    capture_ok, capture_text = capture_health()
+    print(f"[8/9] capture: {capture_text}")
+    maintenance_ok, maintenance_text = run_maintenance(client)
+    print(f"[9/9] maintenance ({MAINTENANCE_DAG_ID}, {maintenance.OPS_TABLE}): {maintenance_text}")
     print(
         "\nSummary\n"
         f"  time              {time.monotonic() - t0:.0f}s\n"
@@ -133,11 +184,14 @@ def run(scale: float, seed: int) -> int:
         f"  quality report    {scorecard_path()} (scorecard, trends) and {docs_index()} (Data Docs); "
         f"results {results_table()}, quarantine {quarantine_table()}\n"
         f"  landing zone      {default_landing()} (manifest _manifest.json)\n"
+        f"  operations        {changes.BATCHES_TABLE}, {source_health.HEALTH_TABLE}, {positions.GAPS_TABLE}, "
+        f"{maintenance.OPS_TABLE}; recover a topic: python -m spark_jobs.cdc.recover <table>\n"
         f"  warehouse         {s.warehouse_dir}\n"
         f"  service logs      {s.log_dir}\n"
         "  stop everything   make stop"
     )
-    return 0 if gold_ok and quality_ok and all(d.exact for d in diffs) and landed_ok else 1
+    ok = gold_ok and quality_ok and all(d.exact for d in diffs) and landed_ok and capture_ok and maintenance_ok
+    return 0 if ok else 1
 
 
 def main(argv: list[str] | None = None) -> int:

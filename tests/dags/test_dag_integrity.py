@@ -89,3 +89,12 @@ def test_slice_loads_landed_files_beside_cdc_before_the_bronze_gate(dagbag):
     load = dag.get_task("load_files")
     assert not load.upstream_task_ids
     assert load.downstream_task_ids == {"validate_bronze"}
+
+
+def test_maintenance_runs_daily_by_itself_and_each_part_alone(dagbag):
+    dag = dagbag.dags["lakehouse_maintenance"]
+    assert dag.timetable.expression == "0 0 * * *" and dag.max_active_runs == 1
+    assert set(dag.task_ids) == {"maintain_tables", "prune_airflow_logs", "prune_gx_history"}
+    # a failed prune must not keep the tables from being compacted, nor the reverse
+    assert all(not t.upstream_task_ids for t in dag.tasks)
+    assert {t.owner for t in dag.tasks} == {"data-platform"}

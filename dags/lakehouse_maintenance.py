@@ -1,0 +1,99 @@
+"""
+### Lakehouse maintenance: bounded files, bounded logs
+
+Daily (and by hand, e.g. after a large backfill):
+
+1. **maintain_tables**: Delta `OPTIMIZE` where small files accumulate (bronze change logs,
+   dead letters, current state and landing tables; `ops` and quality tables; incremental gold
+   facts and the profile snapshot), then `VACUUM` of every lakehouse Delta table with a
+   retention of `LAKEHOUSE_VACUUM_RETENTION_HOURS` (at least 7 days: time travel and the
+   longest reader keep working). A compaction that meets a concurrent MERGE is retried; a table
+   that still fails is recorded and the others go on; the task fails at the end if any did.
+2. **prune_airflow_logs**: Airflow task logs older than `LAKEHOUSE_AIRFLOW_LOG_RETENTION_DAYS`.
+3. **prune_gx_history**: stored Great Expectations validations and their Data Docs pages older
+   than `LAKEHOUSE_GX_HISTORY_RETENTION_DAYS`, each suite keeping its newest
+   `LAKEHOUSE_GX_HISTORY_KEEP_RUNS` (`quality.validation_results` keeps every run).
+
+Every action's files and bytes before and after (the table's snapshot and its files on disk)
+go to `ops.maintenance`. Safe beside `lakehouse_slice`: appends never conflict with a
+compaction, and VACUUM leaves every file younger than the retention. Rerunning is safe: a
+compacted table has nothing left to compact, and a retried run replaces its rows.
+`python -m lakehouse.maintenance` runs the same by hand.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import dag, get_current_context, task
+
+
+def _record(outcomes: list) -> dict:
+    """Record the outcomes in ops.maintenance, print them, fail the task if any action failed."""
+    from core.session import shared_spark
+    from spark_jobs import maintenance as m
+
+    with shared_spark("lakehouse-maintenance") as spark:
+        m.record(spark, outcomes)
+    print(m.summary_table(outcomes))
+    m.raise_if_failed(outcomes)
+    return {f"{o.target} {o.action}": o.status for o in outcomes}
+
+
+@dag(
+    dag_id="lakehouse_maintenance",
+    schedule="@daily",
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    doc_md=__doc__,
+    tags=["lakehouse", "maintenance", "delta"],
+    default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(minutes=5)},
+    max_active_runs=1,
+)
+def lakehouse_maintenance():
+    @task
+    def maintain_tables() -> dict:
+        from core.session import shared_spark
+        from spark_jobs import maintenance as m
+
+        run_id = get_current_context()["run_id"]
+        with shared_spark("lakehouse-maintenance") as spark:
+
+            def done(table_outcomes: list) -> None:
+                for o in table_outcomes:
+                    print(o.summary(), flush=True)
+                m.record(spark, table_outcomes)  # as it goes: a killed task keeps what it did
+
+            outcomes = m.maintain_tables(spark, run_id, after_table=done)
+        print(m.summary_table(outcomes))
+        m.raise_if_failed(outcomes)
+        return {f"{o.target} {o.action}": o.status for o in outcomes}
+
+    @task
+    def prune_airflow_logs() -> dict:
+        from spark_jobs import maintenance as m
+
+        return _record([m.prune_airflow_logs(get_current_context()["run_id"])])
+
+    @task
+    def prune_gx_history() -> dict:
+        from core.settings import get_settings
+        from expectations import docs
+        from spark_jobs import maintenance as m
+
+        s, roots = get_settings(), docs.history_roots()
+        older_than = m.ago(days=s.gx_history_retention_days)
+        outcome = m.measured_prune(
+            get_current_context()["run_id"],
+            "gx_history",
+            roots,
+            lambda: docs.prune_history(keep=s.gx_history_keep_runs, roots=roots, older_than=older_than),
+        )
+        return _record([outcome])
+
+    maintain_tables()
+    prune_airflow_logs()
+    prune_gx_history()
+
+
+lakehouse_maintenance()
