@@ -1,0 +1,433 @@
+"""Fault harness: ``python -m lakehouse.faults [--trials N] [--components a,b,...] [--seed S]``.
+
+Each trial runs the pipeline as it runs in production (the CDC consumer continuously, the
+current-state apply and the landing loader in loops), under an OLTP workload on the sources and
+files arriving in the landing zone, and SIGKILLs one component at a random moment: a job
+(``cdc-consumer``, ``current-state``, ``landing-loader``) or a service of the stack
+(``thrift``, ``connect``, ``kafka``, ``postgres``, each restarted by ``infra/stack.sh start``).
+Then everything catches up and is checked: every source table against its current state, key
+by key and by row hash (``reconcile``), each change log for offsets landed twice, and every
+row of every file that arrived, by key, in its bronze table.
+
+Prints a table: component, trials, rows lost, rows duplicated, time to recover (from the kill
+until everything reconciled), and writes it as JSON to ``<home>/reports/faults.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gzip
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from core.settings import REPO_DIR, get_settings
+from core.sql import thrift_query
+
+JOBS = ("cdc-consumer", "current-state", "landing-loader")
+SERVICES = ("thrift", "connect", "kafka", "postgres")
+COMPONENTS = JOBS + SERVICES
+JOB_MODULES = {
+    "cdc-consumer": ["spark_jobs.cdc.consumer", "--interval", "0.5"],
+    "current-state": ["spark_jobs.cdc.current_state"],
+    "landing-loader": ["spark_jobs.landing.loader", "--feed", "app.events"],
+}
+ARRIVALS_FEED = "app.events"
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "SPARK_CONF_DIR": str(get_settings().spark_conf_dir)}
+
+
+def _start(module: list[str], log: Path) -> subprocess.Popen:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", *module], stdout=out, stderr=subprocess.STDOUT, env=_env(), cwd=REPO_DIR
+        )
+
+
+class Pipeline:
+    """The jobs as the always-on pipeline runs them: the consumer restarted whenever it is not
+    running, the apply and the loader started again a moment after each run ends."""
+
+    def __init__(self, logs: Path, pause_s: float = 2.0):
+        self.logs, self.pause_s = logs, pause_s
+        self.procs: dict[str, subprocess.Popen | None] = dict.fromkeys(JOBS)
+        self.ended: dict[str, float] = dict.fromkeys(JOBS, 0.0)
+        self.runs: dict[str, int] = dict.fromkeys(JOBS, 0)
+        self.stop_event = threading.Event()
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._loop, name="pipeline", daemon=True)
+
+    def _loop(self) -> None:
+        while not self.stop_event.is_set():
+            with self.lock:
+                for job in JOBS:
+                    proc = self.procs[job]
+                    if proc is not None and proc.poll() is not None:
+                        self.procs[job], self.ended[job] = None, time.monotonic()
+                    if self.procs[job] is None and time.monotonic() - self.ended[job] > self.pause_s:
+                        self.procs[job] = _start(JOB_MODULES[job], self.logs / f"{job}.log")
+                        self.runs[job] += 1
+            self.stop_event.wait(0.2)
+
+    def running(self, job: str) -> subprocess.Popen | None:
+        with self.lock:
+            proc = self.procs[job]
+            return proc if proc is not None and proc.poll() is None else None
+
+    def __enter__(self) -> Pipeline:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop_event.set()
+        self.thread.join()
+        for proc in self.procs.values():
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)  # any moment is safe: that is what is being shown
+                proc.wait()
+
+
+class Load:
+    """The OLTP workload and file arrivals, each in a thread; both ride out a source outage."""
+
+    def __init__(self, rate: float, seed: int, landing: Path, file_every_s: float = 2.0, rows_per_file: int = 200):
+        self.rate, self.seed, self.landing = rate, seed, landing
+        self.file_every_s, self.rows_per_file = file_every_s, rows_per_file
+        self.stop = threading.Event()
+        self.changes = 0
+        self.files: dict[str, list[str]] = {}  # file name -> its event ids
+        self.threads = [
+            threading.Thread(target=self._oltp, name="oltp", daemon=True),
+            threading.Thread(target=self._files, name="arrivals", daemon=True),
+        ]
+
+    def _oltp(self) -> None:
+        from simulator.workload import Workload
+
+        workload = None
+        while not self.stop.is_set():
+            try:
+                workload = workload or Workload(seed=self.seed)
+                self.changes += workload.run(rate=self.rate, duration_s=1.0).changes
+            except Exception:  # noqa: BLE001 - the source is down: a new connection once it is back
+                if workload is not None:
+                    with contextlib.suppress(Exception):
+                        workload.close()
+                workload = None
+                self.stop.wait(1.0)
+        if workload is not None:
+            workload.close()
+
+    def _files(self) -> None:
+        folder = self.landing / "app" / "events"
+        folder.mkdir(parents=True, exist_ok=True)
+        rng = random.Random(self.seed)
+        n = 0
+        while not self.stop.wait(self.file_every_s):
+            n += 1
+            name = f"events_fault_{self.seed}_{n:04d}.jsonl.gz"
+            ids = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(self.rows_per_file)]
+            at = datetime.now(UTC) - timedelta(minutes=5)
+            lines = [
+                json.dumps(
+                    {
+                        "event_id": i,
+                        "user_phone": None,
+                        "device_id": f"fault-{self.seed}",
+                        "event_type": "page_view",
+                        "event_at": at.isoformat(),
+                        "app_version": "9.9.9",
+                        "channel": "app",
+                        "bytes": k,
+                        "duration_s": 1,
+                    }
+                )
+                for k, i in enumerate(ids)
+            ]
+            # Written under a hidden name, then renamed: a loader never sees half a file.
+            tmp = folder / f".{name}.tmp"
+            tmp.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+            tmp.rename(folder / name)
+            self.files[name] = ids
+
+    def __enter__(self) -> Load:
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(timeout=60)
+
+
+def _stack(*args: str, timeout: float = 300) -> None:
+    r = subprocess.run([str(REPO_DIR / "infra" / "stack.sh"), *args], capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise RuntimeError(f"infra/stack.sh {' '.join(args)} failed:\n{r.stdout[-1500:]}\n{r.stderr[-1500:]}")
+
+
+def kill_service(name: str) -> None:
+    """SIGKILL a service of the stack and everything it started (its process group)."""
+    pid = int((get_settings().home / "run" / f"{name}.pid").read_text().strip())
+    if name == "postgres":
+        os.kill(pid, signal.SIGKILL)  # the postmaster; its backends exit when they see it gone
+    else:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def restart_service(name: str, timeout_s: float = 300) -> None:
+    """Start the killed service again, then whatever the outage took down with it (a scheduler
+    that lost its database), and restart connector tasks that failed meanwhile."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            _stack("start", name)
+            break
+        except RuntimeError:
+            if time.monotonic() > deadline:  # e.g. postgres: its old backends still hold shared memory
+                raise
+            time.sleep(2)
+    _retry(heal_connectors, "restarting failed connector tasks", timeout_s)
+    _stack("start")
+
+
+def heal_connectors() -> None:
+    """Restart the Debezium tasks that failed while a service was down (Connect does not retry
+    a task that gave up), and wait until every connector runs."""
+    base = f"http://{get_settings().bind_host}:{get_settings().connect_port}/connectors"
+    with urllib.request.urlopen(base, timeout=10) as r:
+        names = json.load(r)
+    for name in names:
+        with urllib.request.urlopen(f"{base}/{name}/status", timeout=10) as r:
+            status = json.load(r)
+        states = [status["connector"]["state"], *(t["state"] for t in status["tasks"])]
+        if "FAILED" in states:
+            request = urllib.request.Request(f"{base}/{name}/restart?includeTasks=true&onlyFailed=true", method="POST")
+            urllib.request.urlopen(request, timeout=30).close()
+        if any(s != "RUNNING" for s in states) or not status["tasks"]:
+            raise RuntimeError(f"connector {name}: {states}")
+
+
+@dataclass
+class Trial:
+    component: str
+    trial: int
+    killed_after_s: float
+    lost: int = 0
+    duplicated: int = 0
+    recover_s: float | None = None
+    workload_changes: int = 0
+    files: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def _retry(fn, what: str, timeout_s: float = 600):
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return fn()
+        except Exception as e:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not succeed within {timeout_s:.0f}s: {e}") from e
+            time.sleep(3)
+
+
+def _run(module: list[str], logs: Path) -> None:
+    proc = _start(module, logs / "catch-up.log")
+    if proc.wait(timeout=1800) != 0:
+        raise RuntimeError(f"{' '.join(module)} exited {proc.returncode} (log {logs / 'catch-up.log'})")
+
+
+def catch_up(logs: Path) -> None:
+    """Everything committed is in Kafka, then in bronze and the current state; every file loaded."""
+    from spark_jobs.cdc.fence import wait_for_sources
+
+    _retry(lambda: wait_for_sources(timeout_s=120), "waiting for the sources' changes in Kafka")
+    _retry(lambda: _run(["spark_jobs.cdc.consumer", "--apply"], logs), "the consumer catching up")
+    _retry(lambda: _run(JOB_MODULES["landing-loader"], logs), "the landing loader catching up")
+
+
+def count_errors(files: dict[str, list[str]]) -> tuple[int, int, list[str]]:
+    """(rows lost, rows duplicated, notes) over every CDC table and every file that arrived."""
+    from lakehouse.reconcile import reconcile_all
+    from schemas.contracts import get_contract
+    from spark_jobs.cdc import changes
+    from spark_jobs.landing.feeds import get_feed
+    from spark_jobs.landing.tables import feed_table
+
+    lost = duplicated = 0
+    notes = []
+    for d in reconcile_all():
+        lost += len(d.missing) + len(d.extra) + len(d.different)
+        duplicated += len(d.duplicated)
+        if not d.exact:
+            notes.append(d.summary())
+    for contract in changes.cdc_contracts():
+        rows, distinct = thrift_query(
+            f"select count(*), count(distinct kafka_topic, kafka_partition, kafka_offset) "
+            f"from {changes.change_table_for(contract)}"
+        )[0]
+        if rows != distinct:
+            duplicated += rows - distinct
+            notes.append(f"{contract.qualified_name}: {rows - distinct} change rows landed twice")
+    ids = [i for file_ids in files.values() for i in file_ids]
+    if ids:
+        table = feed_table(get_feed(ARRIVALS_FEED))
+        key = get_contract(ARRIVALS_FEED).primary_key[0]
+        device = {f"'fault-{name.split('_')[2]}'" for name in files}
+        found = dict(
+            thrift_query(f"select {key}, count(*) from {table} where device_id in ({', '.join(device)}) group by {key}")
+        )
+        missing = sum(1 for i in ids if i not in found)
+        twice = sum(n - 1 for i, n in found.items() if n > 1)
+        lost += missing
+        duplicated += twice
+        if missing or twice:
+            notes.append(f"{ARRIVALS_FEED}: {missing} file rows missing, {twice} landed twice")
+    return lost, duplicated, notes
+
+
+def run_trial(component: str, trial: int, rng: random.Random, logs: Path, rate: float, warm_s: float) -> Trial:
+    landing = Path(get_settings().landing_dir)
+    seed = rng.randrange(1, 1 << 30)
+    with Load(rate, seed, landing) as load, Pipeline(logs) as pipeline:
+        time.sleep(warm_s)  # JVMs up, the consumer polling
+        delay, killed = _kill(component, pipeline, rng, logs)
+        time.sleep(8)  # running on after the kill (and the restart)
+    result = Trial(component, trial, round(delay, 1), workload_changes=load.changes, files=len(load.files))
+    catch_up(logs)
+    result.lost, result.duplicated, result.notes = count_errors(load.files)
+    if result.lost == 0 and result.duplicated == 0:
+        result.recover_s = round(time.monotonic() - killed, 1)
+    return result
+
+
+def _kill(component: str, pipeline: Pipeline, rng: random.Random, logs: Path) -> tuple[float, float]:
+    """SIGKILL ``component`` at a random moment (a job within one of its runs); a service is
+    restarted after a moment down. Returns the random delay and the monotonic time of the kill."""
+    if component in JOBS:
+        deadline = time.monotonic() + 300
+        while (victim := pipeline.running(component)) is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if victim is None:
+            raise RuntimeError(f"{component} never ran (log {logs / component}.log)")
+        # A moment within its run: JVM start, offset recovery, reading, writing, committing.
+        delay = rng.uniform(0.5, 25.0 if component == "cdc-consumer" else 12.0)
+        time.sleep(delay)
+        if victim.poll() is None:
+            victim.send_signal(signal.SIGKILL)
+        return delay, time.monotonic()
+    delay = rng.uniform(0.5, 20.0)
+    time.sleep(delay)
+    kill_service(component)
+    killed = time.monotonic()
+    time.sleep(rng.uniform(0.5, 5.0))  # down for a moment, the pipeline failing meanwhile
+    restart_service(component)
+    return delay, killed
+
+
+def run_sequence(components: list[str], seed: int, rate: float = 100, warm_s: float = 15) -> Trial:
+    """The small version: one pipeline session under load in which each component is killed once,
+    in turn, then one catch-up and one check of everything (the integration tier runs this)."""
+    logs = get_settings().home / "logs" / "faults"
+    logs.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    catch_up(logs)
+    with Load(rate, seed, Path(get_settings().landing_dir)) as load, Pipeline(logs) as pipeline:
+        time.sleep(warm_s)
+        kills = [_kill(c, pipeline, rng, logs) for c in components]
+        time.sleep(8)
+    killed = kills[-1][1]
+    result = Trial(
+        "+".join(components),
+        1,
+        round(sum(d for d, _ in kills), 1),
+        workload_changes=load.changes,
+        files=len(load.files),
+    )
+    catch_up(logs)
+    result.lost, result.duplicated, result.notes = count_errors(load.files)
+    if result.lost == 0 and result.duplicated == 0:
+        result.recover_s = round(time.monotonic() - killed, 1)
+    return result
+
+
+def table(trials: list[Trial]) -> str:
+    lines = [
+        "| component | trials | rows lost | rows duplicated | recover p50 s | recover max s |",
+        "|---|---|---|---|---|---|",
+    ]
+    for comp in dict.fromkeys(t.component for t in trials):
+        ts = [t for t in trials if t.component == comp]
+        rec = sorted(t.recover_s for t in ts if t.recover_s is not None)
+        p50 = rec[len(rec) // 2] if rec else None
+        lines.append(
+            f"| {comp} | {len(ts)} | {sum(t.lost for t in ts)} | {sum(t.duplicated for t in ts)} | "
+            f"{p50 if p50 is not None else '-'} | {rec[-1] if rec else '-'} |"
+        )
+    return "\n".join(lines)
+
+
+def run(components: list[str], trials: int, seed: int, rate: float = 100, warm_s: float = 20) -> list[Trial]:
+    home = get_settings().home
+    logs = home / "logs" / "faults"
+    logs.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    results = []
+    catch_up(logs)
+    for n in range(1, trials + 1):
+        for comp in components:
+            started = time.monotonic()
+            t = run_trial(comp, n, rng, logs, rate, warm_s)
+            results.append(t)
+            print(
+                f"[{len(results)}/{trials * len(components)}] {comp} trial {n}: killed after {t.killed_after_s}s, "
+                f"{t.lost} lost, {t.duplicated} duplicated, recovered in {t.recover_s}s "
+                f"({t.workload_changes} source changes, {t.files} files; {time.monotonic() - started:.0f}s)"
+                + "".join(f"\n    {note}" for note in t.notes),
+                flush=True,
+            )
+    report = home / "reports" / "faults.json"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(json.dumps([asdict(t) for t in results], indent=1))
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--trials", type=int, default=20, help="trials per component (default 20)")
+    p.add_argument("--components", default=",".join(COMPONENTS), help=f"comma-separated, of {', '.join(COMPONENTS)}")
+    p.add_argument("--seed", type=int, default=int(time.time()))
+    p.add_argument("--rate", type=float, default=100, help="source row changes per second during a trial")
+    args = p.parse_args(argv)
+    components = [c for c in args.components.split(",") if c]
+    unknown = set(components) - set(COMPONENTS)
+    if unknown:
+        p.error(f"unknown components {sorted(unknown)}; known: {', '.join(COMPONENTS)}")
+    print(f"faults: {args.trials} trial(s) of {', '.join(components)}, seed {args.seed}", flush=True)
+    results = run(components, args.trials, args.seed, args.rate)
+    print(table(results))
+    home = get_settings().home
+    print(f"faults: trials in {home / 'reports' / 'faults.json'}, logs in {home / 'logs' / 'faults'}")
+    return 0 if all(t.lost == 0 and t.duplicated == 0 for t in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
