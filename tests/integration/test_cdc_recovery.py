@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 
+import psycopg2
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
@@ -145,3 +146,27 @@ def test_a_retention_gap_stops_its_topic_and_the_recovery_reconciles_exactly():
     wait_for_sources()
     run_job("spark_jobs.cdc.consumer", "--apply")
     assert_reconciled()
+
+
+def test_a_source_truncate_empties_the_current_state_and_the_log_keeps_it():
+    products = get_contract("bss.products")
+    rows = sql("bss", f"select {', '.join(products.column_names)} from products")
+    assert rows, "the generator loads products"
+    insert = (
+        f"insert into products ({', '.join(products.column_names)}) "
+        f"values ({', '.join(['%s'] * len(products.column_names))}) on conflict do nothing"
+    )
+    try:
+        sql("bss", "truncate products")
+        wait_for_sources()
+        run_job("spark_jobs.cdc.consumer", "--apply")
+        live = thrift_query("select count(*) from bronze.bss_products where not _is_deleted")[0][0]
+        assert live == 0, f"{live} products still live after the source TRUNCATE"
+        truncates = thrift_query(f"select count(*) from {changes.change_table_for(products)} where op = 't'")[0][0]
+        assert truncates >= 1, "the change log has no truncate event"
+    finally:
+        with psycopg2.connect(get_settings().source_dsn("bss")) as conn, conn.cursor() as cur:
+            cur.executemany(insert, rows)
+    wait_for_sources()
+    run_job("spark_jobs.cdc.consumer", "--apply")
+    assert_reconciled()  # the products are back, newer than the truncate
