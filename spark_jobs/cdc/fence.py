@@ -25,6 +25,21 @@ def end_offsets(topic: str) -> dict[int, int]:
         consumer.close()
 
 
+def read_from(consumer: KafkaConsumer, topic: str, start: dict[int, int], deadline: float) -> None:
+    """Assign ``consumer`` every partition of ``topic`` (waiting until the topic exists, at most
+    until ``deadline``), each at its offset in ``start`` (partition -> offset; 0 if absent)."""
+    parts = None
+    while time.monotonic() < deadline:
+        parts = consumer.partitions_for_topic(topic)
+        if parts:
+            break
+        time.sleep(0.5)
+    tps = [TopicPartition(topic, p) for p in sorted(parts or ())]
+    consumer.assign(tps)
+    for tp in tps:
+        consumer.seek(tp, start.get(tp.partition, 0))
+
+
 def wait_for_transaction(
     topic: str, tx_id: int, expected_events: int, start: dict[int, int], timeout_s: float = 120
 ) -> int:
@@ -33,15 +48,7 @@ def wait_for_transaction(
     seen = 0
     deadline = time.monotonic() + timeout_s
     try:
-        while time.monotonic() < deadline:
-            parts = consumer.partitions_for_topic(topic)
-            if parts:
-                break
-            time.sleep(0.5)
-        tps = [TopicPartition(topic, p) for p in sorted(parts or ())]
-        consumer.assign(tps)
-        for tp in tps:
-            consumer.seek(tp, start.get(tp.partition, 0))
+        read_from(consumer, topic, start, deadline)
         while seen < expected_events and time.monotonic() < deadline:
             for records in consumer.poll(timeout_ms=500).values():
                 for rec in records:

@@ -31,7 +31,7 @@ import uuid
 from dataclasses import dataclass
 
 import psycopg2
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
@@ -41,7 +41,7 @@ from schemas.contracts import Contract
 from schemas.spark import spark_schema
 from spark_jobs import bronze
 from spark_jobs.cdc import changes, current_state, positions
-from spark_jobs.cdc.fence import wait_for_sources
+from spark_jobs.cdc.fence import end_offsets, read_from, wait_for_sources
 
 log = logging.getLogger("cdc.recover")
 
@@ -61,15 +61,6 @@ def notification_topic(contract: Contract) -> str:
     return f"__debezium-notifications.{contract.source}"
 
 
-def end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        parts = consumer.partitions_for_topic(topic) or set()
-        return consumer.end_offsets([TopicPartition(topic, p) for p in parts]) if parts else {}
-    finally:
-        consumer.close()
-
-
 def request_snapshot(contract: Contract) -> str:
     """Insert an ``execute-snapshot`` signal for the table; returns the signal's id."""
     signal_id = f"recover-{uuid.uuid4().hex[:24]}"  # the signal table's id is a varchar(42)
@@ -81,21 +72,13 @@ def request_snapshot(contract: Contract) -> str:
     return signal_id
 
 
-def wait_for_snapshot(bootstrap: str, topic: str, start: dict[TopicPartition, int], signal_id: str, timeout_s: float):
+def wait_for_snapshot(bootstrap: str, topic: str, start: dict[int, int], signal_id: str, timeout_s: float):
     """Block until the connector notifies that the snapshot ``signal_id`` completed; returns the
     rows it scanned. Raises TimeoutError naming what was last heard."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     deadline, last, scanned = time.monotonic() + timeout_s, "nothing", 0
     try:
-        while time.monotonic() < deadline:
-            parts = consumer.partitions_for_topic(topic)
-            if parts:
-                break
-            time.sleep(0.5)
-        tps = [TopicPartition(topic, p) for p in sorted(parts or ())]
-        consumer.assign(tps)
-        for tp in tps:
-            consumer.seek(tp, start.get(tp, 0))
+        read_from(consumer, topic, start, deadline)
         while time.monotonic() < deadline:
             for records in consumer.poll(timeout_ms=500).values():
                 for rec in records:
@@ -199,7 +182,7 @@ def recover(name: str, snapshot_only: bool = False, timeout_s: float = 900) -> R
                 spark, f"recover-{uuid.uuid4().hex[:8]}", result.gaps, "acknowledged", bronze.now_utc()
             )
     notes = notification_topic(contract)
-    start = end_offsets(settings.kafka_bootstrap, notes)
+    start = end_offsets(notes)
     t0 = time.monotonic()
     result.signal_id = request_snapshot(contract)
     print(f"recover: asked the {contract.source} connector for an incremental snapshot of {contract.name} ...")

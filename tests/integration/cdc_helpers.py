@@ -68,10 +68,19 @@ def topic_messages(topic: str) -> tuple[int, int]:
 
 def earliest(topic: str) -> int:
     """The first offset partition 0 of ``topic`` still keeps (records before it were deleted)."""
+    return _offset(topic, "beginning_offsets")
+
+
+def end_offset(topic: str) -> int:
+    """The offset partition 0 of ``topic`` writes next."""
+    return _offset(topic, "end_offsets")
+
+
+def _offset(topic: str, which: str) -> int:
     consumer = KafkaConsumer(bootstrap_servers=get_settings().kafka_bootstrap, enable_auto_commit=False)
     try:
         tp = TopicPartition(topic, 0)
-        return consumer.beginning_offsets([tp])[tp]
+        return getattr(consumer, which)([tp])[tp]
     finally:
         consumer.close()
 

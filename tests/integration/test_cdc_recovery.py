@@ -16,7 +16,7 @@ import sys
 
 import psycopg2
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, TopicPartition
 
 from core.settings import REPO_DIR, get_settings
 from core.sql import thrift_query
@@ -25,7 +25,7 @@ from schemas.contracts import get_contract
 from spark_jobs.cdc import changes, positions
 from spark_jobs.cdc.changes import cdc_contracts
 from spark_jobs.cdc.fence import wait_for_sources
-from tests.integration.cdc_helpers import job_env, run_job, sql
+from tests.integration.cdc_helpers import end_offset, job_env, run_job, sql
 
 pytestmark = pytest.mark.integration
 TOPIC = "crm.public.customers"
@@ -34,15 +34,6 @@ TOPIC = "crm.public.customers"
 def assert_reconciled() -> None:
     diffs = reconcile_all()
     assert all(d.exact for d in diffs), "\n".join(d.summary() for d in diffs)
-
-
-def end_offset(topic: str) -> int:
-    consumer = KafkaConsumer(bootstrap_servers=get_settings().kafka_bootstrap, enable_auto_commit=False)
-    try:
-        tp = TopicPartition(topic, 0)
-        return consumer.end_offsets([tp])[tp]
-    finally:
-        consumer.close()
 
 
 def consume() -> subprocess.CompletedProcess:
