@@ -53,7 +53,13 @@ try:
     text = string.Template(open(src).read()).substitute(os.environ)
 except KeyError as e:
     sys.exit(f"render {src}: variable {e} is not set")
-open(out, "w").write(text)
+# Running JVMs re-read their config files (Hive's client builds a new HiveConf per call): a
+# file is only ever replaced whole, and left alone when unchanged.
+if not os.path.exists(out) or open(out).read() != text:
+    tmp = f"{out}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, out)
 PY
 }
 

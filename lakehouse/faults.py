@@ -1,16 +1,19 @@
 """Fault harness: ``python -m lakehouse.faults [--trials N] [--components a,b,...] [--seed S]``.
 
-Each trial runs the pipeline as it runs in production (the CDC consumer continuously, the
-current-state apply and the landing loader in loops), under an OLTP workload on the sources and
-files arriving in the landing zone, and SIGKILLs one component at a random moment: a job
-(``cdc-consumer``, ``current-state``, ``landing-loader``) or a service of the stack
-(``thrift``, ``connect``, ``kafka``, ``postgres``, each restarted by ``infra/stack.sh start``).
-Then everything catches up and is checked: every source table against its current state, key
-by key and by row hash (``reconcile``), each change log for offsets landed twice, and every
+The pipeline runs as it runs always-on: the CDC consumer, the current-state apply and the
+landing loader each a continuous process, started again whenever it dies. A round puts an OLTP
+workload on the sources and files in the landing zone, and SIGKILLs every component once, in a
+random order, each at a random moment: a job (``cdc-consumer``, ``current-state``,
+``landing-loader``) or a service of the stack (``thrift``, ``connect``, ``kafka``, ``postgres``,
+each restarted by ``infra/stack.sh start``); a kill may land while the last one is still
+recovering. Then the load stops and the running pipeline is left to converge, checked every
+few seconds until it is exact (or a deadline): every source table against its current state,
+key by key and by row hash (``reconcile``), each change log for offsets landed twice, and every
 row of every file that arrived, by key, in its bronze table.
 
-Prints a table: component, trials, rows lost, rows duplicated, time to recover (from the kill
-until everything reconciled), and writes it as JSON to ``<home>/reports/faults.json``.
+Prints a table: per component, kills, rows lost and duplicated in its rounds, time to recover
+(from a round's last kill until everything reconciled) and a service's time down; writes the
+rounds as JSON to ``<home>/reports/faults.json`` as they finish.
 """
 
 from __future__ import annotations
@@ -40,8 +43,8 @@ SERVICES = ("thrift", "connect", "kafka", "postgres")
 COMPONENTS = JOBS + SERVICES
 JOB_MODULES = {
     "cdc-consumer": ["spark_jobs.cdc.consumer", "--interval", "0.5"],
-    "current-state": ["spark_jobs.cdc.current_state"],
-    "landing-loader": ["spark_jobs.landing.loader", "--feed", "app.events"],
+    "current-state": ["spark_jobs.cdc.current_state", "--interval", "1"],
+    "landing-loader": ["spark_jobs.landing.loader", "--feed", "app.events", "--interval", "1"],
 }
 ARRIVALS_FEED = "app.events"
 
@@ -58,8 +61,8 @@ def _start(module: list[str], log: Path) -> subprocess.Popen:
 
 
 class Pipeline:
-    """The jobs as the always-on pipeline runs them: the consumer restarted whenever it is not
-    running, the apply and the loader started again a moment after each run ends."""
+    """The jobs as the always-on pipeline runs them: each a continuous process, started again
+    a moment after it ends."""
 
     def __init__(self, logs: Path, pause_s: float = 2.0):
         self.logs, self.pause_s = logs, pause_s
@@ -225,19 +228,6 @@ def heal_connectors() -> None:
             raise RuntimeError(f"connector {name}: {states}")
 
 
-@dataclass
-class Trial:
-    component: str
-    trial: int
-    killed_after_s: float
-    lost: int = 0
-    duplicated: int = 0
-    recover_s: float | None = None
-    workload_changes: int = 0
-    files: int = 0
-    notes: list[str] = field(default_factory=list)
-
-
 def _retry(fn, what: str, timeout_s: float = 600):
     deadline = time.monotonic() + timeout_s
     while True:
@@ -261,7 +251,7 @@ def catch_up(logs: Path) -> None:
 
     _retry(lambda: wait_for_sources(timeout_s=120), "waiting for the sources' changes in Kafka")
     _retry(lambda: _run(["spark_jobs.cdc.consumer", "--apply"], logs), "the consumer catching up")
-    _retry(lambda: _run(JOB_MODULES["landing-loader"], logs), "the landing loader catching up")
+    _retry(lambda: _run(["spark_jobs.landing.loader", "--feed", ARRIVALS_FEED], logs), "the landing loader catching up")
 
 
 def count_errors(files: dict[str, list[str]]) -> tuple[int, int, list[str]]:
@@ -304,24 +294,46 @@ def count_errors(files: dict[str, list[str]]) -> tuple[int, int, list[str]]:
     return lost, duplicated, notes
 
 
-def run_trial(component: str, trial: int, rng: random.Random, logs: Path, rate: float, warm_s: float) -> Trial:
-    landing = Path(get_settings().landing_dir)
-    seed = rng.randrange(1, 1 << 30)
-    with Load(rate, seed, landing) as load, Pipeline(logs) as pipeline:
-        time.sleep(warm_s)  # JVMs up, the consumer polling
-        delay, killed = _kill(component, pipeline, rng, logs)
-        time.sleep(8)  # running on after the kill (and the restart)
-    result = Trial(component, trial, round(delay, 1), workload_changes=load.changes, files=len(load.files))
-    catch_up(logs)
-    result.lost, result.duplicated, result.notes = count_errors(load.files)
-    if result.lost == 0 and result.duplicated == 0:
-        result.recover_s = round(time.monotonic() - killed, 1)
-    return result
+def converge(files: dict[str, list[str]], timeout_s: float = 300) -> tuple[int, int, list[str]]:
+    """Check everything (``count_errors``) every few seconds while the running pipeline catches
+    up, until it is exact; a duplicate is final at once, a row still missing at the deadline lost."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            lost, duplicated, notes = count_errors(files)
+        except Exception:  # e.g. the Thrift server still starting
+            if time.monotonic() > deadline:
+                raise
+        else:
+            if (lost == 0 and duplicated == 0) or duplicated or time.monotonic() > deadline:
+                return lost, duplicated, notes
+        time.sleep(2)
 
 
-def _kill(component: str, pipeline: Pipeline, rng: random.Random, logs: Path) -> tuple[float, float]:
+@dataclass
+class Kill:
+    component: str
+    after_s: float  # the random moment, from when it was chosen (a job: from its process running)
+    down_s: float | None = None  # a service: from the SIGKILL until it serves again
+
+
+@dataclass
+class Round:
+    """Each component SIGKILLed once, in a random order, under one workload; then one check."""
+
+    round: int
+    kills: list[Kill]
+    lost: int = 0
+    duplicated: int = 0
+    recover_s: float | None = None  # from the last kill until everything reconciled
+    workload_changes: int = 0
+    files: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def _kill(component: str, pipeline: Pipeline, rng: random.Random, logs: Path) -> Kill:
     """SIGKILL ``component`` at a random moment (a job within one of its runs); a service is
-    restarted after a moment down. Returns the random delay and the monotonic time of the kill."""
+    restarted after a moment down."""
     if component in JOBS:
         deadline = time.monotonic() + 300
         while (victim := pipeline.running(component)) is None and time.monotonic() < deadline:
@@ -333,86 +345,99 @@ def _kill(component: str, pipeline: Pipeline, rng: random.Random, logs: Path) ->
         time.sleep(delay)
         if victim.poll() is None:
             victim.send_signal(signal.SIGKILL)
-        return delay, time.monotonic()
+        return Kill(component, round(delay, 1))
     delay = rng.uniform(0.5, 20.0)
     time.sleep(delay)
     kill_service(component)
     killed = time.monotonic()
     time.sleep(rng.uniform(0.5, 5.0))  # down for a moment, the pipeline failing meanwhile
     restart_service(component)
-    return delay, killed
+    return Kill(component, round(delay, 1), round(time.monotonic() - killed, 1))
 
 
-def run_sequence(components: list[str], seed: int, rate: float = 100, warm_s: float = 15) -> Trial:
-    """The small version: one pipeline session under load in which each component is killed once,
-    in turn, then one catch-up and one check of everything (the integration tier runs this)."""
-    logs = get_settings().home / "logs" / "faults"
-    logs.mkdir(parents=True, exist_ok=True)
-    rng = random.Random(seed)
-    catch_up(logs)
-    with Load(rate, seed, Path(get_settings().landing_dir)) as load, Pipeline(logs) as pipeline:
+def run_round(
+    n: int, components: list[str], rng: random.Random, logs: Path, pipeline: Pipeline, rate: float, warm_s: float
+) -> Round:
+    """One round with the pipeline running: workload and file arrivals, a kill of each component
+    in turn at random moments (the next one may hit while the last is still recovering), then
+    the load stops and the pipeline is left to converge (``converge``)."""
+    with Load(rate, rng.randrange(1, 1 << 30), Path(get_settings().landing_dir)) as load:
         time.sleep(warm_s)
-        kills = [_kill(c, pipeline, rng, logs) for c in components]
-        time.sleep(8)
-    killed = kills[-1][1]
-    result = Trial(
-        "+".join(components),
-        1,
-        round(sum(d for d, _ in kills), 1),
-        workload_changes=load.changes,
-        files=len(load.files),
-    )
-    catch_up(logs)
-    result.lost, result.duplicated, result.notes = count_errors(load.files)
+        kills = []
+        for component in components:
+            kills.append(_kill(component, pipeline, rng, logs))
+            last = time.monotonic()
+        time.sleep(3)  # running on after the last kill
+    result = Round(n, kills, workload_changes=load.changes, files=len(load.files))
+    result.lost, result.duplicated, result.notes = converge(load.files)
     if result.lost == 0 and result.duplicated == 0:
-        result.recover_s = round(time.monotonic() - killed, 1)
+        result.recover_s = round(time.monotonic() - last, 1)
     return result
 
 
-def table(trials: list[Trial]) -> str:
+def run_sequence(components: list[str], seed: int, rate: float = 100, warm_s: float = 15) -> Round:
+    """The small version: one round (the integration tier runs this)."""
+    logs = get_settings().home / "logs" / "faults"
+    logs.mkdir(parents=True, exist_ok=True)
+    catch_up(logs)
+    with Pipeline(logs) as pipeline:
+        return run_round(1, components, random.Random(seed), logs, pipeline, rate, warm_s)
+
+
+def _p50_max(values: list[float]) -> tuple[str, str]:
+    values = sorted(values)
+    return (str(values[len(values) // 2]), str(values[-1])) if values else ("-", "-")
+
+
+def table(rounds: list[Round]) -> str:
+    """Per component: its kills, and the rows lost and duplicated in the rounds it was killed
+    in (a round's errors count against each of its components), the rounds' recovery and, for
+    a service, how long it was down."""
     lines = [
-        "| component | trials | rows lost | rows duplicated | recover p50 s | recover max s |",
-        "|---|---|---|---|---|---|",
+        "| component | kills | rows lost | rows duplicated | recover p50 s | recover max s | down p50 s | down max s |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for comp in dict.fromkeys(t.component for t in trials):
-        ts = [t for t in trials if t.component == comp]
-        rec = sorted(t.recover_s for t in ts if t.recover_s is not None)
-        p50 = rec[len(rec) // 2] if rec else None
+    for comp in dict.fromkeys(k.component for r in rounds for k in r.kills):
+        hit = [r for r in rounds for k in r.kills if k.component == comp]
+        recover = _p50_max([r.recover_s for r in hit if r.recover_s is not None])
+        down = _p50_max([k.down_s for r in rounds for k in r.kills if k.component == comp and k.down_s is not None])
         lines.append(
-            f"| {comp} | {len(ts)} | {sum(t.lost for t in ts)} | {sum(t.duplicated for t in ts)} | "
-            f"{p50 if p50 is not None else '-'} | {rec[-1] if rec else '-'} |"
+            f"| {comp} | {len(hit)} | {sum(r.lost for r in hit)} | {sum(r.duplicated for r in hit)} | "
+            f"{recover[0]} | {recover[1]} | {down[0]} | {down[1]} |"
         )
     return "\n".join(lines)
 
 
-def run(components: list[str], trials: int, seed: int, rate: float = 100, warm_s: float = 20) -> list[Trial]:
+def run(components: list[str], rounds: int, seed: int, rate: float = 100, warm_s: float = 5) -> list[Round]:
+    """``rounds`` rounds, each killing every component once in a random order."""
     home = get_settings().home
     logs = home / "logs" / "faults"
     logs.mkdir(parents=True, exist_ok=True)
-    rng = random.Random(seed)
-    results = []
-    catch_up(logs)
-    for n in range(1, trials + 1):
-        for comp in components:
-            started = time.monotonic()
-            t = run_trial(comp, n, rng, logs, rate, warm_s)
-            results.append(t)
-            print(
-                f"[{len(results)}/{trials * len(components)}] {comp} trial {n}: killed after {t.killed_after_s}s, "
-                f"{t.lost} lost, {t.duplicated} duplicated, recovered in {t.recover_s}s "
-                f"({t.workload_changes} source changes, {t.files} files; {time.monotonic() - started:.0f}s)"
-                + "".join(f"\n    {note}" for note in t.notes),
-                flush=True,
-            )
     report = home / "reports" / "faults.json"
     report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(json.dumps([asdict(t) for t in results], indent=1))
+    rng = random.Random(seed)
+    results: list[Round] = []
+    catch_up(logs)
+    with Pipeline(logs) as pipeline:
+        for n in range(1, rounds + 1):
+            started = time.monotonic()
+            order = rng.sample(components, len(components))
+            r = run_round(n, order, rng, logs, pipeline, rate, warm_s)
+            results.append(r)
+            report.write_text(json.dumps([asdict(x) for x in results], indent=1))  # partial results survive
+            print(
+                f"[{n}/{rounds}] killed {', '.join(f'{k.component} after {k.after_s}s' for k in r.kills)}: "
+                f"{r.lost} lost, {r.duplicated} duplicated, reconciled {r.recover_s}s after the last kill "
+                f"({r.workload_changes} source changes, {r.files} files; {time.monotonic() - started:.0f}s)"
+                + "".join(f"\n    {note}" for note in r.notes),
+                flush=True,
+            )
     return results
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--trials", type=int, default=20, help="trials per component (default 20)")
+    p.add_argument("--trials", type=int, default=20, help="kills per component, one per round (default 20 rounds)")
     p.add_argument("--components", default=",".join(COMPONENTS), help=f"comma-separated, of {', '.join(COMPONENTS)}")
     p.add_argument("--seed", type=int, default=int(time.time()))
     p.add_argument("--rate", type=float, default=100, help="source row changes per second during a trial")
@@ -421,12 +446,12 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(components) - set(COMPONENTS)
     if unknown:
         p.error(f"unknown components {sorted(unknown)}; known: {', '.join(COMPONENTS)}")
-    print(f"faults: {args.trials} trial(s) of {', '.join(components)}, seed {args.seed}", flush=True)
+    print(f"faults: {args.trials} round(s), each killing {', '.join(components)}; seed {args.seed}", flush=True)
     results = run(components, args.trials, args.seed, args.rate)
     print(table(results))
     home = get_settings().home
-    print(f"faults: trials in {home / 'reports' / 'faults.json'}, logs in {home / 'logs' / 'faults'}")
-    return 0 if all(t.lost == 0 and t.duplicated == 0 for t in results) else 1
+    print(f"faults: rounds in {home / 'reports' / 'faults.json'}, logs in {home / 'logs' / 'faults'}")
+    return 0 if all(r.lost == 0 and r.duplicated == 0 for r in results) else 1
 
 
 if __name__ == "__main__":

@@ -6,5 +6,7 @@ render_spark_conf() {
   mkdir -p "$WAREHOUSE_DIR"
   render "$INFRA_DIR/spark/spark-defaults.conf" "$SPARK_CONF_DIR/spark-defaults.conf"
   render "$INFRA_DIR/spark/hive-site.xml" "$SPARK_CONF_DIR/hive-site.xml"
-  cp "$INFRA_DIR/spark/log4j2.properties" "$SPARK_CONF_DIR/log4j2.properties"
+  cmp -s "$INFRA_DIR/spark/log4j2.properties" "$SPARK_CONF_DIR/log4j2.properties" ||
+    { cp "$INFRA_DIR/spark/log4j2.properties" "$SPARK_CONF_DIR/.log4j2.properties.tmp" &&
+      mv "$SPARK_CONF_DIR/.log4j2.properties.tmp" "$SPARK_CONF_DIR/log4j2.properties"; }
 }

@@ -1,7 +1,8 @@
 """Apply bronze change logs to current-state tables with MERGE, deletes included.
 
-``python -m spark_jobs.cdc.current_state`` (through the Thrift server's Spark Connect when the
-stack serves it, else in a Spark session of its own)
+``python -m spark_jobs.cdc.current_state [--interval SECONDS]`` (through the Thrift server's
+Spark Connect when the stack serves it, else in a Spark session of its own; ``--interval`` keeps
+applying, one session, a round every SECONDS)
 
 One current-state table per source table (``bronze.<source>_<table>``): the contract's columns
 plus the version of the change that wrote each row. A change only wins over a newer version of
@@ -232,13 +233,26 @@ def run(spark: SparkSession | None = None) -> list[ApplyResult]:
     return [apply_changes(spark, c) for c in contracts]
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
     from core.session import is_connect, shared_spark
 
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--interval", type=float, metavar="SECONDS", help="run continuously, a round every SECONDS")
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     with shared_spark("cdc-current-state") as spark:
         where = "through Spark Connect on the Thrift server" if is_connect(spark) else "in a Spark session of its own"
-        results = run(spark)
+        while True:
+            results = run(spark)
+            if args.interval is None:
+                break
+            if any(r.changes for r in results):  # a continuous run reports only rounds that applied
+                for r in results:
+                    if r.changes:
+                        print(r.summary(), flush=True)
+            time.sleep(args.interval)
     for r in results:
         print(r.summary())
     print(f"current state: {len(results)} tables, {sum(r.changes for r in results)} changes applied {where}")

@@ -1,6 +1,6 @@
 """Landing-zone files into bronze, each file exactly once, every row accounted for.
 
-``python -m spark_jobs.landing.loader [--feed app.events] [--root URI]``
+``python -m spark_jobs.landing.loader [--feed app.events] [--root URI] [--interval SECONDS]``
 
 For each feed (a contract with a file format): list the files (a local folder by default; an
 object store or HDFS URI that Arrow's file systems take, e.g. ``s3://bucket/landing``),
@@ -598,9 +598,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feed", action="append", help="qualified feed name (default: every file feed)")
     parser.add_argument("--root", help=f"landing zone root, a path or URI (default {default_root()})")
+    parser.add_argument(
+        "--interval", type=float, metavar="SECONDS", help="run continuously, looking for new files every SECONDS"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    results = run([get_feed(n) for n in args.feed] if args.feed else None, args.root)
+    feeds = [get_feed(n) for n in args.feed] if args.feed else None
+    spark = None
+    while True:
+        results = run(feeds, args.root, spark)
+        if args.interval is None:
+            break
+        spark = spark or get_spark("landing-loader", WRITE_ONLY_JVM_OPTIONS)  # the same session each round
+        for r in results:
+            if r.files:
+                print(r.summary(), flush=True)
+        time.sleep(args.interval)
     for r in results:
         print(r.summary())
     print(f"manifest {tables.manifest_table()}, quarantine {tables.quarantine_table()}")

@@ -2,8 +2,7 @@
 arrivals, each component (CDC consumer, current-state apply, landing loader, Thrift server,
 Kafka Connect, Kafka broker, PostgreSQL) is SIGKILLed once at a random moment; then every
 source table reconciles and every arrived file row is in bronze exactly once. The full harness
-(20 separate trials per component) is ``python benchmarks/fault_harness.py``; its table is in
-the README.
+(20 such rounds) is ``python benchmarks/fault_harness.py``; its table is in the README.
 
 Runs last among the integration tests (file order): it kills and restarts the stack's services.
 """
