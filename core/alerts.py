@@ -1,7 +1,8 @@
 """Operational alerts: posted as JSON to the webhook ``LAKEHOUSE_ALERT_WEBHOOK`` (Slack- or
 Teams-style receivers take the ``text`` field), always logged; with no webhook configured they
-are only logged. The quality gates (``expectations.alerts``) and the CDC checks (retention gaps,
-replication-slot health) send through here."""
+are only logged. The quality gates (``expectations.alerts``), the CDC checks (retention gaps,
+replication-slot health), the capture service's lag and every DAG's failed tasks and runs
+(``task_failed``, ``dag_run_failed``) send through here."""
 
 from __future__ import annotations
 
@@ -50,3 +51,38 @@ def post(
             last = str(e)
         time.sleep(0.5 * 2**attempt)
     raise AlertDeliveryError(f"webhook {url} refused {len(lines)} {kind} alert(s) after {attempts} attempts: {last}")
+
+
+def airflow_url(*path: str) -> str:
+    from urllib.parse import quote
+
+    s = get_settings()
+    return f"http://{s.bind_host}:{s.airflow_port}/" + "/".join(quote(p, safe="") for p in path)
+
+
+def task_failed(context: dict) -> None:
+    """Every DAG's tasks' ``on_failure_callback`` (called once the retries are spent): an
+    operations alert with a link to the failed try's log. Delivery trouble is logged, never
+    raised: the task has failed already."""
+    ti = context["ti"]
+    error = context.get("exception")
+    line = (
+        f"task {ti.dag_id}.{ti.task_id} failed (try {ti.try_number}) in run {ti.run_id}: "
+        f"{type(error).__name__ + ': ' + str(error)[:300] if error else 'no exception'} — log {ti.log_url}"
+    )
+    item = {"check": "task_failed", "dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": ti.run_id, "url": ti.log_url}
+    try:
+        post("operations", [line], [item])
+    except AlertDeliveryError as e:
+        log.error("operations alert not delivered: %s", e)
+
+
+def dag_run_failed(context: dict) -> None:
+    """Every DAG's ``on_failure_callback``: an operations alert with a link to the run."""
+    dag_id, run_id = context["dag"].dag_id, context["run_id"]
+    url = airflow_url("dags", dag_id, "runs", run_id)
+    line = f"DAG run {dag_id} {run_id} failed ({context.get('reason') or 'no reason given'}) — {url}"
+    try:
+        post("operations", [line], [{"check": "dag_run_failed", "dag_id": dag_id, "run_id": run_id, "url": url}])
+    except AlertDeliveryError as e:
+        log.error("operations alert not delivered: %s", e)

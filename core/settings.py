@@ -129,6 +129,9 @@ class Settings:
     slot_lag_alert_mb: int = _env(
         "LAKEHOUSE_SLOT_LAG_ALERT_MB", "a replication slot holding back more WAL than this is alerted on", 1024
     )
+    capture_lag_alert_s: float = _env(
+        "LAKEHOUSE_CAPTURE_LAG_ALERT_S", "the capture service alerts when it has been behind Kafka this long", 120.0
+    )
 
     def __post_init__(self) -> None:
         # Paths defaulting under home are filled here, so every reader sees the same value.

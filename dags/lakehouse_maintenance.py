@@ -27,6 +27,8 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import dag, get_current_context, task
 
+from core.alerts import dag_run_failed, task_failed
+
 
 def _record(outcomes: list) -> dict:
     """Record the outcomes in ops.maintenance, print them, fail the task if any action failed."""
@@ -47,7 +49,13 @@ def _record(outcomes: list) -> dict:
     catchup=False,
     doc_md=__doc__,
     tags=["lakehouse", "maintenance", "delta"],
-    default_args={"owner": "data-platform", "retries": 2, "retry_delay": timedelta(minutes=5)},
+    default_args={
+        "owner": "data-platform",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=5),
+        "on_failure_callback": task_failed,
+    },
+    on_failure_callback=dag_run_failed,
     max_active_runs=1,
 )
 def lakehouse_maintenance():

@@ -46,6 +46,7 @@ from core.assets import (
     GOLD_DIM_USER,
     QUALITY_RESULTS,
 )
+from core.alerts import dag_run_failed, task_failed
 from core.dbt_config import execution_config, operator_args, profile_config, project_config, render_config
 
 
@@ -56,7 +57,13 @@ from core.dbt_config import execution_config, operator_args, profile_config, pro
     catchup=False,
     doc_md=__doc__,
     tags=["lakehouse", "cdc", "files", "dbt", "quality"],
-    default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
+    default_args={
+        "owner": "data-platform",
+        "retries": 2,
+        "retry_delay": timedelta(seconds=30),
+        "on_failure_callback": task_failed,
+    },
+    on_failure_callback=dag_run_failed,
     max_active_runs=1,
     max_active_tasks=4,  # dbt tasks share two cores and one Thrift server
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from airflow.models.dagbag import DagBag
 
+from core.alerts import dag_run_failed, task_failed
 from core.settings import REPO_DIR
 
 
@@ -25,6 +26,19 @@ def test_every_dag_has_tags_docs_and_retries(dagbag):
         assert not dag.catchup, f"{dag_id} catches up"
         for t in dag.tasks:
             assert t.retries >= 2, f"{dag_id}.{t.task_id} retries {t.retries}"
+
+
+def test_every_failure_is_alerted(dagbag):
+    """A failed task (after its retries) and a failed DAG run post an operations alert."""
+    for dag_id, dag in dagbag.dags.items():
+        assert dag.owner != "airflow", f"{dag_id} has no owner"
+        assert dag_run_failed in _callbacks(dag.on_failure_callback), f"{dag_id} does not alert a failed run"
+        for t in dag.tasks:
+            assert task_failed in _callbacks(t.on_failure_callback), f"{dag_id}.{t.task_id} does not alert"
+
+
+def _callbacks(value) -> list:
+    return value if isinstance(value, list) else [value]
 
 
 GOLD_MODELS = {p.stem for p in (REPO_DIR / "dbt" / "models" / "marts").rglob("*.sql")}

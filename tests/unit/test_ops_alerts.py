@@ -1,0 +1,84 @@
+"""Operations alerts from Airflow's failure callbacks reach the webhook with a link to the run."""
+
+from __future__ import annotations
+
+import json
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from threading import Thread
+from types import SimpleNamespace
+
+import pytest
+
+from core import alerts
+
+
+@pytest.fixture
+def receiver(monkeypatch):
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(
+        alerts,
+        "get_settings",
+        lambda: SimpleNamespace(
+            alert_webhook=f"http://127.0.0.1:{server.server_port}", bind_host="127.0.0.1", airflow_port=8080
+        ),
+    )
+    yield received
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_failed_task_is_alerted_with_its_log_link(receiver):
+    ti = SimpleNamespace(
+        dag_id="lakehouse_slice",
+        task_id="validate_gold",
+        run_id="manual__2026-11-29T10:00:00+00:00",
+        try_number=3,
+        log_url="http://127.0.0.1:8080/dags/lakehouse_slice/runs/manual__2026/tasks/validate_gold?try_number=3",
+    )
+    alerts.task_failed({"ti": ti, "exception": RuntimeError("thrift went away")})
+    [message] = receiver
+    assert message["kind"] == "operations"
+    assert "lakehouse_slice.validate_gold failed (try 3)" in message["text"]
+    assert "RuntimeError: thrift went away" in message["text"] and ti.log_url in message["text"]
+    assert message["alerts"][0]["url"] == ti.log_url and message["alerts"][0]["check"] == "task_failed"
+
+
+def test_a_failed_dag_run_is_alerted_with_a_link_to_the_run(receiver):
+    context = {
+        "dag": SimpleNamespace(dag_id="lakehouse_slice"),
+        "run_id": "scheduled__2026-11-29T00:00:00+00:00",
+        "reason": "task_failure",
+    }
+    alerts.dag_run_failed(context)
+    [message] = receiver
+    url = "http://127.0.0.1:8080/dags/lakehouse_slice/runs/scheduled__2026-11-29T00%3A00%3A00%2B00%3A00"
+    assert message["alerts"][0] == {
+        "check": "dag_run_failed",
+        "dag_id": "lakehouse_slice",
+        "run_id": "scheduled__2026-11-29T00:00:00+00:00",
+        "url": url,
+    }
+    assert "(task_failure)" in message["text"] and url in message["text"]
+
+
+def test_an_unreachable_webhook_does_not_raise_from_the_callback(monkeypatch, caplog):
+    monkeypatch.setattr(
+        alerts,
+        "get_settings",
+        lambda: SimpleNamespace(alert_webhook="http://127.0.0.1:9", bind_host="127.0.0.1", airflow_port=8080),
+    )
+    monkeypatch.setattr(alerts.time, "sleep", lambda s: None)
+    alerts.dag_run_failed({"dag": SimpleNamespace(dag_id="d"), "run_id": "r", "reason": None})
+    assert "operations alert not delivered" in caplog.text
