@@ -1,7 +1,8 @@
 """
 ### Lakehouse maintenance: bounded files, bounded logs
 
-Daily (and by hand, e.g. after a large backfill):
+Daily over every table, and by hand (e.g. after a large backfill) over every table or those the
+`tables` parameter names:
 
 1. **maintain_tables**: Delta `OPTIMIZE` where small files accumulate (bronze change logs,
    dead letters, current state and landing tables; `ops` and quality tables; incremental gold
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import dag, get_current_context, task
+from airflow.sdk import Param, dag, get_current_context, task
 
 from core.alerts import dag_run_failed, task_failed
 
@@ -57,6 +58,14 @@ def _record(outcomes: list) -> dict:
     },
     on_failure_callback=dag_run_failed,
     max_active_runs=1,
+    params={
+        "tables": Param(
+            None,
+            type=["null", "string"],
+            title="Tables",
+            description="Comma-separated globs of the tables to maintain (e.g. gold.fct_*); empty: every table.",
+        )
+    },
 )
 def lakehouse_maintenance():
     @task
@@ -64,15 +73,17 @@ def lakehouse_maintenance():
         from core.session import shared_spark
         from spark_jobs import maintenance as m
 
-        run_id = get_current_context()["run_id"]
+        context = get_current_context()
+        run_id = context["run_id"]
         with shared_spark("lakehouse-maintenance") as spark:
+            targets = m.select(m.discover(spark), context["params"]["tables"])
 
             def done(table_outcomes: list) -> None:
                 for o in table_outcomes:
                     print(o.summary(), flush=True)
                 m.record(spark, table_outcomes)  # as it goes: a killed task keeps what it did
 
-            outcomes = m.maintain_tables(spark, run_id, after_table=done)
+            outcomes = m.maintain_tables(spark, run_id, targets=targets, after_table=done)
         print(m.summary_table(outcomes))
         m.raise_if_failed(outcomes)
         return {f"{o.target} {o.action}": o.status for o in outcomes}

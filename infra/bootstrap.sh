@@ -23,7 +23,8 @@ fi
 SPARK_HOME="$("$VENV_DIR/bin/python" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')"
 export SPARK_HOME
 
-# apt_install COMMAND PACKAGE: Debian's package for a missing command (Maven, shellcheck for make lint).
+# apt_install COMMAND PACKAGE: Debian's package for a missing command (Maven, shellcheck for make
+# lint, Chromium for the browser tests).
 apt_install() {
   command -v "$1" >/dev/null && return 0
   [ "$(id -u)" = 0 ] || die "bootstrap: $1 is missing. Install it: sudo apt-get install -y $2"
@@ -33,6 +34,7 @@ apt_install() {
 }
 apt_install mvn maven
 apt_install shellcheck shellcheck
+apt_install chromium chromium
 "$INFRA_DIR/fetch_jars.sh"
 
 source "$INFRA_DIR/services/postgres.sh"

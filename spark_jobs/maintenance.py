@@ -21,9 +21,12 @@ prune old logs; every action measured before and after and recorded in ``ops.mai
 
 from __future__ import annotations
 
+import fnmatch
 import logging
+import random
 import re
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -152,6 +155,19 @@ def discover(spark: SparkSession, incremental: set[str] | None = None) -> list[T
             if not t.isTemporary and (t.tableType or "").upper() != "VIEW" and _is_delta(spark, f"{db}.{t.name}")
         ]
     return plan(tables, incremental_models() if incremental is None else incremental)
+
+
+def select(targets: list[Target], patterns: str | None) -> list[Target]:
+    """The targets whose table matches one of the comma-separated globs (``gold.fct_*,
+    bronze.crm_*``); every target when there are none. A pattern matching nothing is an error:
+    a typo would otherwise maintain nothing and report success."""
+    globs = [p.strip() for p in (patterns or "").split(",") if p.strip()]
+    if not globs:
+        return targets
+    unmatched = [g for g in globs if not any(fnmatch.fnmatchcase(t.table, g) for t in targets)]
+    if unmatched:
+        raise ValueError(f"no maintained table matches {', '.join(unmatched)}")
+    return [t for t in targets if any(fnmatch.fnmatchcase(t.table, g) for g in globs)]
 
 
 def _is_delta(spark: SparkSession, table: str) -> bool:
@@ -305,9 +321,11 @@ def with_retries(
     attempts: int = CONFLICT_ATTEMPTS,
     wait_s: float = CONFLICT_WAIT_S,
     sleep: Callable[[float], Any] = time.sleep,
+    jitter: float = 0.0,
 ) -> R:
     """``fn()``, tried again after a write conflict only (anything else is not cured by trying
-    again); the last conflict is raised when ``attempts`` are used up."""
+    again); the last conflict is raised when ``attempts`` are used up. ``jitter`` stretches each
+    wait by up to that fraction at random, so writers that conflicted do not retry in step."""
     for attempt in range(1, attempts):
         try:
             return fn()
@@ -315,7 +333,7 @@ def with_retries(
             if not is_conflict(e):
                 raise
             log.warning("maintenance: write conflict, attempt %d of %d: %s", attempt, attempts, _first_line(e))
-            sleep(wait_s * attempt)
+            sleep(wait_s * attempt * (1 + jitter * random.random()))
     return fn()
 
 
@@ -478,18 +496,33 @@ def ago(days: float) -> datetime:
 
 
 def record(spark: SparkSession, outcomes: list[Outcome], table: str = OPS_TABLE) -> None:
-    """MERGEd on (run, target, action): a retried run replaces its rows instead of adding more."""
+    """MERGEd on (run, target, action): a retried run replaces its rows instead of adding more.
+    The DAG's tasks record side by side, and a MERGE reads the whole table: one that meets
+    another task's commit is tried again."""
     if not outcomes:
         return
     spark.sql(f"create database if not exists {table.split('.')[0]}")
-    if not spark.catalog.tableExists(table):
-        spark.createDataFrame([], OPS_SCHEMA).write.format("delta").saveAsTable(table)
-    spark.createDataFrame([o.row() for o in outcomes], OPS_SCHEMA).createOrReplaceTempView("_maintenance_batch")
-    spark.sql(
-        f"""merge into {table} t using _maintenance_batch s
-        on t.run_id = s.run_id and t.target = s.target and t.action = s.action
-        when matched then update set * when not matched then insert *"""
-    )
+    columns = ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in OPS_SCHEMA.fields)
+    try:
+        spark.sql(f"create table if not exists {table} ({columns}) using delta")
+    except Exception:
+        if not spark.catalog.tableExists(table):  # else another task created it at the same moment
+            raise
+    batch = f"_maintenance_batch_{uuid.uuid4().hex[:8]}"  # tasks sharing a session do not share the view
+    spark.createDataFrame([o.row() for o in outcomes], OPS_SCHEMA).createOrReplaceTempView(batch)
+    try:
+        with_retries(
+            lambda: spark.sql(
+                f"""merge into {table} t using {batch} s
+                on t.run_id = s.run_id and t.target = s.target and t.action = s.action
+                when matched then update set * when not matched then insert *"""
+            ),
+            attempts=8,
+            wait_s=1.0,
+            jitter=1.0,
+        )
+    finally:
+        spark.catalog.dropTempView(batch)
 
 
 def _pair(before: Measure | None, after: Measure | None, attr: str, scale: float = 1.0) -> str:

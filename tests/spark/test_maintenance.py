@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -197,3 +198,16 @@ def test_discover_compacts_bronze_and_only_incremental_dbt_models(spark, monkeyp
     assert targets["t_maint_gold.fct_orders"].optimize
     assert not targets["t_maint_gold.dim_user"].optimize and targets["t_maint_gold.dim_user"].vacuum
     assert "t_maint_gold.int_view" not in targets
+
+
+def test_tasks_recording_side_by_side_all_land(spark):
+    """The DAG's three tasks record at the same time; each MERGE reads the whole table, so one
+    meets another's commit (a write conflict) and is tried again instead of failing the task."""
+    ops = bronze.table_name("maintenance_side_by_side")
+    spark.sql(f"drop table if exists {ops}")
+    runs = [[m.Outcome(f"run-{i}", f"table_{j}", "optimize") for j in range(3)] for i in range(4)]
+    with ThreadPoolExecutor(len(runs)) as pool:
+        list(pool.map(lambda outcomes: m.record(spark, outcomes, table=ops), runs))
+    assert spark.table(ops).count() == 12
+    merges = [r for r in spark.sql(f"describe history {ops}").collect() if r.operation == "MERGE"]
+    assert len(merges) == 4

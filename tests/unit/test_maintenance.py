@@ -178,3 +178,11 @@ def test_vacuum_runs_only_where_a_data_file_is_older_than_the_retention(tmp_path
     _touch(table / "day=2026-11-01" / "part-1.parquet", 8)
     assert m.vacuum_can_delete(location, 168) and not m.vacuum_can_delete(location, 240)
     assert m.disk_measure(location).files == 2
+
+
+def test_select_keeps_the_tables_the_globs_name_and_refuses_a_glob_that_matches_nothing():
+    targets = [m.Target(t, optimize=True) for t in ("gold.fct_orders", "gold.dim_user", "bronze.crm_customers")]
+    assert m.select(targets, "") == targets and m.select(targets, None) == targets
+    assert [t.table for t in m.select(targets, "gold.fct_*, bronze.*")] == ["gold.fct_orders", "bronze.crm_customers"]
+    with pytest.raises(ValueError, match="gold.fct_order$"):
+        m.select(targets, "gold.fct_order")

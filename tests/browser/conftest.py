@@ -1,0 +1,48 @@
+"""Browser tests: Debian's Chromium, headless, driven by Playwright (no browser download), against
+the stack's Airflow UI. Screenshots go to ``<home>/reports/browser/`` as the tests' artifacts."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, sync_playwright
+
+from core.settings import get_settings
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    path = get_settings().home / "reports" / "browser"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser():
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.fail("Chromium is missing: infra/bootstrap.sh installs Debian's chromium package")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser) -> Page:
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
+
+
+def log_in(page: Page) -> None:
+    s = get_settings()
+    page.goto(s.airflow_url + "/")
+    page.fill("input[name=username]", s.airflow_admin_user)
+    page.fill("input[name=password]", s.airflow_admin_password)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/login" not in url)
