@@ -37,6 +37,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import dag, task
 from cosmos import DbtTaskGroup
 
+from core.alerts import dag_run_failed, task_failed
 from core.assets import (
     BRONZE_APP_EVENTS,
     BRONZE_CRM_CUSTOMERS,
@@ -46,7 +47,6 @@ from core.assets import (
     GOLD_DIM_USER,
     QUALITY_RESULTS,
 )
-from core.alerts import dag_run_failed, task_failed
 from core.dbt_config import execution_config, operator_args, profile_config, project_config, render_config
 
 
