@@ -208,7 +208,8 @@ def restart_service(name: str, timeout_s: float = 300) -> None:
                 raise
             time.sleep(2)
     _retry(heal_connectors, "restarting failed connector tasks", timeout_s)
-    _stack("start")
+    # Airflow's scheduler exits when its database goes away, some time after the outage.
+    _retry(lambda: _stack("start"), "starting what the outage took down", timeout_s)
 
 
 def heal_connectors() -> None:
