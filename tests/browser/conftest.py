@@ -4,12 +4,21 @@ the stack's Airflow UI. Screenshots go to ``<home>/reports/browser/`` as the tes
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
-from core.settings import get_settings
+from core.settings import REPO_DIR, get_settings
+
+
+@pytest.fixture(scope="session", autouse=True)
+def stack_up():
+    """The stack as a user finds it: started again where something is down (Airflow's
+    scheduler exits when PostgreSQL goes away, as the fault tests before this tier make it)."""
+    r = subprocess.run([str(REPO_DIR / "infra" / "stack.sh"), "start"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
 
 
 @pytest.fixture(scope="session")
