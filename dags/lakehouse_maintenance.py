@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from core.alerts import dag_run_failed, task_failed
+from core.dag_defaults import dag_run_failed, task_defaults
 
 
 def _record(outcomes: list) -> dict:
@@ -50,12 +50,7 @@ def _record(outcomes: list) -> dict:
     catchup=False,
     doc_md=__doc__,
     tags=["lakehouse", "maintenance", "delta"],
-    default_args={
-        "owner": "data-platform",
-        "retries": 2,
-        "retry_delay": timedelta(minutes=5),
-        "on_failure_callback": task_failed,
-    },
+    default_args=task_defaults(timedelta(minutes=5)),
     on_failure_callback=dag_run_failed,
     max_active_runs=1,
     params={

@@ -37,7 +37,6 @@ from datetime import datetime, timedelta
 from airflow.sdk import dag, task
 from cosmos import DbtTaskGroup
 
-from core.alerts import dag_run_failed, task_failed
 from core.assets import (
     BRONZE_APP_EVENTS,
     BRONZE_CRM_CUSTOMERS,
@@ -47,6 +46,7 @@ from core.assets import (
     GOLD_DIM_USER,
     QUALITY_RESULTS,
 )
+from core.dag_defaults import dag_run_failed, task_defaults
 from core.dbt_config import execution_config, operator_args, profile_config, project_config, render_config
 
 
@@ -57,12 +57,7 @@ from core.dbt_config import execution_config, operator_args, profile_config, pro
     catchup=False,
     doc_md=__doc__,
     tags=["lakehouse", "cdc", "files", "dbt", "quality"],
-    default_args={
-        "owner": "data-platform",
-        "retries": 2,
-        "retry_delay": timedelta(seconds=30),
-        "on_failure_callback": task_failed,
-    },
+    default_args=task_defaults(timedelta(seconds=30)),
     on_failure_callback=dag_run_failed,
     max_active_runs=1,
     max_active_tasks=4,  # dbt tasks share two cores and one Thrift server

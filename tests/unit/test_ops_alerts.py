@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from http.server import BaseHTTPRequestHandler, HTTPServer
-from threading import Thread
 from types import SimpleNamespace
 
 import pytest
@@ -13,30 +10,12 @@ from core import alerts
 
 
 @pytest.fixture
-def receiver(monkeypatch):
-    received: list[dict] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    Thread(target=server.serve_forever, daemon=True).start()
+def receiver(monkeypatch, webhook):
+    url, received = webhook
     monkeypatch.setattr(
-        alerts,
-        "get_settings",
-        lambda: SimpleNamespace(
-            alert_webhook=f"http://127.0.0.1:{server.server_port}", bind_host="127.0.0.1", airflow_port=8080
-        ),
+        alerts, "get_settings", lambda: SimpleNamespace(alert_webhook=url, bind_host="127.0.0.1", airflow_port=8080)
     )
-    yield received
-    server.shutdown()
-    server.server_close()
+    return received
 
 
 def test_a_failed_task_is_alerted_with_its_log_link(receiver):

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from http.server import BaseHTTPRequestHandler, HTTPServer
-from threading import Thread
-
 from core import alerts
 from spark_jobs.cdc.source_health import Slot
 
@@ -22,26 +18,9 @@ def test_each_unhealthy_slot_state_is_a_problem_and_a_healthy_one_is_not():
     assert "holds back 2048 MiB" in lagging and "active: False" in lagging
 
 
-def test_problems_are_posted_to_the_webhook():
-    received = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    Thread(target=server.handle_request, daemon=True).start()
-    try:
-        sent = alerts.post(
-            "replication slot", ["bss: slot lost"], [{"source": "bss"}], f"http://127.0.0.1:{server.server_port}"
-        )
-    finally:
-        server.server_close()
+def test_problems_are_posted_to_the_webhook(webhook):
+    url, received = webhook
+    sent = alerts.post("replication slot", ["bss: slot lost"], [{"source": "bss"}], url)
     assert sent == 1
     assert received == [
         {
