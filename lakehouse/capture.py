@@ -166,7 +166,7 @@ def kafka_lag_records(bootstrap: str) -> int:
     try:
         tps = [tp for t in topics for tp in _partitions(consumer, t)]
         end = consumer.end_offsets(tps) if tps else {}
-        committed = admin.list_consumer_group_offsets(GROUP_ID)
+        committed = admin.list_group_offsets(GROUP_ID).get(GROUP_ID, {})
     finally:
         consumer.close()
         admin.close()

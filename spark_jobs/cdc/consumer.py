@@ -453,6 +453,7 @@ def run(config: ConsumerConfig | None = None, started_event: threading.Event | N
     stats = RunStats()
     writer = BatchWriter(spark, contracts_by_topic, stats, f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}")
     start, bases = _start_positions(spark, kafka, contracts_by_topic, writer, settings.kafka_bootstrap)
+    _commit_start(kafka, start)
     contracts_by_topic = {t: c for t, c in contracts_by_topic.items() if t not in {g.topic for g in stats.gaps}}
     started = time.monotonic()
     groups = reader_groups(_backlog(kafka, list(contracts_by_topic), start), config.readers or os.cpu_count() or 1)
@@ -492,6 +493,17 @@ def _start_positions(
     writer.stats.gaps.extend(gaps)
     positions.record_gaps(spark, writer.run_id, gaps, "open", bronze.now_utc())
     return start, bases
+
+
+def _commit_start(kafka: KafkaConsumer, start: dict[tuple[str, int], int]) -> None:
+    """The group's committed offsets follow bronze from the start: lag measured against them
+    (the capture service's) is right before the first batch lands, and after a crash that
+    landed a batch without committing it."""
+    if start:
+        with contextlib.suppress(KafkaError):  # monitoring only
+            kafka.commit(
+                {TopicPartition(t, p): OffsetAndMetadata(o, None, -1) for (t, p), o in start.items()}, timeout_ms=10_000
+            )
 
 
 def _kafka_consumer(bootstrap: str) -> KafkaConsumer:
