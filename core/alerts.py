@@ -71,10 +71,7 @@ def task_failed(context: dict) -> None:
         f"{type(error).__name__ + ': ' + str(error)[:300] if error else 'no exception'} — log {ti.log_url}"
     )
     item = {"check": "task_failed", "dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": ti.run_id, "url": ti.log_url}
-    try:
-        post("operations", [line], [item])
-    except AlertDeliveryError as e:
-        log.error("operations alert not delivered: %s", e)
+    _post_from_callback(line, item)
 
 
 def dag_run_failed(context: dict) -> None:
@@ -82,7 +79,11 @@ def dag_run_failed(context: dict) -> None:
     dag_id, run_id = context["dag"].dag_id, context["run_id"]
     url = airflow_url("dags", dag_id, "runs", run_id)
     line = f"DAG run {dag_id} {run_id} failed ({context.get('reason') or 'no reason given'}) — {url}"
+    _post_from_callback(line, {"check": "dag_run_failed", "dag_id": dag_id, "run_id": run_id, "url": url})
+
+
+def _post_from_callback(line: str, item: dict) -> None:
     try:
-        post("operations", [line], [{"check": "dag_run_failed", "dag_id": dag_id, "run_id": run_id, "url": url}])
+        post("operations", [line], [item])
     except AlertDeliveryError as e:
         log.error("operations alert not delivered: %s", e)

@@ -126,12 +126,18 @@ class Supervisor:
         }
 
 
-def _spawn(child: Child) -> subprocess.Popen:
+def start_module(argv: list[str], log_path: Path) -> subprocess.Popen:
+    """``python -m <argv>`` as the stack runs its jobs: the stack's Spark configuration, output
+    appended to ``log_path``."""
     env = {**os.environ, "SPARK_CONF_DIR": str(get_settings().spark_conf_dir)}
-    with child.log_path.open("ab") as out:
+    with log_path.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", *child.argv], stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO_DIR
+            [sys.executable, "-m", *argv], stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO_DIR
         )
+
+
+def _spawn(child: Child) -> subprocess.Popen:
+    return start_module(child.argv, child.log_path)
 
 
 @dataclass
@@ -159,12 +165,13 @@ def kafka_lag_records(bootstrap: str) -> int:
 
     from spark_jobs.cdc import changes
     from spark_jobs.cdc.consumer import GROUP_ID
+    from spark_jobs.cdc.reader import existing_partitions
 
     topics = [changes.topic_for(c) for c in changes.cdc_contracts()]
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, request_timeout_ms=10_000)
     try:
-        tps = [tp for t in topics for tp in _partitions(consumer, t)]
+        tps = existing_partitions(consumer, topics)
         end = consumer.end_offsets(tps) if tps else {}
         committed = admin.list_group_offsets(GROUP_ID).get(GROUP_ID, {})
     finally:
@@ -173,18 +180,15 @@ def kafka_lag_records(bootstrap: str) -> int:
     return sum(max(0, off - (committed[tp].offset if tp in committed else 0)) for tp, off in end.items())
 
 
-def _partitions(consumer, topic: str) -> list:
-    from kafka import TopicPartition
-
-    return [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-
-
-def record_health(at: datetime, state: dict, lag: Lag) -> None:
-    """One row of ``ops.capture_health`` through the Thrift server (the service has no JVM)."""
+def create_health_table() -> None:
     thrift_query(
         f"create table if not exists {HEALTH_TABLE} (at timestamp, consumer_up boolean, apply_up boolean, "
         f"consumer_restarts int, apply_restarts int, lag_records bigint, behind_s double) using delta"
     )
+
+
+def record_health(at: datetime, state: dict, lag: Lag) -> None:
+    """One row of ``ops.capture_health`` through the Thrift server (the service has no JVM)."""
     records = "null" if lag.records is None else str(lag.records)
     c, a = state["consumer"], state["apply"]
     thrift_query(
@@ -231,6 +235,7 @@ class Service:
         self.stopping = threading.Event()
         self.alerted = False
         self.recorded_at = 0.0
+        self.table_ready = False
 
     def probe(self) -> None:
         try:
@@ -245,6 +250,9 @@ class Service:
         self._alert(lag)
         if time.monotonic() - self.recorded_at >= self.record_every_s:
             try:
+                if not self.table_ready:
+                    create_health_table()
+                    self.table_ready = True
                 record_health(at, state["children"], lag)
                 self.recorded_at = time.monotonic()
             except Exception as e:  # noqa: BLE001 - the Thrift server down: the status file still has it

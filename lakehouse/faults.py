@@ -37,28 +37,20 @@ from pathlib import Path
 
 from core.settings import REPO_DIR, get_settings
 from core.sql import thrift_query
+from lakehouse.capture import CHILDREN as CAPTURE_CHILDREN
+from lakehouse.capture import start_module
 
 JOBS = ("cdc-consumer", "current-state", "landing-loader")
 SERVICES = ("thrift", "connect", "kafka", "postgres")
 PIPELINE_SERVICES = ("postgres", "kafka", "connect", "thrift")
 COMPONENTS = JOBS + SERVICES
-JOB_MODULES = {
-    "cdc-consumer": ["spark_jobs.cdc.consumer", "--interval", "0.5"],
-    "current-state": ["spark_jobs.cdc.current_state", "--interval", "1"],
-    "landing-loader": ["spark_jobs.landing.loader", "--feed", "app.events", "--interval", "1"],
-}
 ARRIVALS_FEED = "app.events"
-
-
-def _env() -> dict[str, str]:
-    return {**os.environ, "SPARK_CONF_DIR": str(get_settings().spark_conf_dir)}
-
-
-def _start(module: list[str], log: Path) -> subprocess.Popen:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", *module], stdout=out, stderr=subprocess.STDOUT, env=_env(), cwd=REPO_DIR
-        )
+# The capture service's children as it runs them, and the file loader continuously.
+JOB_MODULES = {
+    "cdc-consumer": CAPTURE_CHILDREN["consumer"],
+    "current-state": CAPTURE_CHILDREN["apply"],
+    "landing-loader": ["spark_jobs.landing.loader", "--feed", ARRIVALS_FEED, "--interval", "1"],
+}
 
 
 class Pipeline:
@@ -82,7 +74,7 @@ class Pipeline:
                     if proc is not None and proc.poll() is not None:
                         self.procs[job], self.ended[job] = None, time.monotonic()
                     if self.procs[job] is None and time.monotonic() - self.ended[job] > self.pause_s:
-                        self.procs[job] = _start(JOB_MODULES[job], self.logs / f"{job}.log")
+                        self.procs[job] = start_module(JOB_MODULES[job], self.logs / f"{job}.log")
                         self.runs[job] += 1
             self.stop_event.wait(0.2)
 
@@ -247,7 +239,7 @@ def _retry(fn, what: str, timeout_s: float = 600):
 
 
 def _run(module: list[str], logs: Path) -> None:
-    proc = _start(module, logs / "catch-up.log")
+    proc = start_module(module, logs / "catch-up.log")
     if proc.wait(timeout=1800) != 0:
         raise RuntimeError(f"{' '.join(module)} exited {proc.returncode} (log {logs / 'catch-up.log'})")
 
