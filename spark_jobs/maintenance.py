@@ -502,12 +502,7 @@ def record(spark: SparkSession, outcomes: list[Outcome], table: str = OPS_TABLE)
     if not outcomes:
         return
     spark.sql(f"create database if not exists {table.split('.')[0]}")
-    columns = ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in OPS_SCHEMA.fields)
-    try:
-        spark.sql(f"create table if not exists {table} ({columns}) using delta")
-    except Exception:
-        if not spark.catalog.tableExists(table):  # else another task created it at the same moment
-            raise
+    _create_shared(spark, table, ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in OPS_SCHEMA.fields))
     batch = f"_maintenance_batch_{uuid.uuid4().hex[:8]}"  # tasks sharing a session do not share the view
     spark.createDataFrame([o.row() for o in outcomes], OPS_SCHEMA).createOrReplaceTempView(batch)
     try:
@@ -523,6 +518,22 @@ def record(spark: SparkSession, outcomes: list[Outcome], table: str = OPS_TABLE)
         )
     finally:
         spark.catalog.dropTempView(batch)
+
+
+def _create_shared(spark: SparkSession, table: str, columns: str, attempts: int = 20, wait_s: float = 0.5) -> None:
+    """``create table if not exists`` that tasks may run at the same moment: between a creator
+    writing the table's first commit and registering it in the metastore, another one meets a
+    location that is "not empty and not a Delta table"; it waits for the table to appear."""
+    for attempt in range(1, attempts + 1):
+        try:
+            spark.sql(f"create table if not exists {table} ({columns}) using delta")
+            return
+        except Exception:
+            if spark.catalog.tableExists(table):
+                return
+            if attempt == attempts:
+                raise
+            time.sleep(wait_s)
 
 
 def _pair(before: Measure | None, after: Measure | None, attr: str, scale: float = 1.0) -> str:

@@ -116,6 +116,35 @@ def test_a_write_conflict_is_retried_and_anything_else_is_not():
     assert not m.is_conflict("Concurrency limit reached")
 
 
+class _CreatingElsewhere:
+    """A session whose ``create table`` meets another creator's half-made table: it fails while
+    the table is not yet in the catalog, which it is after ``appears_after`` looks."""
+
+    def __init__(self, appears_after: int | None):
+        self.appears_after, self.looks, self.creates = appears_after, 0, 0
+        self.catalog = self
+
+    def sql(self, _statement: str) -> None:
+        self.creates += 1
+        raise RuntimeError("[DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION] Cannot create table")
+
+    def tableExists(self, _table: str) -> bool:
+        self.looks += 1
+        return self.appears_after is not None and self.looks >= self.appears_after
+
+
+def test_a_table_created_at_the_same_moment_elsewhere_is_waited_for(monkeypatch):
+    monkeypatch.setattr(m.time, "sleep", lambda _s: None)
+    session = _CreatingElsewhere(appears_after=3)
+    m._create_shared(session, "ops.t", "a int")
+    assert session.creates == 3
+
+    never = _CreatingElsewhere(appears_after=None)
+    with pytest.raises(RuntimeError, match="NON_EMPTY_LOCATION"):
+        m._create_shared(never, "ops.t", "a int", attempts=4)
+    assert never.creates == 4
+
+
 def _touch(path, days_old: float) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("log line\n" * 10)
