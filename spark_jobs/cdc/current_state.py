@@ -32,6 +32,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from core.airflow_client import AssetAnnouncer, bronze_uri
 from schemas.contracts import Contract
 from schemas.spark import spark_schema
 from spark_jobs import bronze
@@ -61,10 +62,22 @@ def current_schema(contract: Contract):
     return schema
 
 
+# A MERGE marks the rows it replaces in deletion vectors instead of rewriting every file that
+# holds one: updates to keys spread over the whole table would otherwise rewrite all of it.
+TABLE_PROPERTIES = {"delta.enableDeletionVectors": "true"}
+
+
 def ensure_current_table(spark: SparkSession, contract: Contract) -> str:
+    """Create the current-state table, or give an older one the table properties it lacks."""
     name = current_table_for(contract)
+    props = ", ".join(f"'{k}' = '{v}'" for k, v in TABLE_PROPERTIES.items())
     if not spark.catalog.tableExists(name):
-        spark.createDataFrame([], current_schema(contract)).write.format("delta").saveAsTable(name)
+        columns = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in current_schema(contract).fields)
+        spark.sql(f"create table if not exists {name} ({columns}) using delta tblproperties ({props})")
+        return name
+    have = {r[0]: r[1] for r in spark.sql(f"show tblproperties {name}").collect()}
+    if any(have.get(k) != v for k, v in TABLE_PROPERTIES.items()):
+        spark.sql(f"alter table {name} set tblproperties ({props})")
     return name
 
 
@@ -104,7 +117,7 @@ NEWER = (
 )
 
 
-def applied_offsets(spark: SparkSession, table: str, page: int = 100) -> dict[str, int]:
+def applied_offsets(spark: SparkSession, table: str, page: int = 1) -> dict[str, int]:
     """{'partition': last applied offset} from the newest commit that recorded them, however many
     commits (OPTIMIZE, VACUUM, property changes) followed it: the history is read newest first,
     in pages ten times larger each round. {} when no commit in the kept log recorded any."""
@@ -119,14 +132,31 @@ def applied_offsets(spark: SparkSession, table: str, page: int = 100) -> dict[st
         limit *= 10
 
 
-def new_changes(spark: SparkSession, contract: Contract, done: dict[str, int]) -> DataFrame:
-    changes = spark.table(change_table_for(contract))
+def change_log_version(spark: SparkSession, table: str) -> int:
+    newest = spark.sql(f"describe history {table} limit 1").select("version").first()
+    assert newest is not None, f"{table} has no commit"  # ensure_tables created it
+    return int(newest[0])
+
+
+def unapplied(done: dict[str, int]):
+    """The change-log rows past the applied offsets, as a predicate Delta can skip files with:
+    a disjunction of (partition = p and offset > applied) per partition, and partition = p for the
+    partitions below the highest one that nothing was applied from yet, or above it."""
     if not done:
-        return changes
-    seen = F.lit(False)
-    for part, off in done.items():
-        seen = seen | ((F.col("kafka_partition") == int(part)) & (F.col("kafka_offset") <= off))
-    return changes.where(~seen)
+        return F.lit(True)
+    parts = {int(p): off for p, off in done.items()}
+    cond = F.col("kafka_partition") > max(parts)
+    for part in range(max(parts) + 1):
+        this = F.col("kafka_partition") == part
+        cond = cond | ((this & (F.col("kafka_offset") > parts[part])) if part in parts else this)
+    return cond
+
+
+def new_changes(spark: SparkSession, contract: Contract, done: dict[str, int], version: int | None = None) -> DataFrame:
+    """The changes past ``done``, in the change log as of ``version`` (its latest when None)."""
+    table = change_table_for(contract)
+    changes = spark.table(table) if version is None else spark.sql(f"select * from {table} version as of {version}")
+    return changes.where(unapplied(done))
 
 
 def _after_truncate(spark: SparkSession, table: str, changes: DataFrame) -> DataFrame:
@@ -170,30 +200,41 @@ def merge_sql(table: str, source: str, cols: list[str]) -> str:
 class ApplyResult:
     table: str
     changes: int
-    keys: int
+    keys: int  # rows the MERGE wrote: a change older than its key's current version writes none
     seconds: float = 0.0
 
     def summary(self) -> str:
         return (
-            f"current state: {self.table}: {self.changes} new changes applied to {self.keys} keys "
-            f"in {self.seconds:.1f}s"
+            f"current state: {self.table}: {self.changes} new changes, {self.keys} rows written in {self.seconds:.1f}s"
         )
 
 
-def apply_changes(spark: SparkSession, contract: Contract) -> ApplyResult:
+def apply_changes(
+    spark: SparkSession, contract: Contract, version: int | None = None, table_ready: bool = False
+) -> ApplyResult:
+    """Apply the change log's new changes (as of its ``version``, the latest when None).
+    ``table_ready``: the current-state table is known to exist with its properties."""
     started = time.monotonic()
-    table = ensure_current_table(spark, contract)
+    table = current_table_for(contract) if table_ready else ensure_current_table(spark, contract)
     done = applied_offsets(spark, table)
-    changes = new_changes(spark, contract, done).cache()
+    changes = new_changes(spark, contract, done, version).cache()
     view = f"current_state_batch_{contract.source}_{contract.name}"
     try:
-        maxima = (
-            changes.groupBy("kafka_partition").agg(F.max("kafka_offset").alias("o"), F.count("*").alias("n")).collect()
+        # One pass over the new changes: each partition's last offset and count, and whether a
+        # TRUNCATE is among them.
+        stats = (
+            changes.groupBy("kafka_partition")
+            .agg(
+                F.max("kafka_offset").alias("o"),
+                F.count("*").alias("n"),
+                F.max(F.col("op") == "t").alias("t"),
+            )
+            .collect()
         )
-        if not maxima:
+        if not stats:
             return ApplyResult(table, 0, 0, time.monotonic() - started)
-        upto = {**done, **{str(r.kafka_partition): r.o for r in maxima}}
-        batch = latest_per_key(_after_truncate(spark, table, changes), contract)
+        upto = {**done, **{str(r.kafka_partition): r.o for r in stats}}
+        batch = latest_per_key(_after_truncate(spark, table, changes) if any(r.t for r in stats) else changes, contract)
         cols = contract.column_names + [
             "_key",
             "_commit_lsn",
@@ -209,13 +250,41 @@ def apply_changes(spark: SparkSession, contract: Contract) -> ApplyResult:
         )
         batch.createOrReplaceTempView(view)
         try:
-            spark.sql(merge_sql(table, view, cols))
+            metrics = spark.sql(merge_sql(table, view, cols)).first()
         finally:
             spark.conf.unset("spark.databricks.delta.commitInfo.userMetadata")
-        return ApplyResult(table, sum(r.n for r in maxima), batch.count(), time.monotonic() - started)
+        written = int(metrics["num_affected_rows"]) if metrics is not None else 0
+        return ApplyResult(table, sum(r.n for r in stats), written, time.monotonic() - started)
     finally:
         changes.unpersist()
         spark.catalog.dropTempView(view)
+
+
+class Applier:
+    """Rounds of apply over every CDC table, in one session. Between rounds it remembers the
+    change-log version each table was caught up to: a round reads a table's changes only when
+    its change log has a newer commit, so an always-on apply spends its time on the tables that
+    changed, not on finding out that the others did not."""
+
+    def __init__(self, spark: SparkSession, contracts: list[Contract] | None = None):
+        self.spark = spark
+        self.contracts = contracts if contracts is not None else cdc_contracts()
+        ensure_tables(spark, self.contracts)
+        self.caught_up: dict[str, int] = {}
+        self.ready: set[str] = set()  # current-state tables made or checked by this applier
+
+    def round(self) -> list[ApplyResult]:
+        results = []
+        for contract in self.contracts:
+            log_table = change_table_for(contract)
+            version = change_log_version(self.spark, log_table)
+            if self.caught_up.get(log_table) == version:
+                results.append(ApplyResult(current_table_for(contract), 0, 0))
+                continue
+            results.append(apply_changes(self.spark, contract, version, table_ready=log_table in self.ready))
+            self.ready.add(log_table)
+            self.caught_up[log_table] = version
+        return results
 
 
 def run(spark: SparkSession | None = None) -> list[ApplyResult]:
@@ -228,9 +297,12 @@ def run(spark: SparkSession | None = None) -> list[ApplyResult]:
     if spark is None:
         with shared_spark("cdc-current-state") as session:
             return run(session)
-    contracts = cdc_contracts()
-    ensure_tables(spark, contracts)
-    return [apply_changes(spark, c) for c in contracts]
+    return Applier(spark).round()
+
+
+def asset_news(results: list[ApplyResult]) -> dict[str, dict]:
+    """{asset uri: extra} of the tables a round changed."""
+    return {bronze_uri(r.table.split(".", 1)[1]): {"changes": r.changes} for r in results if r.changes}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -240,12 +312,21 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--interval", type=float, metavar="SECONDS", help="run continuously, a round every SECONDS")
+    parser.add_argument(
+        "--announce",
+        action="store_true",
+        help="after each round, post an Airflow asset event for every table it changed",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     with shared_spark("cdc-current-state") as spark:
         where = "through Spark Connect on the Thrift server" if is_connect(spark) else "in a Spark session of its own"
+        applier = Applier(spark)
+        announcer = AssetAnnouncer(log=log) if args.announce else None
         while True:
-            results = run(spark)
+            results = applier.round()
+            if announcer is not None:
+                announcer.announce(asset_news(results))
             if args.interval is None:
                 break
             if any(r.changes for r in results):  # a continuous run reports only rounds that applied

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from chispa import assert_df_equality
 
@@ -68,7 +70,7 @@ def test_newest_version_wins_and_deletes_stay_deleted(spark, fresh):
         first_offset=6,
     )
     res = current_state.apply_changes(spark, CUSTOMERS)
-    assert (res.changes, res.keys) == (3, 3)
+    assert (res.changes, res.keys) == (3, 1), "the two older events write nothing"
     assert_current(spark, [(1, "E", False), (2, "C", False), (3, "D", True)])
 
 
@@ -122,3 +124,49 @@ def test_a_truncate_empties_the_current_state_and_keeps_later_changes(spark, fre
     assert_current(spark, [(1, "A", True), (2, "B", True), (3, "D", False)])
     ops = [r.op for r in spark.table(changes.change_table_for(CUSTOMERS)).orderBy("kafka_offset").collect()]
     assert ops == ["c", "c", "u", "t", "c", "c"]
+
+
+def land_in(spark, partition: int, offsets: list[int]) -> None:
+    rows = [(change("u", 1, f"p{partition}o{o}", 100 + o, 100 + o), partition, o) for o in offsets]
+    stamped = changes.stamp_ingested_at(CUSTOMERS, changes.change_rows_arrow(CUSTOMERS, rows, TOPIC), bronze.now_utc())
+    changes.append_changes(spark, CUSTOMERS, stamped, bronze.table_location(spark, changes.change_table_for(CUSTOMERS)))
+
+
+def test_new_changes_are_the_rows_past_each_partitions_applied_offset(spark, fresh):
+    for partition in range(4):
+        land_in(spark, partition, [0, 1, 2])
+    got = current_state.new_changes(spark, CUSTOMERS, {"0": 1, "2": 0}).select("kafka_partition", "kafka_offset")
+    assert sorted(map(tuple, got.collect())) == [(0, 2), (1, 0), (1, 1), (1, 2), (2, 1), (2, 2), (3, 0), (3, 1), (3, 2)]
+
+
+def test_applied_files_are_skipped_not_read(spark, fresh):
+    """The filter on new offsets prunes the change log's old files by their statistics: with
+    the applied files gone from disk, reading the new changes still works."""
+    land_in(spark, 0, [0, 1])
+    current_state.apply_changes(spark, CUSTOMERS)
+    location = bronze.table_location(spark, changes.change_table_for(CUSTOMERS)).removeprefix("file:")
+    applied = set(Path(location).rglob("*.parquet"))
+    land_in(spark, 0, [2])
+    for path in applied:
+        path.unlink()
+    got = current_state.new_changes(spark, CUSTOMERS, {"0": 1}).select("kafka_offset").collect()
+    assert [r.kafka_offset for r in got] == [2]
+
+
+def test_a_round_reads_only_the_change_logs_with_new_commits(spark, fresh, monkeypatch):
+    applied = []
+    real = current_state.apply_changes
+    monkeypatch.setattr(
+        current_state, "apply_changes", lambda s, c, v=None, **kw: applied.append(v) or real(s, c, v, **kw)
+    )
+    applier = current_state.Applier(spark, [CUSTOMERS])
+    land(spark, [change("c", 1, "A", 100, 110)], first_offset=0)
+    assert [r.changes for r in applier.round()] == [1]
+    assert [r.changes for r in applier.round()] == [0]
+    assert len(applied) == 1, "an unchanged change log is not read again"
+    land(spark, [change("u", 1, "B", 200, 210)], first_offset=1)
+    assert [r.changes for r in applier.round()] == [1]
+    assert len(applied) == 2
+    assert_current(spark, [(1, "B", False)])
+    props = dict(spark.sql(f"show tblproperties {current_state.current_table_for(CUSTOMERS)}").collect())
+    assert props.get("delta.enableDeletionVectors") == "true"
