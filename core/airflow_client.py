@@ -1,16 +1,23 @@
-"""A small client of Airflow 3's REST API: log in, trigger a DAG run, wait for its end."""
+"""A small client of Airflow 3's REST API: log in, trigger a DAG run, wait for its end, and tell
+Airflow that an asset has new data (what schedules the DAGs that consume it)."""
 
 from __future__ import annotations
 
 import json
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from core.settings import get_settings
 
 FINISHED = {"success", "failed"}
+
+
+def bronze_uri(table: str) -> str:
+    """The Airflow asset of a bronze table (``<source>_<table>``): one per table that changes."""
+    return f"lakehouse://bronze/{table}"
 
 
 class AirflowError(RuntimeError):
@@ -23,13 +30,16 @@ class AirflowClient:
     username: str
     password: str
     _token: str | None = None
+    _asset_ids: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls) -> AirflowClient:
         s = get_settings()
         return cls(s.airflow_url, s.airflow_admin_user, s.airflow_admin_password)
 
-    def _request(self, method: str, path: str, body: dict | None = None, auth: bool = True) -> dict:
+    def _request(
+        self, method: str, path: str, body: dict | None = None, auth: bool = True, relogin: bool = True
+    ) -> dict:
         headers = {"Content-Type": "application/json"}
         if auth:
             headers["Authorization"] = f"Bearer {self.token()}"
@@ -39,6 +49,9 @@ class AirflowClient:
             with urllib.request.urlopen(req, timeout=30) as resp:
                 return json.loads(resp.read() or b"{}")
         except urllib.error.HTTPError as e:
+            if e.code == 401 and auth and relogin:  # the token expired: log in again, once
+                self._token = None
+                return self._request(method, path, body, auth, relogin=False)
             raise AirflowError(f"{method} {path}: HTTP {e.code}: {e.read().decode(errors='replace')[:500]}") from e
         except urllib.error.URLError as e:
             raise AirflowError(
@@ -55,6 +68,9 @@ class AirflowClient:
 
     def health(self) -> dict:
         return self._request("GET", "/api/v2/monitor/health", auth=False)
+
+    def dag(self, dag_id: str) -> dict:
+        return self._request("GET", f"/api/v2/dags/{dag_id}")
 
     def wait_for_dag(self, dag_id: str, timeout_s: float = 120) -> dict:
         """Until the dag-processor has parsed the DAG (and it has no import error)."""
@@ -102,3 +118,52 @@ class AirflowClient:
                 return state
             time.sleep(3)
         raise AirflowError(f"{dag_id} run {run_id} did not finish within {timeout_s:.0f}s")
+
+    def asset_id(self, uri: str) -> int:
+        """The id of the asset a DAG declared with ``uri`` (404-like error if no DAG did)."""
+        if uri not in self._asset_ids:
+            query = urllib.parse.urlencode({"uri_pattern": uri, "limit": 100})
+            assets = self._request("GET", f"/api/v2/assets?{query}")["assets"]
+            match = [a["id"] for a in assets if a["uri"] == uri]
+            if not match:
+                raise AirflowError(f"no DAG declares the asset {uri}")
+            self._asset_ids[uri] = match[0]
+        return self._asset_ids[uri]
+
+    def asset_event(self, uri: str, extra: dict | None = None) -> dict:
+        """Record that the asset has new data: the DAGs scheduled on it run."""
+        return self._request("POST", "/api/v2/assets/events", {"asset_id": self.asset_id(uri), "extra": extra or {}})
+
+
+class AssetAnnouncer:
+    """Asset events from a long-running producer: an event Airflow did not take (it was down,
+    restarting) stays pending and goes with the next round, merged with that round's news, so
+    new data always ends up scheduling its consumers."""
+
+    def __init__(self, client: AirflowClient | None = None, log=None):
+        self.client = client or AirflowClient.from_settings()
+        self.pending: dict[str, dict] = {}
+        self.log = log
+        self.failing = False  # warned once per failure streak, not every round
+
+    def announce(self, news: dict[str, dict]) -> int:
+        """Post an event per asset in ``news`` ({uri: extra}) and every pending one; returns how
+        many Airflow took. ``extra`` counts of an asset still pending are added up."""
+        for uri, extra in news.items():
+            merged = self.pending.setdefault(uri, {})
+            for k, v in extra.items():
+                merged[k] = merged.get(k, 0) + v if isinstance(v, int | float) else v
+        taken = 0
+        for uri in list(self.pending):
+            try:
+                self.client.asset_event(uri, self.pending[uri])
+            except (AirflowError, OSError) as e:
+                if self.log and not self.failing:
+                    self.log.warning("asset events kept for the next rounds (%s): %s", uri, e)
+                self.failing = True
+                continue
+            del self.pending[uri]
+            taken += 1
+        if not self.pending:
+            self.failing = False
+        return taken

@@ -281,15 +281,16 @@ def validate_layer(
     return report
 
 
-def run_gate(layer: str, run_id: str | None = None) -> dict:
-    """The Airflow task's body: validate a layer through the stack's shared Spark (see
-    ``get_shared_spark``); a summary for XCom."""
+def run_gate(layer: str, run_id: str | None = None, tables: set[str] | None = None) -> dict:
+    """The Airflow task's body: validate a layer (or only ``tables`` of it) through the stack's
+    shared Spark (see ``get_shared_spark``); a summary for XCom."""
     from core.session import shared_spark
 
     with shared_spark(f"quality-{layer}") as spark:
-        report = validate_layer(spark, layer, run_id)
+        report = validate_layer(spark, layer, run_id, tables=tables)
     print("quality: " + report.summary())
     return {
+        "tables": sorted(tables) if tables is not None else "all",
         "checks": len(report.results),
         "under_threshold": sum(not r.passed for r in report.results),
         "quarantined": sum(r.quarantined for r in report.results),

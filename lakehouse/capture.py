@@ -11,7 +11,10 @@ consumer group committed (the landed ones) and Kafka's end offsets, and the seco
 capture was last caught up. It writes its state to ``<home>/run/capture.json`` (what
 ``make status`` shows), appends it to ``ops.capture_health`` through the Thrift server about
 once a minute, and alerts (``core.alerts``) when the capture has been behind for longer than
-``LAKEHOUSE_CAPTURE_LAG_ALERT_S``. SIGTERM or SIGINT stops the children, then the service.
+``LAKEHOUSE_CAPTURE_LAG_ALERT_S``. Once a minute it also watches gold's freshness and the rows
+set aside (``lakehouse.watch``). The apply posts an Airflow asset event for every bronze table a
+round changed (``lakehouse_refresh`` is scheduled on them). SIGTERM or SIGINT stops the
+children, then the service.
 """
 
 from __future__ import annotations
@@ -32,12 +35,13 @@ from pathlib import Path
 from core import alerts
 from core.settings import REPO_DIR, get_settings
 from core.sql import thrift_query
+from lakehouse import watch
 
 log = logging.getLogger("capture")
 
 CHILDREN = {
     "consumer": ["spark_jobs.cdc.consumer", "--interval", "0.5"],
-    "apply": ["spark_jobs.cdc.current_state", "--interval", "1"],
+    "apply": ["spark_jobs.cdc.current_state", "--interval", "1", "--announce"],
 }
 HEALTH_TABLE = "ops.capture_health"
 
@@ -231,8 +235,10 @@ class Service:
         self.meter = LagMeter()
         self.probe_s, self.record_every_s = probe_s, record_every_s
         self.alert_after_s = settings.capture_lag_alert_s
+        self.watch = watch.Watch(settings.gold_freshness_target_s)
         self.bootstrap = settings.kafka_bootstrap
         self.stopping = threading.Event()
+        self.watching: threading.Thread | None = None
         self.alerted = False
         self.recorded_at = 0.0
         self.table_ready = False
@@ -257,6 +263,21 @@ class Service:
                 self.recorded_at = time.monotonic()
             except Exception as e:  # noqa: BLE001 - the Thrift server down: the status file still has it
                 log.warning("capture: %s not written: %s", HEALTH_TABLE, e)
+            if self.watching is None or not self.watching.is_alive():
+                # Beside the loop, not in it: queries that queue behind a busy Thrift server must
+                # not hold up restarting a child or measuring the lag.
+                self.watching = threading.Thread(target=self._watch, name="capture-watch", daemon=True)
+                self.watching.start()
+
+    def _watch(self) -> None:
+        """Gold's freshness and the rows set aside (``lakehouse.watch``), alerted on change."""
+        try:
+            found = self.watch.observe(watch.measure())
+        except Exception as e:  # noqa: BLE001 - the Thrift server down: the next minute tries again
+            log.warning("capture: freshness and set-aside rows not measured: %s", e)
+            return
+        with contextlib.suppress(alerts.AlertDeliveryError):  # logged by post
+            alerts.post("operations", [line for line, _ in found], [item for _, item in found])
 
     def _alert(self, lag: Lag) -> None:
         """One alert when the capture falls behind for longer than the threshold, one when it is back."""

@@ -317,9 +317,15 @@ def recover_unrecorded(t: Tables, feed: Feed) -> int:
     return recovered
 
 
-def _new_files(t: Tables, root: str, feed: Feed) -> tuple[pafs.FileSystem, list[FileOutcome], list[FileOutcome]]:
-    """Files to load, and files settled without loading (duplicates of loaded content, empty)."""
+def _new_files(
+    t: Tables, root: str, feed: Feed, arrived_before: datetime | None = None
+) -> tuple[pafs.FileSystem, list[FileOutcome], list[FileOutcome]]:
+    """Files to load, and files settled without loading (duplicates of loaded content, empty).
+    With ``arrived_before``, only files modified before it: a scheduled run takes the files of
+    its data interval and leaves later arrivals to the next run."""
     fs, listed = list_files(root, feed)
+    if arrived_before is not None:
+        listed = [f for f in listed if f[2] < arrived_before]
     # A pending file (a read that failed) is not settled: it is listed and read again.
     manifest = [r for r in t.manifest if r.feed == feed.name and r.status != "pending"]
     known = {
@@ -567,11 +573,11 @@ def _load(t: Tables, fs: pafs.FileSystem, feed: Feed, files: list[FileOutcome], 
     return version
 
 
-def load_feed(t: Tables, feed: Feed, root: str | None = None) -> FeedResult:
+def load_feed(t: Tables, feed: Feed, root: str | None = None, arrived_before: datetime | None = None) -> FeedResult:
     t0 = time.monotonic()
     root = root or default_root()
     result = FeedResult(feed.name, recovered=recover_unrecorded(t, feed))
-    fs, todo, settled = _new_files(t, root, feed)
+    fs, todo, settled = _new_files(t, root, feed, arrived_before)
     result.files = settled + todo
     at = datetime.now(UTC)
     if settled:
@@ -583,15 +589,20 @@ def load_feed(t: Tables, feed: Feed, root: str | None = None) -> FeedResult:
 
 
 def run(
-    feeds: list[Feed] | None = None, root: str | None = None, spark: SparkSession | None = None
+    feeds: list[Feed] | None = None,
+    root: str | None = None,
+    spark: SparkSession | None = None,
+    arrived_before: datetime | None = None,
 ) -> list[FeedResult]:
+    """Load every new file of ``feeds`` (default all), or only those modified before
+    ``arrived_before`` (a scheduled run's data interval end)."""
     require_free_space(get_settings().warehouse_dir, "landing loader")
     spark = spark or get_spark("landing-loader", WRITE_ONLY_JVM_OPTIONS)  # its JVM mostly commits
     feeds = feeds or file_feeds()
     for feed in feeds:
         tables.ensure_tables(spark, feed)
     t = Tables(spark)
-    return [load_feed(t, f, root) for f in feeds]
+    return [load_feed(t, f, root, arrived_before) for f in feeds]
 
 
 def main(argv: list[str] | None = None) -> int:

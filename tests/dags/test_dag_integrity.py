@@ -16,7 +16,7 @@ def dagbag():
 
 def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert "lakehouse_slice" in dagbag.dags
+    assert {"lakehouse_slice", "lakehouse_files", "lakehouse_refresh", "lakehouse_maintenance"} <= set(dagbag.dags)
 
 
 def test_every_dag_has_tags_docs_and_retries(dagbag):
@@ -112,3 +112,38 @@ def test_maintenance_runs_daily_by_itself_and_each_part_alone(dagbag):
     # a failed prune must not keep the tables from being compacted, nor the reverse
     assert all(not t.upstream_task_ids for t in dag.tasks)
     assert {t.owner for t in dag.tasks} == {"data-platform"}
+
+
+BRONZE_TABLES = {f"{p.parent.name}_{p.stem}" for p in (REPO_DIR / "schemas" / "contracts").glob("*/*.yaml")}
+
+
+def _uris(condition) -> set[str]:
+    return {a.uri for a in condition.objects}
+
+
+def test_refresh_runs_on_new_data_in_any_bronze_table(dagbag):
+    """Scheduled on one asset per bronze table, any of them (not all): the capture service's
+    and the file loads' events are what start it."""
+    from airflow.sdk.definitions.asset import AssetAny
+
+    dag = dagbag.dags["lakehouse_refresh"]
+    condition = dag.timetable.asset_condition
+    assert isinstance(condition, AssetAny) and len(BRONZE_TABLES) == 9
+    assert _uris(condition) == {f"lakehouse://bronze/{t}" for t in BRONZE_TABLES}
+    assert dag.max_active_runs == 1
+    assert dag.get_task("validate_bronze").downstream_task_ids == {"refresh"}
+    assert dag.get_task("refresh").downstream_task_ids == {"validate_gold"}
+    assert dag.get_task("refresh").selector == "refresh"
+
+
+def test_file_loads_announce_only_the_tables_of_their_feeds(dagbag):
+    dag = dagbag.dags["lakehouse_files"]
+    # a data interval of five minutes (a bare timedelta schedule in Airflow 3 has none)
+    assert dag.timetable._delta.total_seconds() == 300 and dag.max_active_runs == 1
+    assert type(dag.timetable).__name__ == "DeltaDataIntervalTimetable"
+    feeds = {"network_cells", "network_cell_kpis", "app_events"}
+    assert {t.task_id for t in dag.get_task("load_files").downstream_list} == {f"landed_{f}" for f in feeds}
+    for f in feeds:
+        assert [o.uri for o in dag.get_task(f"landed_{f}").outlets] == [f"lakehouse://bronze/{f}"]
+    # every table the files DAG announces is one the refresh runs on
+    assert feeds <= BRONZE_TABLES

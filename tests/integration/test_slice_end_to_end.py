@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import subprocess
 import time
 import uuid
 from datetime import date, datetime
@@ -16,7 +17,7 @@ import pytest
 from psycopg2.extras import execute_values
 
 from core.airflow_client import AirflowClient
-from core.settings import get_settings
+from core.settings import REPO_DIR, get_settings
 from core.sql import thrift_query
 from spark_jobs.cdc.fence import end_offsets, wait_for_transaction
 
@@ -139,3 +140,34 @@ def test_a_file_dropped_in_the_landing_zone_lands_once_through_the_dag(first_run
     assert thrift_query(
         f"select line_number, reason from bronze.landing_quarantine where file_path like '%{tag}%'"
     ) == [(4, "not a JSON object")]
+
+
+STACK = str(REPO_DIR / "infra" / "stack.sh")
+
+
+def _fct_order_updated_at(order_id: str) -> str | None:
+    rows = thrift_query(f"select cast(updated_at as string) from gold.fct_orders where order_id = '{order_id}'")
+    return rows[0][0] if rows else None
+
+
+def test_with_the_stack_always_on_a_source_change_reaches_gold_untriggered(first_run):
+    """After the full build: the capture service applies a committed order change and posts the
+    bronze table's asset event; ``lakehouse_refresh``, scheduled on it, merges it into
+    ``gold.fct_orders``. Nobody triggers anything."""
+    client = AirflowClient.from_settings()
+    client.wait_for_dag("lakehouse_refresh")  # on (a test stack's DAGs start paused)
+    (order_id,) = thrift_query("select order_id from gold.fct_orders order by order_id limit 1")[0]
+    with psycopg2.connect(get_settings().pg_dsn("bss")) as conn, conn.cursor() as cur:
+        stamp = datetime.now().replace(microsecond=0)
+        cur.execute("update orders set updated_at = %s where order_id = %s", (stamp, order_id))
+    subprocess.run([STACK, "start", "capture"], check=True, capture_output=True, timeout=300)
+    try:
+        deadline = time.monotonic() + 600
+        while _fct_order_updated_at(order_id) != stamp.isoformat(sep=" "):
+            assert time.monotonic() < deadline, f"{order_id} not refreshed in gold.fct_orders"
+            time.sleep(5)
+        runs = client._request("GET", "/api/v2/dags/lakehouse_refresh/dagRuns?limit=20")["dag_runs"]
+        assert runs and all(r["run_type"] == "asset_triggered" for r in runs), runs
+    finally:
+        subprocess.run([STACK, "stop", "capture"], capture_output=True, timeout=300)
+        client._request("PATCH", "/api/v2/dags/lakehouse_refresh", {"is_paused": True})

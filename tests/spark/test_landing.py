@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -121,6 +122,30 @@ def test_a_late_file_for_an_old_date_lands_in_that_date(spark, landed, tmp_path)
     assert q.line_number == 3 and q.reason == "column 'bytes': cannot read 'lots' as bigint"
     got = spark.table(tables.feed_table(EVENTS)).where("event_id = 'late-0001'").first()
     assert str(got.event_date) == "2026-10-01"
+
+
+def test_a_scheduled_run_takes_the_files_of_its_interval_and_leaves_later_ones(spark, landed):
+    """``arrived_before`` (a run's data interval end): a file modified after it waits for the
+    next run, which loads it."""
+    root, _, _ = landed
+    event = {
+        "event_id": "interval-0001",
+        "user_phone": "13800000000",
+        "device_id": "d1",
+        "event_type": "login",
+        "event_at": "2026-10-02T09:00:00.000+08:00",
+        "app_version": "9.9.0",
+        "channel": "app",
+        "bytes": None,
+        "duration_s": None,
+    }
+    path = root / "app" / "events" / "events_20261002_interval.jsonl.gz"
+    path.write_bytes(gzip.compress(json.dumps(event).encode() + b"\n"))
+    arrived = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    [r] = run([EVENTS], root=str(root), spark=spark, arrived_before=arrived - timedelta(seconds=1))
+    assert r.files == []
+    [r] = run([EVENTS], root=str(root), spark=spark, arrived_before=arrived + timedelta(seconds=1))
+    assert [(f.path.rsplit("/", 1)[1], f.landed) for f in r.files] == [("events_20261002_interval.jsonl.gz", 1)]
 
 
 def test_a_crash_before_the_manifest_write_is_repaired_from_the_history(spark, landed):

@@ -1,0 +1,65 @@
+"""
+### Landing-zone files into bronze, every five minutes
+
+Each run loads the files of its data interval: every new file of every feed (network cells and
+hourly cell KPIs, app events) modified before the interval's end, each file once; bad rows are
+quarantined, broken files marked failed, a file that could not be read stays pending and is
+read again by the next run; every row is accounted for in `bronze.landing_files`. A late or
+re-run interval loads only what it has not loaded (the manifest).
+
+1. **load_files**: the loader, one Spark session for every feed.
+2. **landed_<feed>**: one per feed, with the feed's bronze table as its outlet asset; skipped
+   when the run landed nothing in that table, so `lakehouse_refresh` runs for new data only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import dag, get_current_context, task
+from airflow.timetables.interval import DeltaDataIntervalTimetable
+
+from core.assets import bronze_asset
+from core.dag_defaults import dag_run_failed, task_defaults
+from schemas.contracts import load_contracts
+
+FEEDS = {c.qualified_name: f"{c.source}_{c.name}" for c in load_contracts() if not c.is_database_table}
+
+
+@dag(
+    dag_id="lakehouse_files",
+    schedule=DeltaDataIntervalTimetable(timedelta(minutes=5)),  # a run per interval, not a bare trigger
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    doc_md=__doc__,
+    tags=["lakehouse", "files", "bronze"],
+    default_args=task_defaults(timedelta(seconds=30)),
+    on_failure_callback=dag_run_failed,
+    max_active_runs=1,
+)
+def lakehouse_files():
+    @task
+    def load_files() -> dict:
+        from spark_jobs.landing.loader import run
+
+        interval_end = get_current_context()["data_interval_end"]
+        results = run(arrived_before=interval_end)
+        for r in results:
+            print(r.summary())
+        return {r.feed: {"files": len(r.files), "landed": r.total("landed")} for r in results}
+
+    @task
+    def landed(loaded: dict, feed: str) -> int:
+        from airflow.exceptions import AirflowSkipException
+
+        rows = loaded.get(feed, {}).get("landed", 0)
+        if not rows:
+            raise AirflowSkipException(f"no new rows in {feed}")
+        return rows
+
+    loaded = load_files()
+    for feed, table in FEEDS.items():
+        landed.override(task_id=f"landed_{table}", outlets=[bronze_asset(table)])(loaded, feed)
+
+
+lakehouse_files()
