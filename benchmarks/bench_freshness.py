@@ -58,11 +58,6 @@ def percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
-def _set_paused(client: AirflowClient, paused: dict[str, bool]) -> None:
-    for dag_id, is_paused in paused.items():
-        client._request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": is_paused})
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--to", choices=sorted(TABLES), default="gold", help="where a change must be visible")
@@ -143,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         conn.close()
         if started_here:
             subprocess.run([STACK, "stop", "capture"], check=False)
-        _set_paused(client, was_paused)
+        for dag_id, paused in was_paused.items():
+            client.set_paused(dag_id, paused)
     wall = time.monotonic() - t0
     result = {
         "to": table,

@@ -72,6 +72,10 @@ class AirflowClient:
     def dag(self, dag_id: str) -> dict:
         return self._request("GET", f"/api/v2/dags/{dag_id}")
 
+    def set_paused(self, dag_id: str, paused: bool) -> dict:
+        """Turn the DAG's schedule off (paused) or on."""
+        return self._request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": paused})
+
     def wait_for_dag(self, dag_id: str, timeout_s: float = 120) -> dict:
         """Until the dag-processor has parsed the DAG (and it has no import error)."""
         deadline = time.monotonic() + timeout_s
@@ -79,7 +83,7 @@ class AirflowClient:
             try:
                 dag = self._request("GET", f"/api/v2/dags/{dag_id}")
                 if dag.get("is_paused"):
-                    self._request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+                    self.set_paused(dag_id, False)
                 return dag
             except AirflowError as e:
                 if "HTTP 404" not in str(e):

@@ -14,13 +14,13 @@ re-run interval loads only what it has not loaded (the manifest).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from airflow.sdk import dag, get_current_context, task
 from airflow.timetables.interval import DeltaDataIntervalTimetable
 
 from core.assets import bronze_asset
-from core.dag_defaults import dag_run_failed, task_defaults
+from core.dag_defaults import dag_args
 from schemas.contracts import load_contracts
 
 FEEDS = {c.qualified_name: f"{c.source}_{c.name}" for c in load_contracts() if not c.is_database_table}
@@ -29,13 +29,8 @@ FEEDS = {c.qualified_name: f"{c.source}_{c.name}" for c in load_contracts() if n
 @dag(
     dag_id="lakehouse_files",
     schedule=DeltaDataIntervalTimetable(timedelta(minutes=5)),  # a run per interval, not a bare trigger
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    doc_md=__doc__,
     tags=["lakehouse", "files", "bronze"],
-    default_args=task_defaults(timedelta(seconds=30)),
-    on_failure_callback=dag_run_failed,
-    max_active_runs=1,
+    **dag_args(__doc__, timedelta(seconds=30)),
 )
 def lakehouse_files():
     @task

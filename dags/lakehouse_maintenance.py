@@ -24,11 +24,11 @@ compacted table has nothing left to compact, and a retried run replaces its rows
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from core.dag_defaults import dag_run_failed, task_defaults
+from core.dag_defaults import dag_args
 
 
 def _record(outcomes: list) -> dict:
@@ -46,13 +46,8 @@ def _record(outcomes: list) -> dict:
 @dag(
     dag_id="lakehouse_maintenance",
     schedule="@daily",
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    doc_md=__doc__,
     tags=["lakehouse", "maintenance", "delta"],
-    default_args=task_defaults(timedelta(minutes=5)),
-    on_failure_callback=dag_run_failed,
-    max_active_runs=1,
+    **dag_args(__doc__, timedelta(minutes=5)),
     params={
         "tables": Param(
             None,

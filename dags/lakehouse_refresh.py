@@ -20,13 +20,16 @@ are built by the full build (`lakehouse_slice`, `make run`).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import functools
+import operator
+from datetime import timedelta
 
 from airflow.sdk import dag, get_current_context, task
 from cosmos.operators.local import DbtBuildLocalOperator
 
+from core.airflow_client import bronze_uri
 from core.assets import GOLD_REFRESHED, QUALITY_RESULTS, bronze_asset
-from core.dag_defaults import dag_run_failed, task_defaults
+from core.dag_defaults import dag_args
 from core.dbt_cli import DBT_PROJECT_DIR, PIPELINE_BUILD_FLAGS
 from core.dbt_config import execution_config, profile_config
 from schemas.contracts import load_contracts
@@ -36,23 +39,11 @@ ASSETS = [bronze_asset(t) for t in BRONZE_TABLES]
 REFRESHED_GOLD = {"fct_orders", "fct_service_tickets", "dim_product"}  # the gold gate's tables among them
 
 
-def _any(assets):
-    condition = assets[0]
-    for a in assets[1:]:
-        condition = condition | a
-    return condition
-
-
 @dag(
     dag_id="lakehouse_refresh",
-    schedule=_any(ASSETS),
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    doc_md=__doc__,
+    schedule=functools.reduce(operator.or_, ASSETS),  # any of them
     tags=["lakehouse", "dbt", "quality", "incremental"],
-    default_args=task_defaults(timedelta(seconds=15)),
-    on_failure_callback=dag_run_failed,
-    max_active_runs=1,
+    **dag_args(__doc__, timedelta(seconds=15)),
 )
 def lakehouse_refresh():
     @task
@@ -60,7 +51,7 @@ def lakehouse_refresh():
         """The contracts (``source.table``) of the bronze tables whose events triggered the run."""
         events = get_current_context()["triggering_asset_events"]
         uris = {getattr(asset, "uri", str(asset)) for asset in events}
-        tables = sorted(name for t, name in BRONZE_TABLES.items() if bronze_asset(t).uri in uris)
+        tables = sorted(name for t, name in BRONZE_TABLES.items() if bronze_uri(t) in uris)
         print(f"triggered by new data in: {', '.join(tables) or 'nothing (a manual run: every table)'}")
         return tables
 

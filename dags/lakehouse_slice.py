@@ -32,7 +32,7 @@ skips files its manifest holds; dbt rebuilds the tables).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from airflow.sdk import dag, task
 from cosmos import DbtTaskGroup
@@ -46,20 +46,15 @@ from core.assets import (
     GOLD_DIM_USER,
     QUALITY_RESULTS,
 )
-from core.dag_defaults import dag_run_failed, task_defaults
+from core.dag_defaults import dag_args
 from core.dbt_config import execution_config, operator_args, profile_config, project_config, render_config
 
 
 @dag(
     dag_id="lakehouse_slice",
     schedule=None,
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    doc_md=__doc__,
     tags=["lakehouse", "cdc", "files", "dbt", "quality"],
-    default_args=task_defaults(timedelta(seconds=30)),
-    on_failure_callback=dag_run_failed,
-    max_active_runs=1,
+    **dag_args(__doc__, timedelta(seconds=30)),
     max_active_tasks=4,  # dbt tasks share two cores and one Thrift server
 )
 def lakehouse_slice():

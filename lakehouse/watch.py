@@ -27,11 +27,15 @@ def set_aside_tables() -> dict[str, str]:
     }
 
 
-FRESHNESS_SQL = (
-    "select cast(unix_timestamp(current_timestamp()) - unix_timestamp(min(_applied_at)) as double), count(*) "
-    "from bronze.bss_orders where not _is_deleted and _applied_at > "
-    "(select coalesce(max(_applied_at), timestamp'1970-01-01') from gold.fct_orders)"
-)
+def freshness_sql() -> str:
+    """Age in seconds of the oldest live order applied in bronze and not yet in gold, and how many."""
+    from expectations.validate import physical_table
+
+    return (
+        "select cast(unix_timestamp(current_timestamp()) - unix_timestamp(min(_applied_at)) as double), count(*) "
+        f"from {physical_table('bronze', 'bss.orders')} where not _is_deleted and _applied_at > "
+        f"(select coalesce(max(_applied_at), timestamp'1970-01-01') from {physical_table('gold', 'fct_orders')})"
+    )
 
 
 @dataclass
@@ -98,7 +102,7 @@ def measure() -> Reading:
                 raise
     behind, pending = None, 0
     try:
-        behind, pending = thrift_query(FRESHNESS_SQL)[0]
+        behind, pending = thrift_query(freshness_sql())[0]
     except Exception as e:  # no full build yet: no gold to be fresh
         if "TABLE_OR_VIEW_NOT_FOUND" not in str(e):
             raise

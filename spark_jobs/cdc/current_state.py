@@ -270,8 +270,8 @@ class Applier:
         self.spark = spark
         self.contracts = contracts if contracts is not None else cdc_contracts()
         ensure_tables(spark, self.contracts)
+        # change log -> version applied; a table applied once exists with its properties
         self.caught_up: dict[str, int] = {}
-        self.ready: set[str] = set()  # current-state tables made or checked by this applier
 
     def round(self) -> list[ApplyResult]:
         results = []
@@ -281,8 +281,7 @@ class Applier:
             if self.caught_up.get(log_table) == version:
                 results.append(ApplyResult(current_table_for(contract), 0, 0))
                 continue
-            results.append(apply_changes(self.spark, contract, version, table_ready=log_table in self.ready))
-            self.ready.add(log_table)
+            results.append(apply_changes(self.spark, contract, version, table_ready=log_table in self.caught_up))
             self.caught_up[log_table] = version
         return results
 

@@ -170,4 +170,4 @@ def test_with_the_stack_always_on_a_source_change_reaches_gold_untriggered(first
         assert runs and all(r["run_type"] == "asset_triggered" for r in runs), runs
     finally:
         subprocess.run([STACK, "stop", "capture"], capture_output=True, timeout=300)
-        client._request("PATCH", "/api/v2/dags/lakehouse_refresh", {"is_paused": True})
+        client.set_paused("lakehouse_refresh", True)

@@ -98,19 +98,24 @@ def test_a_rerun_loads_nothing_and_commits_nothing(spark, landed):
     assert _versions(spark) == before
 
 
-def test_a_late_file_for_an_old_date_lands_in_that_date(spark, landed, tmp_path):
-    root, _, _ = landed
-    line = {
-        "event_id": "late-0001",
+def _app_event(event_id: str, event_at: str) -> dict:
+    """A valid app-log event of the contract's shape."""
+    return {
+        "event_id": event_id,
         "user_phone": "13800000000",
         "device_id": "d1",
         "event_type": "login",
-        "event_at": "2026-10-01T09:00:00.000+08:00",
+        "event_at": event_at,
         "app_version": "9.9.0",
         "channel": "app",
         "bytes": None,
         "duration_s": None,
     }
+
+
+def test_a_late_file_for_an_old_date_lands_in_that_date(spark, landed, tmp_path):
+    root, _, _ = landed
+    line = _app_event("late-0001", "2026-10-01T09:00:00.000+08:00")
     dup = dict(line)  # the same event sent twice in the file
     bad = dict(line, event_id="late-0002", bytes="lots")
     path = root / "app" / "events" / "events_20261001_late.jsonl.gz"
@@ -128,17 +133,7 @@ def test_a_scheduled_run_takes_the_files_of_its_interval_and_leaves_later_ones(s
     """``arrived_before`` (a run's data interval end): a file modified after it waits for the
     next run, which loads it."""
     root, _, _ = landed
-    event = {
-        "event_id": "interval-0001",
-        "user_phone": "13800000000",
-        "device_id": "d1",
-        "event_type": "login",
-        "event_at": "2026-10-02T09:00:00.000+08:00",
-        "app_version": "9.9.0",
-        "channel": "app",
-        "bytes": None,
-        "duration_s": None,
-    }
+    event = _app_event("interval-0001", "2026-10-02T09:00:00.000+08:00")
     path = root / "app" / "events" / "events_20261002_interval.jsonl.gz"
     path.write_bytes(gzip.compress(json.dumps(event).encode() + b"\n"))
     arrived = datetime.fromtimestamp(path.stat().st_mtime, UTC)
