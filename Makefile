@@ -1,5 +1,7 @@
 # The two commands of the README, the stack's controls and the checks. Each step is idempotent.
-.PHONY: run test unit lint setup start stop status hooks
+.PHONY: run try-change test unit lint setup start stop status hooks
+# The tests start and stop the capture service themselves (their own consumers would race it).
+TEST_SERVICES := postgres kafka connect thrift airflow
 
 PY := .venv/bin/python
 
@@ -7,8 +9,13 @@ PY := .venv/bin/python
 run: start
 	$(PY) -m lakehouse.run
 
+## try-change: with the stack always on, change an order at the source and time it to gold
+try-change:
+	$(PY) -m lakehouse.try_change
+
 ## test: install what is missing, start the stack, run every test tier
-test: start
+test: setup
+	infra/stack.sh start $(TEST_SERVICES)
 	$(PY) -m pytest
 
 ## unit: the pure-logic tier (no JVM, no services)

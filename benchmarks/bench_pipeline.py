@@ -4,8 +4,8 @@ quality gates' share of it.
 ``python benchmarks/bench_pipeline.py [--scale 1] [--run-id RUN]``
 
 1. ``python -m lakehouse.run --scale SF``: the README's main job (sources generated into
-   PostgreSQL and the landing zone, then the ``lakehouse_slice`` DAG: CDC capture and current
-   state, file loads, the bronze gate, dbt silver, the silver gate, dbt gold, the gold gate; then
+   PostgreSQL and the landing zone, then the ``lakehouse_build`` DAG: CDC capture (or the
+   capture service's), file loads, the bronze gate, dbt silver, the silver gate, dbt gold, the gold gate; then
    its own checks). With ``--run-id`` an earlier DAG run is read instead.
 2. From Airflow's REST API: the DAG run's wall time and every task's duration, grouped by stage.
 
@@ -28,11 +28,11 @@ from core.airflow_client import AirflowClient
 from lakehouse.run import DAG_ID
 
 STAGES = (
-    ("capture", ("capture_changes", "apply_current_state")),
+    ("capture", ("capture",)),
     ("file loads", ("load_files",)),
     ("quality gates", ("validate_bronze", "validate_silver", "validate_gold")),
-    ("dbt silver", ("silver.",)),
-    ("dbt gold", ("gold.",)),
+    ("dbt silver", ("silver",)),
+    ("dbt gold", ("gold",)),
 )
 
 

@@ -100,6 +100,42 @@ class AirflowClient:
         run = self._request("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf or {}})
         return run["dag_run_id"]
 
+    def backfill(self, dag_id: str, from_date: str, to_date: str, reprocess: str = "completed") -> int:
+        """Backfill the runs whose logical dates fall in [from_date, to_date] (ISO dates), one at
+        a time, rerunning completed ones (``reprocess``: completed, failed or none); its id. A
+        paused DAG's backfill runs start only once the DAG is on."""
+        body = {
+            "dag_id": dag_id,
+            "from_date": f"{from_date}T00:00:00Z",
+            "to_date": f"{to_date}T00:00:00Z",
+            "reprocess_behavior": reprocess,
+            "max_active_runs": 1,
+            "run_backwards": False,
+            "dag_run_conf": {},
+        }
+        return self._request("POST", "/api/v2/backfills", body)["id"]
+
+    def wait_for_backfill(self, dag_id: str, backfill_id: int, timeout_s: float = 900) -> dict[str, str]:
+        """Until the backfill has completed: {logical date: its run's state}."""
+        deadline = time.monotonic() + timeout_s
+        while self._request("GET", f"/api/v2/backfills/{backfill_id}").get("completed_at") is None:
+            if time.monotonic() > deadline:
+                raise AirflowError(f"backfill {backfill_id} of {dag_id} did not complete within {timeout_s:.0f}s")
+            time.sleep(5)
+        runs = self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns?run_type=backfill&limit=100")["dag_runs"]
+        return {r["logical_date"][:10]: r["state"] for r in runs if r.get("backfill_id") in (None, backfill_id)}
+
+    def wait_until_idle(self, dag_id: str, timeout_s: float = 900) -> bool:
+        """Until no run of the DAG is queued or running; whether it got there in time. Pause a
+        DAG only then: a run paused midway hangs until the DAG is switched on again."""
+        path = f"/api/v2/dags/{dag_id}/dagRuns?state=queued&state=running&limit=5"
+        deadline = time.monotonic() + timeout_s
+        while self._request("GET", path)["dag_runs"]:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(5)
+        return True
+
     def run_state(self, dag_id: str, run_id: str) -> str:
         return self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")["state"]
 

@@ -14,7 +14,6 @@ def bronze_asset(table: str) -> Asset:
     return Asset(bronze_uri(table))
 
 
-BRONZE_CRM_CUSTOMERS = Asset("lakehouse://bronze/crm_customers_changes")
 CURRENT_CRM_CUSTOMERS = bronze_asset("crm_customers")
 GOLD_DIM_USER = Asset("lakehouse://gold/dim_user")
 GOLD_REFRESHED = Asset("lakehouse://gold/refreshed")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
+from cosmos.operators.local import DbtBuildLocalOperator
 
 from core.dbt_cli import DBT_PROJECT_DIR, PIPELINE_BUILD_FLAGS, dbt_executable
 
@@ -29,11 +30,26 @@ operator_args = {"dbt_cmd_flags": PIPELINE_BUILD_FLAGS}
 # its data tests after it, so a failing test stops what depends on it. Tests of several models
 # (relationships) are tasks of their own, after all their parents.
 def render_config(layer: str) -> RenderConfig:
-    """The nodes of one layer (a selector in dbt/selectors.yml): silver and gold are separate
-    task groups so the quality gate can stop gold from being built on a failed silver."""
+    """The nodes of a selector in dbt/selectors.yml as a task group of their own (the daily
+    models: a task per model, for visibility)."""
     return RenderConfig(
         load_method=LoadMode.DBT_LS,
         selector=layer,
         test_behavior=TestBehavior.BUILD,
         should_detach_multiple_parents_tests=True,
+    )
+
+
+def build_task(selector: str, **kwargs) -> DbtBuildLocalOperator:
+    """One in-process ``dbt build --selector <selector>`` task (the full build's layers, the
+    frequent path): no task per node, no dbt ls to render."""
+    return DbtBuildLocalOperator(
+        task_id=kwargs.pop("task_id", selector),
+        project_dir=DBT_PROJECT_DIR,
+        profile_config=profile_config,
+        invocation_mode=execution_config.invocation_mode,
+        selector=selector,
+        dbt_cmd_flags=PIPELINE_BUILD_FLAGS,
+        install_deps=False,
+        **kwargs,
     )

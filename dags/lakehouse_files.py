@@ -14,6 +14,7 @@ re-run interval loads only what it has not loaded (the manifest).
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from airflow.sdk import dag, get_current_context, task
@@ -23,6 +24,7 @@ from core.assets import bronze_asset
 from core.dag_defaults import dag_args
 from schemas.contracts import load_contracts
 
+log = logging.getLogger(__name__)
 FEEDS = {c.qualified_name: f"{c.source}_{c.name}" for c in load_contracts() if not c.is_database_table}
 
 
@@ -37,10 +39,10 @@ def lakehouse_files():
     def load_files() -> dict:
         from spark_jobs.landing.loader import run
 
-        interval_end = get_current_context()["data_interval_end"]
-        results = run(arrived_before=interval_end)
+        # a run triggered without a logical date has no interval: it loads every new file
+        results = run(arrived_before=get_current_context().get("data_interval_end"))
         for r in results:
-            print(r.summary())
+            log.info(r.summary())
         return {r.feed: {"files": len(r.files), "landed": r.total("landed")} for r in results}
 
     @task

@@ -16,7 +16,7 @@ Daily over every table, and by hand (e.g. after a large backfill) over every tab
    `LAKEHOUSE_GX_HISTORY_KEEP_RUNS` (`quality.validation_results` keeps every run).
 
 Every action's files and bytes before and after (the table's snapshot and its files on disk)
-go to `ops.maintenance`. Safe beside `lakehouse_slice`: appends never conflict with a
+go to `ops.maintenance`. Safe beside `lakehouse_build`: appends never conflict with a
 compaction, and VACUUM leaves every file younger than the retention. Rerunning is safe: a
 compacted table has nothing left to compact, and a retried run replaces its rows.
 `python -m lakehouse.maintenance` runs the same by hand.
@@ -24,11 +24,14 @@ compacted table has nothing left to compact, and a retried run replaces its rows
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from airflow.sdk import Param, dag, get_current_context, task
 
 from core.dag_defaults import dag_args
+
+log = logging.getLogger(__name__)  # the task log, in order (stdout is a pipe read apart)
 
 
 def _record(outcomes: list) -> dict:
@@ -38,7 +41,7 @@ def _record(outcomes: list) -> dict:
 
     with shared_spark("lakehouse-maintenance") as spark:
         m.record(spark, outcomes)
-    print(m.summary_table(outcomes))
+    log.info(m.summary_table(outcomes))
     m.raise_if_failed(outcomes)
     return {f"{o.target} {o.action}": o.status for o in outcomes}
 
@@ -70,11 +73,11 @@ def lakehouse_maintenance():
 
             def done(table_outcomes: list) -> None:
                 for o in table_outcomes:
-                    print(o.summary(), flush=True)
+                    log.info(o.summary())
                 m.record(spark, table_outcomes)  # as it goes: a killed task keeps what it did
 
             outcomes = m.maintain_tables(spark, run_id, targets=targets, after_table=done)
-        print(m.summary_table(outcomes))
+        log.info(m.summary_table(outcomes))
         m.raise_if_failed(outcomes)
         return {f"{o.target} {o.action}": o.status for o in outcomes}
 

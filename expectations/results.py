@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from core.settings import get_settings
@@ -78,6 +79,25 @@ def quarantine_table() -> str:
     return f"{quality_db()}.quarantine"
 
 
+def validated_until_table() -> str:
+    """Per table, how far (by landing time) the scoped validations have validated."""
+    return f"{quality_db()}.validated_until"
+
+
+VALIDATED_UNTIL_SCHEMA = T.StructType(
+    [
+        T.StructField("layer", T.StringType(), False),
+        T.StructField("table_name", T.StringType(), False),
+        T.StructField("until", T.TimestampType(), False),
+        T.StructField("run_id", T.StringType(), False),
+        T.StructField("validated_at", T.TimestampType(), False),
+    ]
+)
+
+# The fewest rows a scoped validation judges a rule's pass rate on.
+SCOPE_MIN_ROWS = 1_000
+
+
 @dataclass(frozen=True)
 class CheckResult:
     check: Check
@@ -85,6 +105,7 @@ class CheckResult:
     rows_checked: int
     rows_failed: int
     quarantined: int = 0
+    scoped: bool = False  # only the rows that changed since the last scoped validation
 
     @property
     def pass_rate(self) -> float:
@@ -92,6 +113,11 @@ class CheckResult:
 
     @property
     def passed(self) -> bool:
+        """At or above the threshold. A scoped validation of fewer than SCOPE_MIN_ROWS rows
+        judges no rate (three rows with one bad is no measure of a table's completeness): its
+        counts are recorded, its quarantine acts, and the full validation judges the table."""
+        if self.scoped and self.rows_checked < SCOPE_MIN_ROWS:
+            return True
         return self.pass_rate >= self.check.threshold
 
     @property
@@ -144,6 +170,7 @@ def ensure_tables(spark: SparkSession) -> None:
         (results_table(), RESULTS_SCHEMA),
         (quarantine_table(), QUARANTINE_SCHEMA),
         (alerts_table(), ALERTS_SCHEMA),
+        (validated_until_table(), VALIDATED_UNTIL_SCHEMA),
     ):
         if not spark.catalog.tableExists(name):
             # DDL, not an empty frame written: no Spark job (a cold server: 7.4 s -> 4.9 s)
@@ -187,11 +214,19 @@ def record_alerts(
         spark.createDataFrame(rows, ALERTS_SCHEMA).write.format("delta").mode("append").saveAsTable(alerts_table())
 
 
-def replace_quarantine(spark: SparkSession, table: str, rule: str, offending, failing: int | None = None) -> int:
+def replace_quarantine(
+    spark: SparkSession, table: str, rule: str, offending, failing: int | None = None, keys: list[str] | None = None
+) -> int:
     """The rows a quarantine rule holds back now replace what it held before (a row fixed at
-    the source is released); one Delta commit. With ``failing`` = 0 (the validation found no
-    offending row) and nothing held before, nothing is written."""
-    condition = f"table_name = '{table}' and rule = '{rule}'"
+    the source is released); one Delta commit. With ``keys`` (a scoped validation), only what it
+    held of those keys is replaced (``offending`` holds rows of those keys), the rest stays. With
+    ``failing`` = 0 (the validation found no offending row) and nothing held before, nothing is
+    written."""
+    if keys is not None and not keys:
+        return 0
+    condition = f"table_name = {_in([table])} and rule = {_in([rule])}"
+    if keys is not None:
+        condition += f" and key_value in ({_in(keys)})"
     if failing == 0 and not spark.table(quarantine_table()).where(condition).limit(1).count():
         return 0  # the usual case: a rewrite would cost a query of the table and a commit
     # by path: an overwrite through the catalog makes the Hive metastore try (and log a failure)
@@ -205,3 +240,23 @@ def replace_quarantine(spark: SparkSession, table: str, rule: str, offending, fa
         .save(location)
     )
     return spark.table(quarantine_table()).where(condition).count()
+
+
+def validated_until(spark: SparkSession, layer: str) -> dict[str, datetime]:
+    """{table: landing time up to which its rows were validated} of the layer."""
+    rows = (
+        spark.table(validated_until_table())
+        .where(f"layer = {_in([layer])}")
+        .groupBy("table_name")
+        .agg(F.max("until").alias("until"))
+        .collect()
+    )
+    return {r.table_name: r.until for r in rows}
+
+
+def record_validated_until(spark: SparkSession, layer: str, marks: dict[str, datetime], run_id: str, at: datetime):
+    if marks:
+        rows = [(layer, t, until, run_id, at) for t, until in marks.items()]
+        spark.createDataFrame(rows, VALIDATED_UNTIL_SCHEMA).write.format("delta").mode("append").saveAsTable(
+            validated_until_table()
+        )

@@ -90,11 +90,18 @@ def physical_table(layer: str, table: str) -> str:
     return f"{get_settings().schema_prefix}{layer}.{table}"
 
 
-def _read(spark: SparkSession, name: str) -> DataFrame:
+def _table(spark: SparkSession, name: str) -> DataFrame:
     if not spark.catalog.tableExists(name):
         raise TableMissing(f"{name} does not exist: load or build that layer before validating it")
-    df = spark.table(name)
+    return spark.table(name)
+
+
+def _current(df: DataFrame) -> DataFrame:
     return df.where(~F.col("_is_deleted")) if "_is_deleted" in df.columns else df  # the current rows only
+
+
+def _read(spark: SparkSession, name: str) -> DataFrame:
+    return _current(_table(spark, name))
 
 
 def _referenced(checks: list[Check]) -> set[str]:
@@ -104,10 +111,76 @@ def _referenced(checks: list[Check]) -> set[str]:
     return cols
 
 
-def table_frame(spark: SparkSession, layer: str, table: str, checks: list[Check]) -> DataFrame:
-    """The table's current rows, with the matched key of every reference its rules check: only
-    the columns the rules read (the whole row where a rule may quarantine it)."""
-    df = _read(spark, physical_table(layer, table))
+# When a row landed: a CDC table's change (current state), a file table's load, a gold
+# model's incremental build.
+LANDED_COLUMNS = ("_applied_at", "_ingested_at", "_built_at")
+# A scoped validation of more keys than this validates the whole table instead (the keys go
+# into a literal list).
+SCOPE_MAX_KEYS = 5_000
+
+
+@dataclass
+class Scope:
+    """The rows a scoped validation checks: those of ``keys`` (the key values, as the
+    quarantine writes them, of every row that landed after the table's mark, deleted ones
+    included), and the landing time it validates the table up to. ``held``: a frame kept in
+    memory for the validation, released by ``release``."""
+
+    frame: DataFrame
+    keys: list[str]
+    until: datetime
+    held: list[DataFrame] = field(default_factory=list)
+
+    def release(self) -> None:
+        for df in self.held:
+            df.unpersist()
+
+
+def _landed_column(df: DataFrame) -> str | None:
+    return next((c for c in LANDED_COLUMNS if c in df.columns), None)
+
+
+def _key_value(key_cols: list[str]):
+    return F.concat_ws("|", *[F.col(k).cast("string") for k in key_cols])
+
+
+def plan_scope(spark: SparkSession, layer: str, table: str, checks: list[Check], since) -> Scope | None:
+    """The scope of rows that landed after ``since``, or None: the whole table is validated
+    (no landing column, no mark yet, or more keys than SCOPE_MAX_KEYS where a rule quarantines).
+    A CDC table holds one row per key, so its scope is the rows that changed, read once and kept
+    (its table is a merge-on-read view: every query of it merges the change log again); a file
+    table's scope also holds the older rows of those keys (a key loaded twice is a duplicate)."""
+    name = physical_table(layer, table)
+    raw = _table(spark, name)
+    landed = _landed_column(raw)
+    if landed is None or since is None:
+        return None
+    key_cols = _key_columns(layer, table, checks)
+    cap = SCOPE_MAX_KEYS if any(c.action == "quarantine" for c in checks) else None
+    if landed == "_applied_at":
+        changed = raw.where(F.col(landed) > F.lit(since)).persist()
+        if cap is not None and changed.limit(cap + 1).count() > cap:
+            changed.unpersist()
+            return None
+        rows = changed.select(_key_value(key_cols).alias("k"), F.col(landed).alias("t")).collect()
+        until = max((r.t for r in rows), default=since)
+        return Scope(_current(changed), sorted({r.k for r in rows}), until, [changed])
+    changed = raw.where(F.col(landed) > F.lit(since)).select(_key_value(key_cols).alias("k"), F.col(landed).alias("t"))
+    rows = changed.limit(cap + 1).collect() if cap is not None else changed.collect()
+    if cap is not None and len(rows) > cap:
+        return None
+    keys = sorted({r.k for r in rows})
+    keys_df = spark.createDataFrame([(k,) for k in keys], "k string")
+    frame = _current(raw).join(F.broadcast(keys_df), _key_value(key_cols) == keys_df.k, "left_semi")
+    return Scope(frame, keys, max((r.t for r in rows), default=since))
+
+
+def table_frame(
+    spark: SparkSession, layer: str, table: str, checks: list[Check], rows: DataFrame | None = None
+) -> DataFrame:
+    """The table's current rows (or ``rows`` of it), with the matched key of every reference its
+    rules check: only the columns the rules read (the whole row where a rule may quarantine it)."""
+    df = _read(spark, physical_table(layer, table)) if rows is None else rows
     if not any(c.action == "quarantine" for c in checks):
         df = df.select(*[c for c in df.columns if c in _referenced(checks)])
     for c in checks:
@@ -195,12 +268,24 @@ def local_frame(df: DataFrame, checks: list[Check], max_rows: int):
 
 
 def validate_table(
-    spark, context, layer: str, table: str, checks: list[Check], run_id: str, at: datetime, local_max_rows: int = 0
+    spark,
+    context,
+    layer: str,
+    table: str,
+    checks: list[Check],
+    run_id: str,
+    at: datetime,
+    local_max_rows: int = 0,
+    scope: Scope | None = None,
 ) -> tuple[list[CheckResult], object, str]:
     """The table's check results, the key of GX's stored validation result (for its page), and
-    the engine GX validated it on (spark or pandas)."""
-    # Not cached: a cache fill costs more than the scans GX's metric bundles make.
-    df = table_frame(spark, layer, table, checks)
+    the engine GX validated it on (spark or pandas). With ``scope``, only its rows."""
+    # A whole table is not cached: a cache fill costs more than the scans GX's metric bundles
+    # make. A scope's few rows are, with the reference keys joined to them, read once.
+    df = table_frame(spark, layer, table, checks, scope.frame if scope else None)
+    if scope is not None:
+        df = df.persist()
+        scope.held.append(df)
     local = local_frame(df, checks, local_max_rows)
     frame = df if local is None else local
     key, run = docs.run_checkpoint(context, layer, table, [c.expectation() for c in checks], frame, run_id)
@@ -217,8 +302,9 @@ def validate_table(
                 c.rule,
                 offending_rows(df, c, _key_columns(layer, table, checks), run_id, at),
                 failing=failed,
+                keys=scope.keys if scope else None,
             )
-        out.append(CheckResult(c, physical_table(layer, table), checked, failed, held))
+        out.append(CheckResult(c, physical_table(layer, table), checked, failed, held, scoped=scope is not None))
     return out, key, docs.engine_of(frame)
 
 
@@ -231,10 +317,16 @@ def validate_layer(
     progress=print,
     tables: set[str] | None = None,
     local_max_rows: int | None = None,
+    scoped: bool = False,
 ) -> LayerReport:
     """Validate every table of a layer (or only ``tables``); record, quarantine and alert; raise
     QualityGateFailed when a critical stop rule failed (after recording it). Tables of at most
-    ``local_max_rows`` rows (default: the settings') are validated in pandas."""
+    ``local_max_rows`` rows (default: the settings') are validated in pandas.
+
+    ``scoped`` (the frequent path): each table with a landing column is validated on the rows
+    that landed since its last scoped validation (``plan_scope``), the first time and when too
+    many changed on the whole table; the landing time validated up to is recorded unless the
+    gate stops (the same rows are validated again next time)."""
 
     run_id = run_id or new_run_id()
     if local_max_rows is None:
@@ -244,21 +336,35 @@ def validate_layer(
     t0 = time.monotonic()
     report = LayerReport(layer, run_id)
     results.ensure_tables(spark)
+    marks = results.validated_until(spark, layer) if scoped else {}
+    reached = {}
     pages = []
     for table, checks in tables_of(checks_for(layer)).items():
         if tables is not None and table not in tables:
             continue
         t1 = time.monotonic()
-        table_results, key, engine = validate_table(spark, context, layer, table, checks, run_id, at, local_max_rows)
+        scope = plan_scope(spark, layer, table, checks, marks.get(table)) if scoped else None
+        if scoped:
+            reached[table] = scope.until if scope else _landed_until(spark, layer, table)
+        try:
+            table_results, key, engine = validate_table(
+                spark, context, layer, table, checks, run_id, at, local_max_rows, scope
+            )
+        finally:
+            if scope is not None:
+                scope.release()
         report.results.extend(table_results)
         pages.append(key)
         failing = sum(not r.passed for r in table_results)
+        what = f"{len(scope.keys)} changed keys" if scope else "all rows"
         progress(
-            f"  {layer} {table:<24} {len(checks):>3} checks  {failing} under threshold  "
+            f"  {layer} {table:<24} {len(checks):>3} checks  {failing} under threshold  {what:<18} "
             f"{time.monotonic() - t1:5.1f}s ({engine})"
         )
     t1 = time.monotonic()
     results.record_results(spark, report.results, run_id, at)
+    if not report.stopped:
+        results.record_validated_until(spark, layer, {t: u for t, u in reached.items() if u is not None}, run_id, at)
     t2 = time.monotonic()
     # A retried task (same run) raises only what its earlier attempts did not.
     done = results.alerts_already_sent(spark, run_id, layer)
@@ -281,16 +387,34 @@ def validate_layer(
     return report
 
 
-def run_gate(layer: str, run_id: str | None = None, tables: set[str] | None = None) -> dict:
-    """The Airflow task's body: validate a layer (or only ``tables`` of it) through the stack's
-    shared Spark (see ``get_shared_spark``); a summary for XCom."""
+def _landed_until(spark: SparkSession, layer: str, table: str):
+    """The newest landing time in a table (None: it has no landing column, or no rows)."""
+    df = _table(spark, physical_table(layer, table))
+    landed = _landed_column(df)
+    row = df.agg(F.max(landed)).first() if landed else None
+    return row[0] if row is not None else None
+
+
+def run_gate(layer: str, tables: set[str] | None = None, scoped: bool = False) -> dict:
+    """A gate task's body in a DAG run: validate a layer (or only ``tables`` of it; ``scoped``:
+    their rows that changed, see ``validate_layer``) through the stack's shared Spark (see
+    ``get_shared_spark``); a summary for XCom. A stop fails the task without retries: the data,
+    not the task, is wrong."""
+    from airflow.exceptions import AirflowFailException
+    from airflow.sdk import get_current_context
+
     from core.session import shared_spark
 
+    run_id = get_current_context()["run_id"]
     with shared_spark(f"quality-{layer}") as spark:
-        report = validate_layer(spark, layer, run_id, tables=tables)
+        try:
+            report = validate_layer(spark, layer, run_id, tables=tables, scoped=scoped)
+        except QualityGateFailed as e:
+            raise AirflowFailException(str(e)) from e
     print("quality: " + report.summary())
     return {
         "tables": sorted(tables) if tables is not None else "all",
+        "scoped": scoped,
         "checks": len(report.results),
         "under_threshold": sum(not r.passed for r in report.results),
         "quarantined": sum(r.quarantined for r in report.results),

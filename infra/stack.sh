@@ -1,19 +1,16 @@
 #!/usr/bin/env bash
 # Start, stop or show the local stack: infra/stack.sh start|stop|status|restart [service ...]
 # Services: postgres kafka connect thrift airflow capture (started in that order; without a
-# name, start takes the default set, stop and status every one).
+# name, each command takes every one).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 # shellcheck disable=SC1090  # each service file is checked on its own
 for f in "$INFRA_DIR"/services/*.sh; do source "$f"; done
 
 ALL=(postgres kafka connect thrift airflow capture)
-DEFAULT=(postgres kafka connect thrift airflow)
 cmd="${1:-status}"; shift || true
 services=("$@")
-if [ ${#services[@]} -eq 0 ]; then
-  if [ "$cmd" = start ]; then services=("${DEFAULT[@]}"); else services=("${ALL[@]}"); fi
-fi
+if [ ${#services[@]} -eq 0 ]; then services=("${ALL[@]}"); fi
 for s in "${services[@]}"; do
   [[ " ${ALL[*]} " == *" $s "* ]] || die "unknown service '$s' (one of: ${ALL[*]})"
 done

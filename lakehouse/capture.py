@@ -12,8 +12,9 @@ capture was last caught up. It writes its state to ``<home>/run/capture.json`` (
 ``make status`` shows), appends it to ``ops.capture_health`` through the Thrift server about
 once a minute, and alerts (``core.alerts``) when the capture has been behind for longer than
 ``LAKEHOUSE_CAPTURE_LAG_ALERT_S``. Once a minute it also watches gold's freshness and the rows
-set aside (``lakehouse.watch``). The apply posts an Airflow asset event for every bronze table a
-round changed (``lakehouse_refresh`` is scheduled on them). SIGTERM or SIGINT stops the
+set aside (``lakehouse.watch``). The consumer posts an Airflow asset event, every few seconds,
+for each bronze table that received changes (``lakehouse_refresh`` is scheduled on them): a
+change is readable once it lands (merge on read, ``spark_jobs.cdc.current_state``). SIGTERM or SIGINT stops the
 children, then the service.
 """
 
@@ -40,8 +41,10 @@ from lakehouse import watch
 log = logging.getLogger("capture")
 
 CHILDREN = {
-    "consumer": ["spark_jobs.cdc.consumer", "--interval", "0.5"],
-    "apply": ["spark_jobs.cdc.current_state", "--interval", "1", "--announce"],
+    "consumer": ["spark_jobs.cdc.consumer", "--interval", "0.5", "--announce", "5"],
+    # Readers see a change once it lands (merge on read): the MERGE only bounds the change log's
+    # tail the view reads, in fewer, larger batches.
+    "apply": ["spark_jobs.cdc.current_state", "--interval", "30"],
 }
 HEALTH_TABLE = "ops.capture_health"
 
@@ -165,23 +168,10 @@ class LagMeter:
 
 
 def kafka_lag_records(bootstrap: str) -> int:
-    from kafka import KafkaAdminClient, KafkaConsumer
+    from spark_jobs.cdc.consumer import group_offsets
 
-    from spark_jobs.cdc import changes
-    from spark_jobs.cdc.consumer import GROUP_ID
-    from spark_jobs.cdc.reader import existing_partitions
-
-    topics = [changes.topic_for(c) for c in changes.cdc_contracts()]
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, request_timeout_ms=10_000)
-    try:
-        tps = existing_partitions(consumer, topics)
-        end = consumer.end_offsets(tps) if tps else {}
-        committed = admin.list_group_offsets(GROUP_ID).get(GROUP_ID, {})
-    finally:
-        consumer.close()
-        admin.close()
-    return sum(max(0, off - (committed[tp].offset if tp in committed else 0)) for tp, off in end.items())
+    end, committed = group_offsets(bootstrap)
+    return sum(max(0, off - committed.get(tp, 0)) for tp, off in end.items())
 
 
 def create_health_table() -> None:

@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from core import services
 from core.settings import REPO_DIR, get_settings
 from core.sql import thrift_query
 from lakehouse.capture import CHILDREN as CAPTURE_CHILDREN
@@ -178,7 +179,9 @@ def _stack(*args: str, timeout: float = 300) -> None:
 
 def kill_service(name: str) -> None:
     """SIGKILL a service of the stack and everything it started (its process group)."""
-    pid = int((get_settings().home / "run" / f"{name}.pid").read_text().strip())
+    pid = services.pid(name)
+    if pid is None:
+        raise RuntimeError(f"{name}: no pid file, is it running? (infra/stack.sh status)")
     if name == "postgres":
         os.kill(pid, signal.SIGKILL)  # the postmaster; its backends exit when they see it gone
     else:

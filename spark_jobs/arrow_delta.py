@@ -18,7 +18,10 @@ returns a ``DataFile`` per file; ``commit_files`` (py4j) commits them.
 
 Delta internals it relies on (none is Delta's public API), all in ``commit_files`` and ``_log``:
 
-- ``DeltaLog.forTable(SparkSession, String)``, its ``startTransaction()`` and ``checkpoint()``;
+- ``DeltaLog.forTable(SparkSession, String)``, its ``unsafeVolatileSnapshot()``,
+  ``startTransaction(Option[CatalogTable], Option[Snapshot])``, ``checkpoint()``, ``update`` and
+  ``cleanUpExpiredLogs`` (with ``TruncationGranularity.MINUTE``);
+- ``Snapshot.checksumOpt`` and ``VersionChecksum.setTransactions``; ``OptimisticTransaction.readTxn``;
 - ``OptimisticTransaction.commit(Seq[Action], DeltaOperations.Operation)``, which returns the
   version, ``registerPostCommitHook(hooks.AutoCompact$.MODULE$)`` and ``txnVersion(appId)``;
 - ``actions.Action$.MODULE$.fromJson`` on ``DataFile.add_action()``: ``{"add": {"path",
@@ -234,9 +237,14 @@ def commit_files(
     for file in files:
         actions.add(action.fromJson(json.dumps(file.add_action())))
     operation = _write_operation(jvm, partition_by, user_metadata)
-    txn = _log(spark, location).startTransaction()
+    delta_log = _log(spark, location)
+    # From the snapshot this process last saw (its previous commit installed it), not a fresh
+    # listing of _delta_log: a commit another writer made since is found when this one takes its
+    # version, and checked for conflicts (the txn ids included) like any concurrent commit.
+    txn = delta_log.startTransaction(_scala_none(jvm), jvm.scala.Some(delta_log.unsafeVolatileSnapshot()))
+    known = _crc_txn_versions(jvm, txn) if txns else None
     for app_id, (first, last) in sorted((txns or {}).items()):
-        landed = txn.txnVersion(app_id)  # also makes a concurrent commit of this id a conflict
+        landed = _txn_version(txn, app_id, known)
         if landed >= first:
             raise AlreadyLanded(app_id, landed, first)
         txn_action = {"appId": app_id, "version": last, "lastUpdated": int(time.time() * 1000)}
@@ -245,11 +253,41 @@ def commit_files(
         txn.registerPostCommitHook(getattr(getattr(delta.hooks, "AutoCompact$"), "MODULE$"))
     try:
         return txn.commit(jvm.scala.jdk.javaapi.CollectionConverters.asScala(actions).toList(), operation)
-    except Py4JJavaError as e:
-        if txns and "ConcurrentTransactionException" in e.java_exception.getClass().getName():
+    except Exception as e:  # Py4JJavaError, or pyspark's converted error once delta.tables is imported
+        if txns and _is_java_error(e, "ConcurrentTransactionException"):
             app_id, (first, _) = min(txns.items())
             raise AlreadyLanded(app_id, -1, first, "another writer committed the same stream at the same time") from e
         raise
+
+
+def _is_java_error(error: Exception, name: str) -> bool:
+    """Whether ``error`` is the JVM's ``name``: raw (``Py4JJavaError``) or as pyspark converts it
+    (a ``CapturedException`` subclass of that name; delta-spark registers its own on import)."""
+    if isinstance(error, Py4JJavaError):
+        return name in error.java_exception.getClass().getName()
+    return type(error).__name__ == name
+
+
+def _crc_txn_versions(jvm: Any, txn: Any) -> dict[str, int] | None:
+    """{app id: version} of the read snapshot's ``txn`` actions, from its checksum (CRC) file;
+    None when the snapshot has no checksum or the checksum does not list them."""
+    checksum = txn.snapshot().checksumOpt()
+    if checksum.isEmpty() or checksum.get().setTransactions().isEmpty():
+        return None
+    listed = jvm.scala.jdk.javaapi.CollectionConverters.asJava(checksum.get().setTransactions().get())
+    return {t.appId(): t.version() for t in listed}
+
+
+def _txn_version(txn: Any, app_id: str, known: dict[str, int] | None) -> int:
+    """The last version the table holds of ``app_id``, -1 if none; either way the id is read by
+    ``txn``, so a concurrent commit of the same id is a conflict. Delta 4.4's ``txnVersion``
+    reconstructs the snapshot's whole state with Spark jobs (seconds per commit on a busy
+    machine) although the checksum the previous commit wrote lists these versions: read from
+    there, and register the read as ``txnVersion`` does."""
+    if known is None:
+        return txn.txnVersion(app_id)
+    txn.readTxn().addOne(app_id)
+    return known.get(app_id, -1)
 
 
 def _write_operation(jvm: Any, partition_by: str | None, user_metadata: str | None) -> Any:
@@ -288,10 +326,27 @@ def recent_commits(location: str, count: int) -> list[tuple[int, dict]]:
     return commits
 
 
-def checkpoint(spark: SparkSession, location: str) -> None:
+def checkpoint(spark: SparkSession, location: str, keep_log_s: float | None = None) -> None:
     """Write a checkpoint of the table's latest version (what a commit does inline every
-    ``delta.checkpointInterval`` versions; a caller may do it off its latency path instead)."""
-    _log(spark, location).checkpoint()
+    ``delta.checkpointInterval`` versions; a caller may do it off its latency path instead).
+
+    ``keep_log_s``: then delete the log's commit files older than that many seconds and than the
+    checkpoint. Delta's own cleanup (at its checkpoints, after ``delta.logRetentionDuration``)
+    deletes whole days only; a table committed every second gathers tens of thousands of files a
+    day in ``_delta_log``, and every snapshot update lists them all (a local or HDFS listing has
+    no start-after)."""
+    delta_log = _log(spark, location)
+    delta_log.checkpoint()
+    if keep_log_s is None:
+        return
+    jvm = _jvm(spark)
+    minute = getattr(getattr(jvm.org.apache.spark.sql.delta, "TruncationGranularity$"), "MODULE$").MINUTE()
+    # Option[Long] made in the JVM: py4j would box a Python int as an Integer.
+    string_ops = getattr(getattr(jvm.scala.collection, "StringOps$"), "MODULE$")
+    retention = getattr(string_ops, "toLongOption$extension")(str(int(keep_log_s * 1000)))
+    delta_log.cleanUpExpiredLogs(
+        delta_log.update(False, _scala_none(jvm), _scala_none(jvm)), _scala_none(jvm), retention, minute
+    )
 
 
 def _log(spark: SparkSession, location: str) -> Any:

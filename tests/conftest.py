@@ -10,6 +10,10 @@ import pytest
 
 from core.settings import get_settings, read_env_file
 
+# The services the tests run against; the capture service is started by the tests that need it
+# (others run consumers of their own, which would race it).
+TEST_SERVICES = ("postgres", "kafka", "connect", "thrift", "airflow")
+
 
 def load_rendered_env(name: str) -> dict[str, str]:
     """KEY=VALUE lines of a file infra/stack.sh rendered under $LAKEHOUSE_HOME/conf."""

@@ -15,3 +15,10 @@
         {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
+
+{#- ` and <column> < the day after the as-of date` when the day is given (var as_of_date: the
+    daily schedule and its backfills), so a past day counts only the orders and tickets it had;
+    empty otherwise (the full build counts every one). -#}
+{% macro before_end_of_as_of(column) -%}
+    {%- if var('as_of_date') %} and {{ column }} < date_add({{ as_of_date() }}, 1){% endif -%}
+{%- endmacro %}

@@ -9,8 +9,17 @@
     in are looked up first and written as literals, so the MERGE reads only those. -#}
 {% macro delete_rows_deleted_at_source(source_relation, key, partition_column=none, partition_expr=none) -%}
     {%- if is_incremental() -%}
-    {%- set deleted_since = source_relation ~ ' where _is_deleted and _applied_at > ' ~ watermark('_applied_at') -%}
-    {%- set partitions = distinct_values(partition_expr, deleted_since) if partition_column else none -%}
+    {#- the deleted keys, read from the source once and cached for the session (the lookup and
+        both of the MERGE's passes read them); uncached by uncache_merge_input -#}
+    {%- set deleted_since = this.identifier ~ '__deleted' -%}
+    {%- if execute -%}
+        {%- do run_query(
+            'cache table ' ~ deleted_since ~ ' as select ' ~ key
+            ~ (', ' ~ partition_expr ~ ' as _partition' if partition_column else '')
+            ~ ' from ' ~ source_relation ~ ' where _is_deleted and _applied_at > ' ~ watermark('_applied_at')
+        ) -%}
+    {%- endif -%}
+    {%- set partitions = distinct_values('_partition', deleted_since) if partition_column else none -%}
     {%- if partitions is not none and partitions | length == 0 -%}
     select 0 as deleted_rows /* nothing deleted at the source since the last run */
     {%- else -%}
@@ -57,4 +66,14 @@
     the whole source. An empty table gives the earliest time (everything is new). -#}
 {% macro watermark(column) -%}
     timestamp'{{ max_value(column, this) or "1900-01-01 00:00:00" }}'
+{%- endmacro %}
+
+
+{#- Post-hook of the incremental models (dbt_project.yml, one per `suffix`): drop a cached input
+    of the MERGE from the session once merged: `__dbt_tmp`, the source (see
+    overrides/spark__get_merge_sql.sql), and `__deleted`, the deleted keys. -#}
+{% macro uncache_merge_input(suffix) -%}
+    {%- if is_incremental() -%}
+    uncache table if exists {{ this.identifier }}{{ suffix }}
+    {%- endif -%}
 {%- endmacro %}

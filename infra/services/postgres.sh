@@ -34,7 +34,10 @@ postgres_ready() {
 start_postgres() {
   install_postgres
   local bin; bin="$(pg_bin)"
-  if pid_alive postgres; then say "postgres: already running on $PG_HOST:$PG_PORT"; return 0; fi
+  if pid_alive postgres; then
+    init_metastore_schema  # a start cut short before it (no pyspark yet) left the cluster without one
+    say "postgres: already running on $PG_HOST:$PG_PORT"; return 0
+  fi
   port_free postgres "$PG_PORT"
   mkdir -p "$PG_DATA" "$PG_SOCKET_DIR"; touch "$PG_LOG"
   [ "$(id -u)" = 0 ] && chown -R postgres: "$PG_DATA" "$PG_SOCKET_DIR" "$PG_LOG"

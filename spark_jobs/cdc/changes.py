@@ -79,6 +79,9 @@ DEAD_LETTER_SCHEMA = T.StructType(
 
 
 CHECKPOINT_INTERVAL = 100
+# How long a change log's commit files outlive its checkpoints: readers take the latest version
+# (the apply, the view's tail), none travels back further.
+CHANGE_LOG_KEEP_S = 300
 NO_INLINE_CHECKPOINT = 1_000_000_000  # a commit checkpoints when its version is a multiple of the interval
 STATS_COLUMNS = ("kafka_partition", "kafka_offset")
 OPS_DB = "ops"

@@ -36,7 +36,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -103,6 +103,7 @@ class BatchWriter:
         self.checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bronze-checkpoint")
         self.versions: dict[str, int] = {}
         self.checkpointing: set[str] = set()
+        self.landed: Counter[str] = Counter()  # change table -> rows landed since take_landed()
         self.thread = threading.Thread(target=self._loop, name="bronze-writer", daemon=True)
         self.thread.start()
 
@@ -189,6 +190,12 @@ class BatchWriter:
             )
             self.stats.per_table[table] += n
             self.stats.changes += n
+            self.landed[table] += n
+
+    def take_landed(self) -> dict[str, int]:
+        with self.lock:
+            landed, self.landed = dict(self.landed), Counter()
+        return landed
 
     def _checkpoint_if_due(self, topic: str, version: int) -> None:
         with self.lock:
@@ -204,7 +211,7 @@ class BatchWriter:
 
     def _checkpoint(self, topic: str) -> None:
         try:
-            arrow_delta.checkpoint(self.spark, self.locations[topic])
+            arrow_delta.checkpoint(self.spark, self.locations[topic], keep_log_s=changes.CHANGE_LOG_KEEP_S)
         except Exception as e:  # noqa: BLE001 - the commits stand; readers replay more log until the next one
             log.warning("checkpoint of %s failed: %s", topic, e)
         finally:
@@ -323,10 +330,11 @@ class ConsumerConfig:
     max_seconds: float | None = None
     min_batch: int = 150_000
     linger_s: float = 2.0
-    trickle_linger_s: float = 1.0
+    trickle_linger_s: float = 2.0
     max_pending: int = 300_000
     readers: int | None = None
     write_only_jvm: bool = True
+    announce_every_s: float | None = None
 
 
 class Consumer:
@@ -418,7 +426,11 @@ class Consumer:
             self.writer.submit(pending)
             self.pending = None
         elif (
-            not polled or pending.ready(self.config.min_batch, self.config.linger_s, self.config.trickle_linger_s)
+            # A turn with no poll (the readers found nothing) hands the batch over at once when
+            # the run ends once caught up; an always-on run still commits a trickle at most every
+            # trickle_linger_s: each commit adds files to the change log that every reader lists.
+            (not polled and (self.config.until_caught_up or pending.age_s >= self.config.trickle_linger_s))
+            or pending.ready(self.config.min_batch, self.config.linger_s, self.config.trickle_linger_s)
         ) and self.writer.offer(pending):
             self.pending = None
 
@@ -438,7 +450,7 @@ class Consumer:
 
 def run(config: ConsumerConfig | None = None, started_event: threading.Event | None = None) -> RunStats:
     """Consume as ``config`` says (default: until caught up). Each Delta commit has a fixed cost,
-    so a backlog is written in few large commits and a trickle in about one per table per second.
+    so a backlog is written in few large commits and a trickle in about one per table every two seconds.
     Topics are read by reader processes, grouped by backlog. ``started_event`` is set once every
     reader has polled (a benchmark starts its load then)."""
     config = config or ConsumerConfig()
@@ -459,13 +471,46 @@ def run(config: ConsumerConfig | None = None, started_event: threading.Event | N
     groups = reader_groups(_backlog(kafka, list(contracts_by_topic), start), config.readers or os.cpu_count() or 1)
     readers = Readers(_reader_configs(config, groups, contracts_by_topic, start, bases, settings.kafka_bootstrap))
     log.info("cdc: %d readers: %s", len(groups), "; ".join(", ".join(g) for g in groups))
+    announcing = _Announcing(writer, contracts, config.announce_every_s) if config.announce_every_s else None
     try:
         Consumer(config, groups, readers, writer, kafka, started, started_event).run()
     finally:
         stats.seconds = time.monotonic() - started
         readers.close()
         kafka.close()
+        if announcing is not None:
+            announcing.close()
     return stats
+
+
+class _Announcing:
+    """Airflow asset events for the bronze tables that received changes: every ``every_s``, one
+    event per table with how many landed, as soon as they are readable (merge on read: the
+    tables are views over the change logs' tails). An event Airflow did not take is kept."""
+
+    def __init__(self, writer: Any, contracts: list[Contract], every_s: float, announcer: Any = None):
+        from core.airflow_client import AssetAnnouncer, bronze_uri
+
+        self.writer, self.every_s = writer, every_s
+        self.uris = {changes.change_table_for(c): bronze_uri(f"{c.source}_{c.name}") for c in contracts}
+        self.announcer = announcer or AssetAnnouncer(log=log)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="asset-events", daemon=True)
+        self.thread.start()
+
+    def _round(self) -> None:
+        news = {self.uris[t]: {"changes": n} for t, n in self.writer.take_landed().items() if t in self.uris}
+        if news or self.announcer.pending:
+            self.announcer.announce(news)
+
+    def _loop(self) -> None:
+        while not self.stop.wait(self.every_s):
+            self._round()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=30)
+        self._round()
 
 
 def _start_positions(
@@ -574,6 +619,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "Spark session (one JVM start; Airflow runs the two as separate tasks)",
     )
     parser.add_argument(
+        "--announce",
+        type=float,
+        metavar="SECONDS",
+        help="every SECONDS, post an Airflow asset event for each bronze table that received changes",
+    )
+    parser.add_argument(
         "--readers",
         type=int,
         metavar="N",
@@ -583,6 +634,44 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.apply and args.interval is not None:
         parser.error("--apply needs a run that ends: leave out --interval")
     return args
+
+
+def group_offsets(bootstrap: str) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
+    """Kafka's end offsets of the CDC topics, and the offsets this consumer group committed
+    (what it landed: it commits after each Delta commit)."""
+    from kafka import KafkaAdminClient
+
+    topics = [changes.topic_for(c) for c in changes.cdc_contracts()]
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    kafka = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, request_timeout_ms=10_000)
+    try:
+        tps = existing_partitions(kafka, topics)
+        end = kafka.end_offsets(tps) if tps else {}
+        committed = admin.list_group_offsets(GROUP_ID).get(GROUP_ID, {})
+    finally:
+        kafka.close()
+        admin.close()
+    return end, {tp: meta.offset for tp, meta in committed.items()}
+
+
+def wait_until_landed(timeout_s: float = 900.0, poll_s: float = 2.0, clock=time.monotonic, sleep=time.sleep) -> int:
+    """With another consumer running (the capture service): block until it has landed every
+    change the CDC topics held when this was called; the records it landed meanwhile. A
+    TimeoutError names the partitions still behind."""
+    bootstrap = get_settings().kafka_bootstrap
+    end, committed = group_offsets(bootstrap)
+    first = dict(committed)
+    deadline = clock() + timeout_s
+    while behind := {
+        f"{tp.topic}[{tp.partition}]": off - committed.get(tp, 0)
+        for tp, off in end.items()
+        if committed.get(tp, 0) < off
+    }:
+        if clock() > deadline:
+            raise TimeoutError(f"the capture service has not landed these records in {timeout_s:.0f}s: {behind}")
+        sleep(poll_s)
+        committed = group_offsets(bootstrap)[1]
+    return sum(off - first.get(tp, 0) for tp, off in end.items() if first.get(tp, 0) < off)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -595,7 +684,10 @@ def main(argv: list[str] | None = None) -> int:
                 until_caught_up=args.interval is None,
                 interval_s=args.interval or 5.0,
                 readers=args.readers,
-                write_only_jvm=not args.apply,
+                # C1 only starts fast and suits a run that ends; an always-on run lives long
+                # enough for C2's code to pay back.
+                write_only_jvm=not args.apply and args.interval is None,
+                announce_every_s=args.announce,
             )
         )
     except RuntimeError as e:

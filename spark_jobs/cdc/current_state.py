@@ -18,6 +18,14 @@ tombstone of the truncate's version; the change log keeps the event.
 Each run reads only the change-log rows past the offsets it applied last, and records the new
 offsets in the MERGE's own Delta commit (commit user metadata): the apply is exactly once, and
 its cost follows the new changes, not the table's size.
+
+Merge on read: the MERGEd table is ``bronze.<source>_<table>_merged``, and what readers query,
+``bronze.<source>_<table>``, is a view of it together with the change log's tail past the offsets
+it holds, the newest version of each key winning by the same order. A committed change is in the
+view as soon as the consumer's change-log commit lands, whatever the MERGE's pace; each apply
+moves the view's offsets forward after its commit. The tail leaves TRUNCATE events to the MERGE.
+``_applied_at`` is when the change landed in bronze (its change-log ``ingested_at``), the same in
+the tail and once merged, so an incremental reader's watermark does not see a change twice.
 """
 
 from __future__ import annotations
@@ -32,7 +40,6 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from core.airflow_client import AssetAnnouncer, bronze_uri
 from schemas.contracts import Contract
 from schemas.spark import spark_schema
 from spark_jobs import bronze
@@ -40,11 +47,24 @@ from spark_jobs.cdc.changes import cdc_contracts, change_table_for, ensure_table
 
 log = logging.getLogger("cdc.current_state")
 META_KEY = "lakehouse.current_state.offsets"
-VERSION_COLS = ["_commit_lsn", "_lsn", "_kafka_offset"]
+# A change's version, as current-state column -> SQL over a change-log row: a snapshot read (no
+# commit LSN) is versioned by the WAL position it was read at.
+VERSION_SQL = {
+    "_commit_lsn": "coalesce(commit_lsn, lsn, -1)",
+    "_lsn": "coalesce(lsn, -1)",
+    "_kafka_offset": "kafka_offset",
+}
+NEWEST_FIRST = ", ".join(f"{c} desc" for c in VERSION_SQL)
 
 
 def current_table_for(contract: Contract) -> str:
+    """What readers query: the view of the merged table and the change log's tail."""
     return f"{bronze.bronze_db()}.{contract.source}_{contract.name}"
+
+
+def merged_table_for(contract: Contract) -> str:
+    """The Delta table the apply MERGEs into."""
+    return f"{current_table_for(contract)}_merged"
 
 
 def current_schema(contract: Contract):
@@ -68,46 +88,52 @@ TABLE_PROPERTIES = {"delta.enableDeletionVectors": "true"}
 
 
 def ensure_current_table(spark: SparkSession, contract: Contract) -> str:
-    """Create the current-state table, or give an older one the table properties it lacks."""
-    name = current_table_for(contract)
+    """Create the merged table and the readers' view, or give an older merged table the table
+    properties it lacks; returns the merged table. A current-state table of the layout before
+    merge on read (a table where the view goes) becomes the merged table, offsets and all."""
+    name, view = merged_table_for(contract), current_table_for(contract)
     props = ", ".join(f"'{k}' = '{v}'" for k, v in TABLE_PROPERTIES.items())
+    if (
+        not spark.catalog.tableExists(name)
+        and spark.catalog.tableExists(view)
+        and (spark.catalog.getTable(view).tableType or "").upper() != "VIEW"
+    ):
+        spark.sql(f"alter table {view} rename to {name}")
     if not spark.catalog.tableExists(name):
         columns = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in current_schema(contract).fields)
         spark.sql(f"create table if not exists {name} ({columns}) using delta tblproperties ({props})")
-        return name
-    have = {r[0]: r[1] for r in spark.sql(f"show tblproperties {name}").collect()}
-    if any(have.get(k) != v for k, v in TABLE_PROPERTIES.items()):
-        spark.sql(f"alter table {name} set tblproperties ({props})")
+    else:
+        have = {r[0]: r[1] for r in spark.sql(f"show tblproperties {name}").collect()}
+        if any(have.get(k) != v for k, v in TABLE_PROPERTIES.items()):
+            spark.sql(f"alter table {name} set tblproperties ({props})")
+    replace_view(spark, contract, applied_offsets(spark, name))
     return name
 
 
 def change_version(changes: DataFrame) -> list:
-    """A change's version as (commit LSN, LSN, Kafka offset) columns: a snapshot read (no commit
-    LSN) is versioned by the WAL position it was read at."""
+    """A change's version as (commit LSN, LSN, Kafka offset) columns of a change-log row."""
+    return [F.expr(e) for e in VERSION_SQL.values()]
+
+
+def flattened(contract: Contract) -> list[str]:
+    """A change-log row as the current-state columns, a SQL select list (the MERGE's batch and
+    the readers' view both read the log through it): the row's image (before for a delete),
+    key, version, source time, whether it is a delete, and when it landed."""
     return [
-        F.coalesce(F.col("commit_lsn"), F.col("lsn"), F.lit(-1)),
-        F.coalesce(F.col("lsn"), F.lit(-1)),
-        F.col("kafka_offset"),
+        *[f"case when op = 'd' then before.`{c}` else after.`{c}` end as `{c}`" for c in contract.column_names],
+        "key as _key",
+        *[f"{e} as {c}" for c, e in VERSION_SQL.items()],
+        "source_ts as _source_ts",
+        "op = 'd' as _is_deleted",
+        "ingested_at as _applied_at",
     ]
 
 
 def latest_per_key(changes: DataFrame, contract: Contract) -> DataFrame:
     """The newest change of each key in a batch, flattened to the current-state columns."""
-    commit, lsn, offset = change_version(changes)
-    newest = changes.withColumn(
-        "_rank", F.row_number().over(Window.partitionBy("key").orderBy(commit.desc(), lsn.desc(), offset.desc()))
-    ).where("_rank = 1")
-    image = F.when(F.col("op") == "d", F.col("before")).otherwise(F.col("after"))
-    return newest.select(
-        *[image[c].alias(c) for c in contract.column_names],
-        F.col("key").alias("_key"),
-        commit.alias("_commit_lsn"),
-        lsn.alias("_lsn"),
-        F.col("kafka_offset").alias("_kafka_offset"),
-        F.col("source_ts").alias("_source_ts"),
-        (F.col("op") == "d").alias("_is_deleted"),
-        F.current_timestamp().alias("_applied_at"),
-    )
+    flat = changes.selectExpr(*flattened(contract))
+    newest = Window.partitionBy("_key").orderBy(*[F.col(c).desc() for c in VERSION_SQL])
+    return flat.withColumn("_rank", F.row_number().over(newest)).where("_rank = 1").drop("_rank")
 
 
 # s is newer than t: lexicographic on (commit LSN, LSN, Kafka offset).
@@ -138,18 +164,58 @@ def change_log_version(spark: SparkSession, table: str) -> int:
     return int(newest[0])
 
 
-def unapplied(done: dict[str, int]):
+def unapplied_sql(done: dict[str, int]) -> str:
     """The change-log rows past the applied offsets, as a predicate Delta can skip files with:
     a disjunction of (partition = p and offset > applied) per partition, and partition = p for the
     partitions below the highest one that nothing was applied from yet, or above it."""
     if not done:
-        return F.lit(True)
+        return "true"
     parts = {int(p): off for p, off in done.items()}
-    cond = F.col("kafka_partition") > max(parts)
+    terms = [f"kafka_partition > {max(parts)}"]
     for part in range(max(parts) + 1):
-        this = F.col("kafka_partition") == part
-        cond = cond | ((this & (F.col("kafka_offset") > parts[part])) if part in parts else this)
-    return cond
+        this = f"kafka_partition = {part}"
+        terms.append(f"({this} and kafka_offset > {parts[part]})" if part in parts else f"({this})")
+    return " or ".join(terms)
+
+
+def unapplied(done: dict[str, int]):
+    return F.expr(unapplied_sql(done))
+
+
+# n is at least as new as m (a tie goes to the change log's copy: the same change, not yet
+# visible as merged to a reader of the view written before the MERGE's commit).
+AT_LEAST_AS_NEW = (
+    "n._commit_lsn > m._commit_lsn or (n._commit_lsn = m._commit_lsn and "
+    "(n._lsn > m._lsn or (n._lsn = m._lsn and n._kafka_offset >= m._kafka_offset)))"
+)
+
+
+def view_sql(contract: Contract, done: dict[str, int]) -> str:
+    """The readers' view: the merged rows no newer change in the tail (the change log past
+    ``done``) replaces, and the tail's newest change of each key that no merged row outranks."""
+    tail = (
+        f"select {', '.join(flattened(contract))} "
+        f"from {change_table_for(contract)} where op <> 't' and ({unapplied_sql(done)})"
+    )
+    cols = ", ".join(f"`{f.name}`" for f in current_schema(contract).fields)
+    merged = merged_table_for(contract)
+    # The tail is small, the merged table is not: every join broadcasts the tail's side, so the
+    # merged table is scanned (its version columns only, for the tail's keys) but never shuffled.
+    return (
+        f"with tail as ({tail}), newest as (select {cols} from (select *, row_number() over "
+        f"(partition by _key order by {NEWEST_FIRST}) as _rank from tail) where _rank = 1), "
+        "merged_of_tail as (select /*+ BROADCAST(k) */ m._key, m._commit_lsn, m._lsn, m._kafka_offset "
+        f"from {merged} m left semi join newest k on m._key = k._key) "
+        f"select /*+ BROADCAST(n) */ m.* from {merged} m left anti join newest n on m._key = n._key "
+        f"and ({AT_LEAST_AS_NEW}) "
+        "union all select /*+ BROADCAST(m) */ n.* from newest n left anti join merged_of_tail m "
+        f"on m._key = n._key and not ({AT_LEAST_AS_NEW})"
+    )
+
+
+def replace_view(spark: SparkSession, contract: Contract, done: dict[str, int]) -> None:
+    """Point the readers' view at the change log past ``done`` (offsets the merged table holds)."""
+    spark.sql(f"create or replace view {current_table_for(contract)} as {view_sql(contract, done)}")
 
 
 def new_changes(spark: SparkSession, contract: Contract, done: dict[str, int], version: int | None = None) -> DataFrame:
@@ -215,7 +281,7 @@ def apply_changes(
     """Apply the change log's new changes (as of its ``version``, the latest when None).
     ``table_ready``: the current-state table is known to exist with its properties."""
     started = time.monotonic()
-    table = current_table_for(contract) if table_ready else ensure_current_table(spark, contract)
+    table = merged_table_for(contract) if table_ready else ensure_current_table(spark, contract)
     done = applied_offsets(spark, table)
     changes = new_changes(spark, contract, done, version).cache()
     view = f"current_state_batch_{contract.source}_{contract.name}"
@@ -232,7 +298,7 @@ def apply_changes(
             .collect()
         )
         if not stats:
-            return ApplyResult(table, 0, 0, time.monotonic() - started)
+            return ApplyResult(current_table_for(contract), 0, 0, time.monotonic() - started)
         upto = {**done, **{str(r.kafka_partition): r.o for r in stats}}
         batch = latest_per_key(_after_truncate(spark, table, changes) if any(r.t for r in stats) else changes, contract)
         cols = contract.column_names + [
@@ -254,10 +320,16 @@ def apply_changes(
         finally:
             spark.conf.unset("spark.databricks.delta.commitInfo.userMetadata")
         written = int(metrics["num_affected_rows"]) if metrics is not None else 0
-        return ApplyResult(table, sum(r.n for r in stats), written, time.monotonic() - started)
+        replace_view(spark, contract, upto)
+        return ApplyResult(current_table_for(contract), sum(r.n for r in stats), written, time.monotonic() - started)
     finally:
         changes.unpersist()
         spark.catalog.dropTempView(view)
+
+
+# An always-on consumer commits a file per change log about every second; readers of the
+# view's tail and every snapshot of the log pay for each file until they are compacted.
+COMPACT_EVERY = 200
 
 
 class Applier:
@@ -266,12 +338,16 @@ class Applier:
     its change log has a newer commit, so an always-on apply spends its time on the tables that
     changed, not on finding out that the others did not."""
 
-    def __init__(self, spark: SparkSession, contracts: list[Contract] | None = None):
+    def __init__(
+        self, spark: SparkSession, contracts: list[Contract] | None = None, compact_every: int = COMPACT_EVERY
+    ):
         self.spark = spark
         self.contracts = contracts if contracts is not None else cdc_contracts()
+        self.compact_every = compact_every
         ensure_tables(spark, self.contracts)
         # change log -> version applied; a table applied once exists with its properties
         self.caught_up: dict[str, int] = {}
+        self.compacted: dict[str, int] = {}  # change log -> version at its last compaction here
 
     def round(self) -> list[ApplyResult]:
         results = []
@@ -283,7 +359,19 @@ class Applier:
                 continue
             results.append(apply_changes(self.spark, contract, version, table_ready=log_table in self.caught_up))
             self.caught_up[log_table] = version
+            if version - self.compacted.get(log_table, 0) >= self.compact_every:
+                self.compacted[log_table] = compact(self.spark, log_table)
         return results
+
+
+def compact(spark: SparkSession, table: str) -> int:
+    """OPTIMIZE a change log (the consumer's blind appends do not conflict with it); returns its
+    version after."""
+    started = time.monotonic()
+    spark.sql(f"optimize {table}")
+    version = change_log_version(spark, table)
+    log.info("compacted %s in %.1fs (version %d)", table, time.monotonic() - started, version)
+    return version
 
 
 def run(spark: SparkSession | None = None) -> list[ApplyResult]:
@@ -299,11 +387,6 @@ def run(spark: SparkSession | None = None) -> list[ApplyResult]:
     return Applier(spark).round()
 
 
-def asset_news(results: list[ApplyResult]) -> dict[str, dict]:
-    """{asset uri: extra} of the tables a round changed."""
-    return {bronze_uri(r.table.split(".", 1)[1]): {"changes": r.changes} for r in results if r.changes}
-
-
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -311,21 +394,13 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--interval", type=float, metavar="SECONDS", help="run continuously, a round every SECONDS")
-    parser.add_argument(
-        "--announce",
-        action="store_true",
-        help="after each round, post an Airflow asset event for every table it changed",
-    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     with shared_spark("cdc-current-state") as spark:
         where = "through Spark Connect on the Thrift server" if is_connect(spark) else "in a Spark session of its own"
         applier = Applier(spark)
-        announcer = AssetAnnouncer(log=log) if args.announce else None
         while True:
             results = applier.round()
-            if announcer is not None:
-                announcer.announce(asset_news(results))
             if args.interval is None:
                 break
             if any(r.changes for r in results):  # a continuous run reports only rounds that applied

@@ -62,12 +62,15 @@ class Batch:
 
     def ready(self, min_batch: int, linger_s: float, trickle_linger_s: float) -> bool:
         """Big enough, or old enough: ``linger_s`` while a backlog lasts, ``trickle_linger_s``
-        once caught up (so a trickle makes a commit per table every second or so, not one per
+        once caught up (so a trickle makes a commit per table every few seconds, not one per
         poll: each commit costs the JVM ~0.1 s and the checkpoints they add up to)."""
         if self.size >= min_batch:
             return True
-        age = time.monotonic() - self.created
-        return age >= (linger_s if any(self.lag.values()) else trickle_linger_s)
+        return self.age_s >= (linger_s if any(self.lag.values()) else trickle_linger_s)
+
+    @property
+    def age_s(self) -> float:
+        return time.monotonic() - self.created
 
     @property
     def size(self) -> int:

@@ -117,7 +117,7 @@ def sweep_deleted(spark: SparkSession, contract: Contract) -> int:
     keys, lsn = source_keys(contract)
     schema = spark_schema(contract)
     key_schema = type(schema)([schema[k] for k in contract.primary_key])
-    table = current_state.current_table_for(contract)
+    table = current_state.merged_table_for(contract)
     existing = spark.createDataFrame(keys, key_schema)
     gone = (
         spark.table(table)

@@ -11,13 +11,16 @@ import pytest
 from playwright.sync_api import Page, sync_playwright
 
 from core.settings import REPO_DIR, get_settings
+from tests.conftest import TEST_SERVICES
 
 
 @pytest.fixture(scope="session", autouse=True)
 def stack_up():
-    """The stack as a user finds it: started again where something is down (Airflow's
-    scheduler exits when PostgreSQL goes away, as the fault tests before this tier make it)."""
-    r = subprocess.run([str(REPO_DIR / "infra" / "stack.sh"), "start"], capture_output=True, text=True, timeout=600)
+    """The stack as a user finds it: started again where something is down (the fault tests
+    before this tier kill services; Airflow's scheduler exits when PostgreSQL goes away)."""
+    r = subprocess.run(
+        [str(REPO_DIR / "infra" / "stack.sh"), "start", *TEST_SERVICES], capture_output=True, text=True, timeout=600
+    )
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
 
 

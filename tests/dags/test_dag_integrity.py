@@ -16,7 +16,13 @@ def dagbag():
 
 def test_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert {"lakehouse_slice", "lakehouse_files", "lakehouse_refresh", "lakehouse_maintenance"} <= set(dagbag.dags)
+    assert {
+        "lakehouse_build",
+        "lakehouse_files",
+        "lakehouse_refresh",
+        "lakehouse_daily",
+        "lakehouse_maintenance",
+    } <= set(dagbag.dags)
 
 
 def test_every_dag_has_tags_docs_and_retries(dagbag):
@@ -41,68 +47,26 @@ def _callbacks(value) -> list:
     return value if isinstance(value, list) else [value]
 
 
-GOLD_MODELS = {p.stem for p in (REPO_DIR / "dbt" / "models" / "marts").rglob("*.sql")}
-
-
-def _build(name: str, kind: str = "model") -> str:
-    """The Cosmos task of a dbt node: in the gold group for marts, else silver."""
-    return f"{'gold' if name in GOLD_MODELS else 'silver'}.{name}_{kind}_build"
-
-
-def test_slice_builds_every_dbt_node_between_quality_gates(dagbag):
-    dag = dagbag.dags["lakehouse_slice"]
-    ids = set(dag.task_ids)
-    models = {p.stem for p in (REPO_DIR / "dbt" / "models").rglob("*.sql")}
-    seeds = {p.stem for p in (REPO_DIR / "dbt" / "seeds").glob("*.csv")}
-    assert len(models) > 20 and {"dim_user", "fct_orders", "fct_operations_kpis"} <= GOLD_MODELS
-    assert {_build(m) for m in models} | {_build(s, "seed") for s in seeds} | {
-        _build("snap_user_profile", "snapshot")
-    } <= ids
-    assert dag.get_task("capture_changes").downstream_task_ids == {"apply_current_state"}
-    assert dag.get_task("validate_bronze").upstream_task_ids == {"apply_current_state", "load_files"}
-    assert {_build("stg_crm__customers"), _build("stg_app__events")} <= dag.get_task(
-        "validate_bronze"
-    ).downstream_task_ids
-    # silver is whole before its gate; gold starts after it
-    silver_leaves = {
-        t
-        for t in ids
-        if t.startswith("silver.")
-        and not dag.get_task(t).downstream_task_ids & {u for u in ids if u.startswith("silver.")}
+def test_the_build_runs_each_layer_between_quality_gates(dagbag):
+    """Capture and file loads side by side, then bronze gate, one dbt build per layer with a
+    gate after each: a failed gate stops the next layer."""
+    dag = dagbag.dags["lakehouse_build"]
+    assert set(dag.task_ids) == {
+        "capture",
+        "load_files",
+        "validate_bronze",
+        "silver",
+        "validate_silver",
+        "gold",
+        "validate_gold",
     }
-    assert silver_leaves and dag.get_task("validate_silver").upstream_task_ids == silver_leaves
-    assert _build("snap_user_profile", "snapshot") in silver_leaves
-    assert {_build("fct_orders"), _build("dim_product")} <= dag.get_task("validate_silver").downstream_task_ids
-    # dbt's own graph: the 360 view after the facts and the profile it joins
-    assert {_build("fct_orders"), _build("fct_service_tickets"), _build("int_user_app_activity")} <= dag.get_task(
-        _build("dim_user")
-    ).upstream_task_ids
-    assert _build("int_user_profile") in dag.get_task(_build("snap_user_profile", "snapshot")).upstream_task_ids
-    assert {_build("fct_operations_kpis"), _build("fct_segment_sizes")} <= dag.get_task(
-        "validate_gold"
-    ).upstream_task_ids
+    assert not dag.get_task("capture").upstream_task_ids and not dag.get_task("load_files").upstream_task_ids
+    assert dag.get_task("validate_bronze").upstream_task_ids == {"capture", "load_files"}
+    for before, after in [("validate_bronze", "silver"), ("silver", "validate_silver"), ("validate_silver", "gold")]:
+        assert dag.get_task(before).downstream_task_ids == {after}
+    assert dag.get_task("gold").downstream_task_ids == {"validate_gold"}
     assert not dag.get_task("validate_gold").downstream_task_ids
-
-
-def test_tests_of_two_models_run_after_both(dagbag):
-    dag = dagbag.dags["lakehouse_slice"]
-    rel = [t for t in dag.task_ids if ".relationships_" in t]
-    assert len(rel) >= 5 and all(t.startswith("gold.") for t in rel)
-    for task_id in rel:
-        parents = dag.get_task(task_id).upstream_task_ids
-        assert all(p.startswith("gold.") and p.endswith("_model_build") for p in parents), (task_id, parents)
-        # a test that also reads silver (built before the gate) waits for its gold model only
-        assert len(parents) == (1 if "ref_stg_" in task_id else 2), (task_id, parents)
-    assert {_build("fct_orders"), _build("dim_user")} == dag.get_task(
-        "gold.relationships_fct_orders_user_id__user_id__ref_dim_user__test"
-    ).upstream_task_ids
-
-
-def test_slice_loads_landed_files_beside_cdc_before_the_bronze_gate(dagbag):
-    dag = dagbag.dags["lakehouse_slice"]
-    load = dag.get_task("load_files")
-    assert not load.upstream_task_ids
-    assert load.downstream_task_ids == {"validate_bronze"}
+    assert (dag.get_task("silver").selector, dag.get_task("gold").selector) == ("silver", "gold")
 
 
 def test_maintenance_runs_daily_by_itself_and_each_part_alone(dagbag):
@@ -134,6 +98,10 @@ def test_refresh_runs_on_new_data_in_any_bronze_table(dagbag):
     assert dag.get_task("validate_bronze").downstream_task_ids == {"refresh"}
     assert dag.get_task("refresh").downstream_task_ids == {"validate_gold"}
     assert dag.get_task("refresh").selector == "refresh"
+    # the frequent gates validate what changed (lakehouse_daily validates whole tables)
+    assert dag.get_task("validate_bronze").op_kwargs["scoped"] is True
+    assert dag.get_task("validate_gold").op_kwargs["scoped"] is True
+    assert not dagbag.dags["lakehouse_daily"].get_task("validate_gold").op_kwargs
 
 
 def test_file_loads_announce_only_the_tables_of_their_feeds(dagbag):
@@ -147,3 +115,38 @@ def test_file_loads_announce_only_the_tables_of_their_feeds(dagbag):
         assert [o.uri for o in dag.get_task(f"landed_{f}").outlets] == [f"lakehouse://bronze/{f}"]
     # every table the files DAG announces is one the refresh runs on
     assert feeds <= BRONZE_TABLES
+
+
+DAILY_MODELS = {"int_user_app_activity", "dim_user", "fct_user_segments", "fct_segment_sizes", "fct_operations_kpis"}
+
+
+def test_daily_builds_the_day_dependent_models_as_of_its_logical_date(dagbag):
+    """A data interval per day; every day-dependent model and its history is a task of its own
+    between the whole-table gates; dbt gets the interval's first day as the as-of date, and a
+    backfill's run builds the day models beside gold's."""
+    from types import SimpleNamespace
+
+    import pendulum
+
+    from dags.lakehouse_daily import BACKFILL_SCHEMA, _not_a_backfill
+
+    dag = dagbag.dags["lakehouse_daily"]
+    assert type(dag.timetable).__name__ == "CronDataIntervalTimetable" and dag.timetable._expression == "0 0 * * *"
+    history = {p.stem for p in (REPO_DIR / "dbt" / "models" / "marts" / "history").glob("*.sql")}
+    assert len(history) == 4
+    builds = {t.task_id for t in dag.tasks if t.task_id.startswith("daily.")}
+    assert {f"daily.{m}_model_build" for m in DAILY_MODELS | history} <= builds
+    assert not any("fct_orders_model" in b or "stg_" in b for b in builds)  # the frequent path's
+    gate = dag.get_task("validate_bronze")
+    assert {t.split(".")[1] for t in gate.downstream_task_ids} == {"int_user_app_activity_model_build"}
+    assert dag.get_task("daily.dim_user_history_model_build").downstream_task_ids == {"validate_gold"}
+
+    build = dag.get_task("daily.dim_user_model_build")
+    assert build.trigger_rule == "none_failed"  # runs after a gate a backfill skipped
+    env = dag.get_template_env()
+    start = pendulum.datetime(2026, 10, 27, tz="UTC")
+    for run_type, schema in [("scheduled", "gold"), ("backfill", BACKFILL_SCHEMA)]:
+        context = {"data_interval_start": start, "dag_run": SimpleNamespace(run_type=run_type)}
+        rendered = {k: env.from_string(v).render(**context) for k, v in build.vars.items()}
+        assert rendered == {"as_of_date": "2026-10-27", "day_models_schema": schema}
+        assert _not_a_backfill(context) is (run_type != "backfill")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 
 import pytest
 
-from core.settings import get_settings
+from core import services
+from core.settings import REPO_DIR, get_settings
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -26,3 +28,5 @@ def stack_is_up():
             down.append(f"{name}:{port}")
     if down:
         pytest.fail(f"stack services not reachable ({', '.join(down)}); start them: infra/stack.sh start")
+    if services.running("capture"):  # left on by `make start`: the tests run consumers of their own
+        subprocess.run([str(REPO_DIR / "infra" / "stack.sh"), "stop", "capture"], check=True, timeout=300)

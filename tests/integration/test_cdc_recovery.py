@@ -85,7 +85,7 @@ def test_a_retention_gap_stops_its_topic_and_the_recovery_reconciles_exactly():
     run_job("spark_jobs.cdc.consumer", "--apply")
     ids = [r[0] for r in sql("crm", "select customer_id from customers order by customer_id limit 4")]
     # A current-state row gone wrong (by any accident): the re-snapshot must correct it.
-    thrift_query(f"update bronze.crm_customers set city = 'CORRUPTED' where customer_id = {ids[0]}")
+    thrift_query(f"update bronze.crm_customers_merged set city = 'CORRUPTED' where customer_id = {ids[0]}")
     # Changes whose records will be lost: updates, a delete, an insert; and one on another topic.
     sql("crm", "update customers set city = 'lost-update' where customer_id = any(%s)", (ids[1:3],))
     sql("crm", "delete from customers where customer_id = %s", (ids[3],))

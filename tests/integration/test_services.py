@@ -162,4 +162,4 @@ def test_airflow_is_healthy_and_logs_in():
     assert health["scheduler"]["status"] == "healthy"
     client = AirflowClient.from_settings()
     assert client.token().count(".") == 2  # a JWT
-    assert client.wait_for_dag("lakehouse_slice")["dag_id"] == "lakehouse_slice"
+    assert client.wait_for_dag("lakehouse_build")["dag_id"] == "lakehouse_build"

@@ -9,6 +9,7 @@ import subprocess
 import pytest
 
 from core.settings import REPO_DIR, get_settings
+from tests.conftest import TEST_SERVICES
 
 pytestmark = pytest.mark.integration
 STACK = str(REPO_DIR / "infra" / "stack.sh")
@@ -56,7 +57,7 @@ def test_a_service_that_dies_at_start_points_to_its_log(tmp_path):
 
 def test_starting_a_running_stack_again_changes_nothing():
     before = {p.name: p.read_text() for p in (get_settings().home / "run").glob("*.pid")}
-    r = _stack("start")
+    r = _stack("start", *TEST_SERVICES)
     assert r.returncode == 0, r.stderr
     for name in ("postgres", "kafka", "connect", "thrift"):
         assert f"{name}: already running" in r.stdout

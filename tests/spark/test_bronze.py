@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
+# Delta converts JVM errors once imported, as in any process that imports delta.tables.
+import delta.exceptions.captured  # noqa: F401
 import pyarrow as pa
 import pytest
 from pyspark.sql import types as T
@@ -103,6 +107,69 @@ def test_change_tables_checkpoint_only_when_asked(spark, tables):
     arrow_delta.checkpoint(spark, location)
     assert (log_dir / f"{version:020d}.checkpoint.parquet").exists()
     assert spark.read.format("delta").load(location).count() == 1
+
+
+def test_a_checkpoint_can_drop_the_commit_files_before_it(spark, tables):
+    """The consumer's checkpoints clean a change log's expired commits by the minute (Delta's
+    own cleanup keeps whole days): the table reads the same and remembers its landed offsets."""
+    location = bronze.table_location(spark, tables)
+    log_dir = Path(location.removeprefix("file:")) / "_delta_log"
+    for offset in (40, 41, 42):
+        changes.append_changes(spark, CUSTOMERS, _stamped([(_event("c", offset, "A", 100), 3, offset)]), location)
+    an_hour_ago = time.time() - 3600
+    for f in [*log_dir.glob("*.json"), *log_dir.glob("*.crc")]:
+        os.utime(f, (an_hour_ago, an_hour_ago))
+    count = spark.read.format("delta").load(location).count()
+    version = changes.append_changes(spark, CUSTOMERS, _stamped([(_event("c", 43, "A", 100), 3, 43)]), location)
+    arrow_delta.checkpoint(spark, location, keep_log_s=60)
+    assert sorted(int(f.name[:20]) for f in log_dir.glob("*.json")) == [version]
+    assert spark.read.format("delta").load(location).count() == count + 1
+    with pytest.raises(arrow_delta.AlreadyLanded):
+        changes.append_changes(spark, CUSTOMERS, _stamped([(_event("c", 42, "A", 100), 3, 42)]), location)
+
+
+def _commit_behind_the_process(log_dir: Path, txn: dict | None = None) -> None:
+    """Another writer's blind append, as a commit file this process has not seen: a copy of the
+    latest commit's first data file (and ``txn``, a Kafka position it landed)."""
+    versions = sorted(int(f.name[:20]) for f in log_dir.glob("*.json"))
+    add = next(
+        json.loads(line)["add"]
+        for line in (log_dir / f"{versions[-1]:020d}.json").read_text().splitlines()
+        if '"add"' in line
+    )
+    table_dir = log_dir.parent
+    copy = f"other-writer-{versions[-1]}.parquet"
+    (table_dir / copy).write_bytes((table_dir / add["path"]).read_bytes())
+    info = {"timestamp": int(time.time() * 1000), "operation": "WRITE", "operationParameters": {"mode": "Append"}}
+    actions: list[dict] = [{"commitInfo": {**info, "isBlindAppend": True}}]
+    actions.append({"add": {**add, "path": copy}})
+    if txn:
+        actions.append({"txn": txn})
+    (log_dir / f"{versions[-1] + 1:020d}.json").write_text("\n".join(json.dumps(a) for a in actions) + "\n")
+
+
+def test_an_append_from_a_stale_snapshot_lands_after_another_writers_commit(spark, tables):
+    """Appends start from the snapshot the process last saw (no listing of the log): a commit
+    another writer made meanwhile is found at commit time, and a blind append of another
+    stream goes on after it."""
+    location = bronze.table_location(spark, tables)
+    log_dir = Path(location.removeprefix("file:")) / "_delta_log"
+    changes.append_changes(spark, CUSTOMERS, _stamped([(_event("c", 50, "A", 100), 4, 50)]), location)
+    count = spark.read.format("delta").load(location).count()
+    _commit_behind_the_process(log_dir)
+    version = changes.append_changes(spark, CUSTOMERS, _stamped([(_event("c", 51, "A", 100), 4, 51)]), location)
+    assert version == max(int(f.name[:20]) for f in log_dir.glob("*.json"))
+    assert spark.read.format("delta").load(location).count() == count + 2
+
+
+def test_a_position_another_writer_landed_meanwhile_is_refused(spark, tables):
+    location = bronze.table_location(spark, tables)
+    log_dir = Path(location.removeprefix("file:")) / "_delta_log"
+    changes.append_changes(spark, CUSTOMERS, _stamped([(_event("c", 60, "A", 100), 5, 60)]), location)
+    # A second consumer landed offset 61 of the same partition after this process's last look.
+    _commit_behind_the_process(log_dir, {"appId": f"kafka:{TOPIC}:5", "version": 61, "lastUpdated": 0})
+    with pytest.raises(arrow_delta.AlreadyLanded):
+        changes.append_changes(spark, CUSTOMERS, _stamped([(_event("c", 61, "A", 100), 5, 61)]), location)
 
 
 def test_a_process_with_a_spark_session_shares_it_instead_of_connecting(spark):

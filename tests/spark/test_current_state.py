@@ -76,7 +76,7 @@ def test_newest_version_wins_and_deletes_stay_deleted(spark, fresh):
 
 def test_a_rerun_reads_nothing_and_offsets_live_in_the_merge_commit(spark, fresh):
     land(spark, [change("c", 7, "A", 100, 110)], first_offset=0)
-    table = current_state.current_table_for(CUSTOMERS)
+    table = current_state.merged_table_for(CUSTOMERS)
     current_state.apply_changes(spark, CUSTOMERS)
     version = spark.sql(f"describe history {table}").first().version
     assert current_state.applied_offsets(spark, table) == {"0": 0}
@@ -90,7 +90,7 @@ def test_a_rerun_reads_nothing_and_offsets_live_in_the_merge_commit(spark, fresh
 
 def test_offsets_are_recovered_however_many_maintenance_commits_follow(spark, fresh):
     land(spark, [change("c", 7, "A", 100, 110)], first_offset=0)
-    table = current_state.current_table_for(CUSTOMERS)
+    table = current_state.merged_table_for(CUSTOMERS)
     current_state.apply_changes(spark, CUSTOMERS)
     for i in range(200):  # e.g. OPTIMIZE / VACUUM / property commits of the maintenance DAG
         spark.sql(f"alter table {table} set tblproperties ('lakehouse.test.maintenance' = '{i}')")
@@ -168,5 +168,72 @@ def test_a_round_reads_only_the_change_logs_with_new_commits(spark, fresh, monke
     assert [r.changes for r in applier.round()] == [1]
     assert len(applied) == 2
     assert_current(spark, [(1, "B", False)])
-    props = dict(spark.sql(f"show tblproperties {current_state.current_table_for(CUSTOMERS)}").collect())
+    props = dict(spark.sql(f"show tblproperties {current_state.merged_table_for(CUSTOMERS)}").collect())
     assert props.get("delta.enableDeletionVectors") == "true"
+
+
+def test_landed_changes_are_visible_before_any_merge(spark, fresh):
+    """Merge on read: the view holds the change log's tail, newest version per key, before the
+    apply has merged anything."""
+    current_state.ensure_current_table(spark, CUSTOMERS)
+    land(spark, [change("c", 1, "A", 100, 110), change("u", 1, "B", 200, 210), change("c", 2, "C", 200, 220)], 0)
+    land(spark, [change("d", 2, "C", 300, 310), change("u", 1, "stale", 150, 160)], 3)
+    assert_current(spark, [(1, "B", False), (2, "C", True)])
+    assert spark.table(current_state.merged_table_for(CUSTOMERS)).count() == 0
+
+
+def test_the_view_joins_merged_rows_and_the_tail_one_row_per_key(spark, fresh):
+    land(spark, [change("c", 1, "A", 100, 110), change("c", 2, "B", 100, 120), change("c", 3, "C", 100, 130)], 0)
+    current_state.apply_changes(spark, CUSTOMERS)
+    # Past the merge: a newer update of 1, an older replay of 2 (the merged row outranks it), a
+    # delete of 3 and a new key 4.
+    land(
+        spark,
+        [change("u", 1, "A2", 200, 210), change("u", 2, "stale", 50, 60), change("d", 3, "C", 200, 230)]
+        + [change("c", 4, "D", 200, 240)],
+        3,
+    )
+    expected = [(1, "A2", False), (2, "B", False), (3, "C", True), (4, "D", False)]
+    assert_current(spark, expected)
+    # A view not yet moved past the merge's offsets (a reader between the MERGE's commit and the
+    # view's replacement) sees the same rows: a change in both counts once.
+    current_state.apply_changes(spark, CUSTOMERS)
+    current_state.replace_view(spark, CUSTOMERS, {"0": 2})
+    assert_current(spark, expected)
+
+
+def test_applied_at_is_when_the_change_landed_merged_or_not(spark, fresh):
+    land(spark, [change("c", 1, "A", 100, 110)], 0)
+    table = current_state.current_table_for(CUSTOMERS)
+    current_state.ensure_current_table(spark, CUSTOMERS)
+    landed = spark.table(changes.change_table_for(CUSTOMERS)).first().ingested_at
+    assert spark.table(table).first()._applied_at == landed
+    current_state.apply_changes(spark, CUSTOMERS)
+    assert spark.table(current_state.merged_table_for(CUSTOMERS)).first()._applied_at == landed
+    assert spark.table(table).first()._applied_at == landed
+
+
+def test_a_current_state_table_of_the_older_layout_becomes_the_merged_table(spark, fresh):
+    land(spark, [change("c", 1, "A", 100, 110)], 0)
+    current_state.apply_changes(spark, CUSTOMERS)
+    merged, view = current_state.merged_table_for(CUSTOMERS), current_state.current_table_for(CUSTOMERS)
+    spark.sql(f"drop view {view}")
+    spark.sql(f"alter table {merged} rename to {view}")  # the layout before merge on read
+    land(spark, [change("u", 1, "B", 200, 210)], 1)
+    res = current_state.apply_changes(spark, CUSTOMERS)
+    assert res.changes == 1, "the offsets came along: only the new change is applied"
+    assert_current(spark, [(1, "B", False)])
+
+
+def test_the_applier_compacts_a_change_log_once_commits_pile_up(spark, fresh):
+    applier = current_state.Applier(spark, [CUSTOMERS], compact_every=3)
+    for i in range(4):
+        land(spark, [change("u", 1, f"v{i}", 100 + i, 100 + i)], first_offset=i)
+    log_table = changes.change_table_for(CUSTOMERS)
+    assert spark.sql(f"describe detail {log_table}").first().numFiles == 4
+    assert [r.changes for r in applier.round()] == [4]
+    assert spark.sql(f"describe detail {log_table}").first().numFiles == 1
+    assert_current(spark, [(1, "v3", False)])
+    land(spark, [change("u", 1, "v4", 200, 200)], first_offset=4)
+    assert [r.changes for r in applier.round()] == [1], "the compaction's commit is no change"
+    assert spark.sql(f"describe detail {log_table}").first().numFiles == 2, "not yet due again"

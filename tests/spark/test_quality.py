@@ -248,6 +248,85 @@ def test_a_compound_key_counts_each_copy_beyond_the_first(spark, env, local_max_
         spark.sql(f"restore table {table} to version as of {before}")
 
 
+def _checked(report, name):
+    return next(r for r in report.results if r.check.name == name)
+
+
+def test_a_scoped_gate_validates_the_rows_that_changed_and_only_their_keys_quarantine(spark, env):
+    """The frequent path's gate: the first run validates the whole table and marks how far it
+    got; the next ones validate what landed after the mark. A quarantine is replaced for the
+    changed keys only; a rate is not judged on a handful of rows."""
+    table = f"{BRONZE}.bss_orders"
+    before = spark.sql(f"describe history {table} limit 1").first().version
+    quiet = {"progress": lambda line: None, "tables": {"bss.orders"}, "scoped": True}
+    try:
+        n = spark.table(table).where("not _is_deleted").count()
+        first = validate_layer(spark, "bronze", "scoped-1", **quiet)
+        assert _checked(first, "bss.orders.order_id.pattern").rows_checked == n, "no mark yet: the whole table"
+        mark = results.validated_until(spark, "bronze")["bss.orders"]
+        later = mark + timedelta(seconds=1)
+        bad = ["MOB2026X0010002", "XYZ20261001000002", "BRD2026X0010003"]
+        _append_orders(spark, [{"order_id": k, "_key": k, "_applied_at": later} for k in bad])
+        second = validate_layer(spark, "bronze", "scoped-2", **quiet)
+        pattern = _checked(second, "bss.orders.order_id.pattern")
+        assert (pattern.rows_checked, pattern.rows_failed, pattern.quarantined) == (3, 3, 3)
+        assert pattern.passed and pattern.scoped, "3 of 3 failing is no rate to stop on"
+        assert results.validated_until(spark, "bronze")["bss.orders"] == later
+        # One of them deleted at the source (a newer change of its key): released; the two
+        # others are not in the scope and stay held.
+        spark.sql(
+            f"update {table} set _is_deleted = true, _applied_at = timestamp'{later + timedelta(seconds=1)}' "
+            f"where order_id = '{bad[0]}'"
+        )
+        third = validate_layer(spark, "bronze", "scoped-3", **quiet)
+        assert _checked(third, "bss.orders.order_id.pattern").rows_checked == 0
+        held = spark.table(results.quarantine_table()).where("table_name = 'bss.orders' and rule = 'pattern'")
+        assert sorted(r.key_value for r in held.collect()) == sorted(bad[1:])
+        # Nothing landed since: nothing checked, nothing released.
+        fourth = validate_layer(spark, "bronze", "scoped-4", **quiet)
+        assert all(r.rows_checked == 0 for r in fourth.results)
+        assert held.count() == 2
+    finally:
+        spark.sql(f"restore table {table} to version as of {before}")
+        spark.sql(f"delete from {results.quarantine_table()} where table_name = 'bss.orders'")
+
+
+def test_a_scoped_gold_gate_validates_the_rows_built_since_its_last_run(spark, env):
+    """The refresh's gold gate: after a whole first run, an incremental build's rows (a newer
+    ``_built_at``) are what it checks, their references included."""
+    gold = f"{PREFIX}gold"
+    spark.sql(f"create database if not exists {gold}")
+    built = spark.sql("select current_timestamp() - interval 1 hour").first()[0]
+    spark.createDataFrame([("u1", 1)], "user_key string, user_id long").write.format("delta").mode(
+        "overwrite"
+    ).saveAsTable(f"{gold}.dim_user")
+    spark.createDataFrame([(10,)], "product_id long").write.format("delta").mode("overwrite").saveAsTable(
+        f"{gold}.dim_product"
+    )
+    schema = "order_id string, user_id long, product_id long, amount double, list_price double, _built_at timestamp"
+    orders = [(f"o{i}", 1, 10, 5.0, 5.0, built) for i in range(20)]
+    spark.createDataFrame(orders, schema).write.format("delta").mode("overwrite").saveAsTable(f"{gold}.fct_orders")
+    quiet = {"progress": lambda line: None, "tables": {"fct_orders"}, "scoped": True}
+    first = validate_layer(spark, "gold", "gold-scoped-1", **quiet)
+    assert _checked(first, "fct_orders.product_id.references_product").rows_checked == 20, (
+        "no mark yet: the whole table"
+    )
+    later = built + timedelta(minutes=5)
+    spark.createDataFrame(
+        [("o1", 1, 99, 5.0, 5.0, later), ("o20", 2, 10, 5.0, 5.0, later)], schema
+    ).createOrReplaceTempView("rebuilt")
+    spark.sql(
+        f"merge into {gold}.fct_orders t using rebuilt s on t.order_id = s.order_id "
+        "when matched then update set * when not matched then insert *"
+    )
+    second = validate_layer(spark, "gold", "gold-scoped-2", **quiet)
+    product = _checked(second, "fct_orders.product_id.references_product")
+    user = _checked(second, "fct_orders.user_id.references_customer")
+    assert (product.rows_checked, product.rows_failed, product.scoped) == (2, 1, True)
+    assert (user.rows_checked, user.rows_failed) == (2, 1)
+    assert results.validated_until(spark, "gold")["fct_orders"] == later
+
+
 def test_an_empty_table_passes_with_nothing_checked(spark, env):
     """A feed with no file yet (a fresh install): its table exists, empty."""
     table = f"{BRONZE}.network_cells"

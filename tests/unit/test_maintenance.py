@@ -80,6 +80,11 @@ def test_incremental_models_are_read_from_the_dbt_project():
         "fct_cell_kpi_hourly",
         "fct_app_activity_daily",
         "snap_user_profile",
+        # the daily schedule's history, a partition a day
+        "dim_user_history",
+        "fct_user_segments_history",
+        "fct_segment_sizes_history",
+        "fct_operations_kpis_history",
     }
 
 

@@ -20,32 +20,32 @@ def receiver(monkeypatch, webhook):
 
 def test_a_failed_task_is_alerted_with_its_log_link(receiver):
     ti = SimpleNamespace(
-        dag_id="lakehouse_slice",
+        dag_id="lakehouse_build",
         task_id="validate_gold",
         run_id="manual__2026-11-29T10:00:00+00:00",
         try_number=3,
-        log_url="http://127.0.0.1:8080/dags/lakehouse_slice/runs/manual__2026/tasks/validate_gold?try_number=3",
+        log_url="http://127.0.0.1:8080/dags/lakehouse_build/runs/manual__2026/tasks/validate_gold?try_number=3",
     )
     alerts.task_failed({"ti": ti, "exception": RuntimeError("thrift went away")})
     [message] = receiver
     assert message["kind"] == "operations"
-    assert "lakehouse_slice.validate_gold failed (try 3)" in message["text"]
+    assert "lakehouse_build.validate_gold failed (try 3)" in message["text"]
     assert "RuntimeError: thrift went away" in message["text"] and ti.log_url in message["text"]
     assert message["alerts"][0]["url"] == ti.log_url and message["alerts"][0]["check"] == "task_failed"
 
 
 def test_a_failed_dag_run_is_alerted_with_a_link_to_the_run(receiver):
     context = {
-        "dag": SimpleNamespace(dag_id="lakehouse_slice"),
+        "dag": SimpleNamespace(dag_id="lakehouse_build"),
         "run_id": "scheduled__2026-11-29T00:00:00+00:00",
         "reason": "task_failure",
     }
     alerts.dag_run_failed(context)
     [message] = receiver
-    url = "http://127.0.0.1:8080/dags/lakehouse_slice/runs/scheduled__2026-11-29T00%3A00%3A00%2B00%3A00"
+    url = "http://127.0.0.1:8080/dags/lakehouse_build/runs/scheduled__2026-11-29T00%3A00%3A00%2B00%3A00"
     assert message["alerts"][0] == {
         "check": "dag_run_failed",
-        "dag_id": "lakehouse_slice",
+        "dag_id": "lakehouse_build",
         "run_id": "scheduled__2026-11-29T00:00:00+00:00",
         "url": url,
     }

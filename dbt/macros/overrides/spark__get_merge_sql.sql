@@ -5,7 +5,7 @@
     target's partitions that the source touches as literal predicates, it reads only those
     partitions' files; an empty source gives no MERGE at all (it would still scan the whole
     target, ON FALSE). A null partition value in the source: no pruning (an IN list would miss
-    the null partition).
+    the null partition). The source is cached first (`cache table`): it is read up to three times.
 
     Switched on by the model config `merge_prune_on: <the model's partition column>` (a custom
     config key, set by fct_orders, fct_cell_kpi_hourly, fct_app_activity_daily); without it the
@@ -15,6 +15,10 @@
     test_incremental_build_after_a_change_equals_a_full_rebuild_and_the_snapshot_keeps_history
     (after a change, the incremental build's gold tables equal a full rebuild's, row for row). -#}
 {% macro spark__get_merge_sql(target, source, unique_key, dest_columns, incremental_predicates) -%}
+    {#- The source (the model's query over the changed rows) is computed once, here, and cached
+        for the session: the partition lookup and both of the MERGE's passes read it, where each
+        evaluated the merge-on-read bronze view again. Uncached by uncache_merge_input. -#}
+    {%- if execute -%}{%- do run_query('cache table ' ~ source) -%}{%- endif -%}
     {%- set predicates = [] + (incremental_predicates or []) -%}
     {%- set prune_on = config.get('merge_prune_on') -%}
     {%- set touched = distinct_values(prune_on, source) if prune_on else none -%}

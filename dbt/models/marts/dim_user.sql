@@ -38,7 +38,7 @@ orders as (
         count_if(orders.order_status = 'activated' and products.category = 'smart_home') > 0 as has_smart_home
     from {{ ref('fct_orders') }} as orders
     left join {{ ref('dim_product') }} as products on orders.product_id = products.product_id
-    where orders.user_id is not null
+    where orders.user_id is not null{{ before_end_of_as_of('orders.created_at') }}
     group by orders.user_id
 
 ),
@@ -51,6 +51,7 @@ complaints as (
         count_if(not is_resolved) as open_complaints,
         avg(satisfaction_score) as avg_satisfaction
     from {{ ref('fct_service_tickets') }}
+    where true{{ before_end_of_as_of('opened_at') }}
     group by user_key
 
 ),

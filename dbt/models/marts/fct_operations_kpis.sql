@@ -15,13 +15,14 @@ as_of as (
 orders as (
 
     select * from {{ ref('fct_orders') }}
-    where activated_at is not null
+    where activated_at is not null{{ before_end_of_as_of('created_at') }}
 
 ),
 
 tickets as (
 
     select * from {{ ref('fct_service_tickets') }}
+    where true{{ before_end_of_as_of('opened_at') }}
 
 ),
 

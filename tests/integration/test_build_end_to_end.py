@@ -19,7 +19,9 @@ from psycopg2.extras import execute_values
 from core.airflow_client import AirflowClient
 from core.settings import REPO_DIR, get_settings
 from core.sql import thrift_query
-from spark_jobs.cdc.fence import end_offsets, wait_for_transaction
+from simulator.generator.cli import default_landing, generate
+from simulator.generator.config import GeneratorConfig
+from spark_jobs.cdc.fence import end_offsets, wait_for_sources, wait_for_transaction
 
 pytestmark = pytest.mark.integration
 TOPIC = "crm.public.customers"
@@ -38,12 +40,12 @@ def _in_crm(sql: str, params=None, rows=None) -> int:
         return cur.fetchone()[0]
 
 
-def _run_slice() -> None:
+def _run_build() -> None:
     client = AirflowClient.from_settings()
-    client.wait_for_dag("lakehouse_slice")
-    run_id = client.trigger("lakehouse_slice")
-    state = client.wait_for_run("lakehouse_slice", run_id, timeout_s=900, progress=lambda _: None)
-    assert state == "success", client.task_states("lakehouse_slice", run_id)
+    client.wait_for_dag("lakehouse_build")
+    run_id = client.trigger("lakehouse_build")
+    state = client.wait_for_run("lakehouse_build", run_id, timeout_s=900, progress=lambda _: None)
+    assert state == "success", client.task_states("lakehouse_build", run_id)
 
 
 def _gold(ids) -> dict[int, tuple]:
@@ -72,9 +74,12 @@ def _event(tag: str, n: int) -> str:
 
 @pytest.fixture(scope="module")
 def first_run():
-    """Three customers inserted in the CRM (phones as people type them), then in a second
-    transaction one updated twice and another deleted; an app-log file dropped in the landing
-    zone (two events, a duplicate, a cut line); then one DAG run."""
+    """The sources as `make run` generates them (orders and a month of app activity: a fresh
+    stack has none), then three customers inserted in the CRM (phones as people type them), in a
+    second transaction one updated twice and another deleted; an app-log file dropped in the
+    landing zone (two events, a duplicate, a cut line); then one DAG run."""
+    generate(GeneratorConfig(scale=0.002, seed=42), default_landing(), load_db=True, show_progress=False)
+    wait_for_sources()
     folder = Path(get_settings().landing_dir) / "app" / "events"
     made = [p for p in (folder.parent.parent, folder.parent, folder) if not p.exists()]
     folder.mkdir(parents=True, exist_ok=True)
@@ -100,7 +105,7 @@ def first_run():
             cur.execute("select txid_current()")
             tx = cur.fetchone()[0]
         wait_for_transaction(TOPIC, tx, 3, start)
-        _run_slice()
+        _run_build()
         yield inserted, tag
     finally:
         path.unlink(missing_ok=True)
@@ -171,3 +176,71 @@ def test_with_the_stack_always_on_a_source_change_reaches_gold_untriggered(first
     finally:
         subprocess.run([STACK, "stop", "capture"], capture_output=True, timeout=300)
         client.set_paused("lakehouse_refresh", True)
+
+
+HISTORY = ["dim_user_history", "fct_user_segments_history", "fct_segment_sizes_history", "fct_operations_kpis_history"]
+BACKFILL_DAYS = ["2026-10-26", "2026-10-27", "2026-10-28"]  # inside the generated month of app activity
+
+
+def _history_rows() -> dict[str, list[tuple]]:
+    """Each history table's rows of the backfilled days, without the build stamp, sorted."""
+    days = ", ".join(f"date'{d}'" for d in BACKFILL_DAYS)
+    out = {}
+    for table in HISTORY:
+        columns = [r[0] for r in thrift_query(f"describe gold.{table}") if r[0] and not r[0].startswith("#")]
+        kept = [c for c in dict.fromkeys(columns) if c != "_built_at"]
+        rows = thrift_query(f"select {', '.join(kept)} from gold.{table} where as_of_date in ({days})")
+        out[table] = sorted(tuple("" if v is None else str(v) for v in r) for r in rows)
+    return out
+
+
+def test_a_backfill_of_three_days_rebuilds_the_rows_of_their_daily_runs(first_run):
+    """``lakehouse_daily`` backfilled over three past days writes one history partition each,
+    as of that day; with those partitions gone, backfilling the same days again writes the same
+    rows. Gold's day-dependent tables are never left as of a backfilled day (a backfill builds
+    them beside gold's)."""
+    client = AirflowClient.from_settings()
+    days = ", ".join(f"date'{d}'" for d in BACKFILL_DAYS)
+    try:
+        for attempt in ("original", "again"):
+            backfill = client.backfill("lakehouse_daily", BACKFILL_DAYS[0], BACKFILL_DAYS[-1])
+            client.wait_for_dag("lakehouse_daily")  # on: a paused DAG's backfill runs do not start
+            states = client.wait_for_backfill("lakehouse_daily", backfill)
+            assert states == dict.fromkeys(BACKFILL_DAYS, "success"), (attempt, states)
+            # switched on, it also started the latest day's run: paused midway, that would hang
+            assert client.wait_until_idle("lakehouse_daily"), "a lakehouse_daily run did not finish"
+            client.set_paused("lakehouse_daily", True)
+            if attempt == "original":
+                original = _history_rows()
+                for table in HISTORY:
+                    assert {r[-1] for r in original[table]} == set(BACKFILL_DAYS), table
+                    thrift_query(f"delete from gold.{table} where as_of_date in ({days})")
+                assert all(not rows for rows in _history_rows().values())
+        assert _history_rows() == original
+        # as of each day, each user's last login is the last day with a login up to that day,
+        # counted from gold's daily activity (the backfilled rows must not see later logins)
+        login_days: dict[str, list[str]] = {}
+        for user, day in thrift_query(
+            "select user_key, cast(activity_date as string) from gold.fct_app_activity_daily "
+            "where logins > 0 and user_key <> 'unidentified'"
+        ):
+            login_days.setdefault(user, []).append(day)
+        built = {
+            (user, day): (last, since)
+            for user, day, last, since in thrift_query(
+                "select user_key, cast(as_of_date as string), cast(last_login_date as string), "
+                f"days_since_last_login from gold.dim_user_history where as_of_date in ({days})"
+            )
+        }
+        expected = {  # users of the profile (an app user unknown to the CRM has no history row)
+            (user, day): max((d for d in login_days.get(user, []) if d <= day), default=None) for user, day in built
+        }
+        assert {k: last for k, (last, _) in built.items()} == expected
+        logged_in = {k: v for k, v in built.items() if v[0] is not None}
+        assert logged_in, "no user with a login by the backfilled days"
+        for (_, day), (last, since) in logged_in.items():
+            assert since == (date.fromisoformat(day) - date.fromisoformat(last)).days
+        (gold_as_of,) = thrift_query("select cast(max(as_of_date) as string) from gold.dim_user")[0]
+        assert gold_as_of not in BACKFILL_DAYS
+    finally:
+        client.set_paused("lakehouse_daily", True)

@@ -1,0 +1,18 @@
+-- The KPI board of every day the daily schedule built, one partition per as-of date: a day's
+-- run (or its backfill) replaces that day's rows and leaves the other days alone.
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='insert_overwrite',
+    partition_by=['as_of_date'],
+) }}
+
+select
+    kpi,
+    kpi_value,
+    unit,
+    target,
+    meets_target,
+    {{ build_started_at() }} as _built_at,
+    as_of_date
+from {{ ref('fct_operations_kpis') }}
