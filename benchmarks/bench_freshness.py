@@ -85,6 +85,64 @@ def percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
+def done_orders(conn, table: str = "gold.fct_orders") -> list[str]:
+    """Orders in their final status both at the source and in ``table``: the workload advances
+    pending orders and deletes cancelled ones, a done one it never touches again."""
+    with conn.cursor() as cur:
+        cur.execute("select order_id from orders where status = any(%s)", ([c[1] for c in STATUS_CODES.values()],))
+        live = {r[0] for r in cur.fetchall()}
+    return sorted(live.intersection(r[0] for r in thrift_query(f"select order_id from {table}")))
+
+
+class Sampler:
+    """Commits markers into done orders' ``updated_at`` and polls ``table`` until each is there.
+
+    ``latencies`` holds (committed at, seconds to visible) per marker seen; a marker the workload
+    overwrote first is counted in ``overwritten``, one not seen within ``timeout_s`` in ``missed``."""
+
+    def __init__(self, conn, table: str, keys: list[str], timeout_s: float):
+        self.conn, self.table, self.keys, self.timeout_s = conn, table, keys, timeout_s
+        self.rng = random.Random(time.time_ns())  # markers never seen before, not those of an earlier run
+        self.pending: dict[str, tuple[str, float]] = {}  # order -> (marker, committed at)
+        self.latencies: list[tuple[float, float]] = []
+        self.overwritten = self.missed = 0
+
+    def send(self) -> None:
+        key = self.rng.choice([k for k in self.keys if k not in self.pending])
+        marker = MARKER_BASE + timedelta(seconds=self.rng.randrange(10**8))
+        with self.conn.cursor() as cur:
+            cur.execute("update orders set updated_at = %s where order_id = %s", (marker, key))
+        self.pending[key] = (marker.isoformat(sep=" "), time.monotonic())
+
+    def poll(self) -> None:
+        if not self.pending:
+            return
+        in_list = ", ".join(f"'{k}'" for k in self.pending)
+        seen_at = time.monotonic()
+        rows: dict[str, set[str]] = {}
+        for key, value in thrift_query(_poll_sql(self.table, in_list)):
+            rows.setdefault(key, set()).add(value)
+        for key, (marker, at) in list(self.pending.items()):
+            values = rows.get(key, set())
+            value = next(iter(values), "")
+            if marker in values:
+                self.latencies.append((at, seen_at - at))
+                del self.pending[key]
+            elif not self.table.endswith("_changes") and not value.startswith("2001-") and seen_at - at > 5:
+                with self.conn.cursor() as cur:  # the workload wrote (or deleted) the row after the marker?
+                    cur.execute("select cast(updated_at as text) from orders where order_id = %s", (key,))
+                    now_at = cur.fetchone()
+                    if now_at is None or not now_at[0].startswith("2001-"):
+                        self.overwritten += 1
+                        del self.pending[key]
+            if key in self.pending and seen_at - at > self.timeout_s:
+                self.missed += 1
+                del self.pending[key]
+
+    def seconds(self) -> list[float]:
+        return [s for _, s in self.latencies]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--to", choices=sorted(TABLES), default="gold", help="where a change must be visible")
@@ -108,16 +166,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     conn = psycopg2.connect(settings.source_dsn("bss"))
     conn.autocommit = True
-    with conn.cursor() as cur:  # done orders: the workload advances pending ones and deletes cancelled ones
-        cur.execute("select order_id from orders where status = any(%s)", ([c[1] for c in STATUS_CODES.values()],))
-        live = {r[0] for r in cur.fetchall()}
-    keys = sorted(live.intersection(r[0] for r in thrift_query("select order_id from gold.fct_orders")))
+    keys = done_orders(conn)
     if len(keys) < 2 * args.samples:
         p.error(f"{len(keys)} orders in both the source and gold.fct_orders: run a full build first (make run)")
-    rng = random.Random(time.time_ns())  # markers never seen before, not those of an earlier run
-    pending: dict[str, tuple[str, float]] = {}  # order -> (marker, committed at)
-    latencies: list[float] = []
-    overwritten = missed = 0
+    sampler = Sampler(conn, table, keys, args.timeout)
     stop, counts = threading.Event(), {"changes": 0}
     load = threading.Thread(target=_workload, args=(args.rate, stop, counts), daemon=True)
     load.start()
@@ -129,41 +181,15 @@ def main(argv: list[str] | None = None) -> int:
             _warm_up(client, datetime.now(UTC))
             sent, printed, next_sample, t0 = 0, 0, time.monotonic(), time.monotonic()
             counts["changes"] = 0  # the rate over the sampling only
-        while sent < args.samples or pending:
-            now = time.monotonic()
-            if sent < args.samples and now >= next_sample:
-                key = rng.choice([k for k in keys if k not in pending])
-                marker = MARKER_BASE + timedelta(seconds=rng.randrange(10**8))
-                with conn.cursor() as cur:
-                    cur.execute("update orders set updated_at = %s where order_id = %s", (marker, key))
-                pending[key] = (marker.isoformat(sep=" "), time.monotonic())
+        while sent < args.samples or sampler.pending:
+            if sent < args.samples and time.monotonic() >= next_sample:
+                sampler.send()
                 sent += 1
                 next_sample += args.every
-            if pending:
-                in_list = ", ".join(f"'{k}'" for k in pending)
-                seen_at = time.monotonic()
-                rows: dict[str, set[str]] = {}
-                for key, value in thrift_query(_poll_sql(table, in_list)):
-                    rows.setdefault(key, set()).add(value)
-                for key, (marker, at) in list(pending.items()):
-                    values = rows.get(key, set())
-                    value = next(iter(values), "")
-                    if marker in values:
-                        latencies.append(seen_at - at)
-                        del pending[key]
-                    elif not table.endswith("_changes") and not value.startswith("2001-") and seen_at - at > 5:
-                        with conn.cursor() as cur:  # the workload wrote (or deleted) the row after the marker?
-                            cur.execute("select cast(updated_at as text) from orders where order_id = %s", (key,))
-                            now_at = cur.fetchone()
-                            if now_at is None or not now_at[0].startswith("2001-"):
-                                overwritten += 1
-                                del pending[key]
-                    if key in pending and seen_at - at > args.timeout:
-                        missed += 1
-                        del pending[key]
-            if len(latencies) >= printed + 25:
-                printed = len(latencies)
-                print(f"  {printed} seen, p50 {percentile(latencies, 0.5):.1f}s so far", flush=True)
+            sampler.poll()
+            if len(sampler.latencies) >= printed + 25:
+                printed = len(sampler.latencies)
+                print(f"  {printed} seen, p50 {percentile(sampler.seconds(), 0.5):.1f}s so far", flush=True)
             time.sleep(2 if args.to == "gold" else 0.5)
     finally:
         stop.set()
@@ -176,14 +202,15 @@ def main(argv: list[str] | None = None) -> int:
                 client.wait_until_idle(dag_id)
             client.set_paused(dag_id, paused)
     wall = time.monotonic() - t0
+    latencies = sampler.seconds()
     result = {
         "to": table,
         "samples_seen": len(latencies),
         "p50_s": round(percentile(latencies, 0.5), 1) if latencies else None,
         "p95_s": round(percentile(latencies, 0.95), 1) if latencies else None,
         "max_s": round(max(latencies), 1) if latencies else None,
-        "overwritten": overwritten,
-        "never_seen": missed,
+        "overwritten": sampler.overwritten,
+        "never_seen": sampler.missed,
         "workload_changes_per_s": round(counts["changes"] / wall),
     }
     out = settings.home / "reports" / f"freshness-{args.to}.json"
@@ -194,10 +221,10 @@ def main(argv: list[str] | None = None) -> int:
         "\n"
         "|---|---|---|---|---|---|---|---|\n"
         f"| {table} | {result['samples_seen']} | {result['p50_s']} | {result['p95_s']} | {result['max_s']} | "
-        f"{overwritten} | {missed} | {result['workload_changes_per_s']} |\n"
+        f"{sampler.overwritten} | {sampler.missed} | {result['workload_changes_per_s']} |\n"
         f"(also in {out})"
     )
-    return 0 if missed == 0 and latencies else 1
+    return 0 if sampler.missed == 0 and latencies else 1
 
 
 if __name__ == "__main__":
