@@ -106,23 +106,43 @@ class Sampler:
         self.pending: dict[str, tuple[str, float]] = {}  # order -> (marker, committed at)
         self.latencies: list[tuple[float, float]] = []
         self.overwritten = self.missed = 0
+        self.lock = threading.Lock()  # send() may run in a thread of its own, beside poll()
 
     def send(self) -> None:
-        key = self.rng.choice([k for k in self.keys if k not in self.pending])
-        marker = MARKER_BASE + timedelta(seconds=self.rng.randrange(10**8))
-        with self.conn.cursor() as cur:
-            cur.execute("update orders set updated_at = %s where order_id = %s", (marker, key))
-        self.pending[key] = (marker.isoformat(sep=" "), time.monotonic())
+        with self.lock:
+            key = self.rng.choice([k for k in self.keys if k not in self.pending])
+            marker = MARKER_BASE + timedelta(seconds=self.rng.randrange(10**8))
+            with self.conn.cursor() as cur:
+                cur.execute("update orders set updated_at = %s where order_id = %s", (marker, key))
+            self.pending[key] = (marker.isoformat(sep=" "), time.monotonic())
+
+    def send_every(self, every_s: float, stop: threading.Event) -> threading.Thread:
+        """Send a sample every ``every_s`` seconds until ``stop``, however long a poll takes."""
+
+        def loop() -> None:
+            while not stop.wait(every_s):
+                self.send()
+
+        thread = threading.Thread(target=loop, name="sampler", daemon=True)
+        thread.start()
+        return thread
 
     def poll(self) -> None:
-        if not self.pending:
-            return
-        in_list = ", ".join(f"'{k}'" for k in self.pending)
+        with self.lock:
+            if not self.pending:
+                return
+            in_list = ", ".join(f"'{k}'" for k in self.pending)
         seen_at = time.monotonic()
         rows: dict[str, set[str]] = {}
         for key, value in thrift_query(_poll_sql(self.table, in_list)):
             rows.setdefault(key, set()).add(value)
+        with self.lock:
+            self._settle(rows, seen_at)
+
+    def _settle(self, rows: dict[str, set[str]], seen_at: float) -> None:
         for key, (marker, at) in list(self.pending.items()):
+            if at > seen_at:  # sent while the query ran
+                continue
             values = rows.get(key, set())
             value = next(iter(values), "")
             if marker in values:

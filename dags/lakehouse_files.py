@@ -5,7 +5,8 @@ Each run loads the files of its data interval: every new file of every feed (net
 hourly cell KPIs, app events) modified before the interval's end, each file once; bad rows are
 quarantined, broken files marked failed, a file that could not be read stays pending and is
 read again by the next run; every row is accounted for in `bronze.landing_files`. A late or
-re-run interval loads only what it has not loaded (the manifest).
+re-run interval loads only what it has not loaded (the manifest); a run triggered without a
+logical date (the API, the CLI) has no interval and loads every new file.
 
 1. **load_files**: the loader, one Spark session for every feed.
 2. **landed_<feed>**: one per feed, with the feed's bronze table as its outlet asset; skipped
@@ -24,7 +25,7 @@ from core.assets import bronze_asset
 from core.dag_defaults import dag_args
 from schemas.contracts import load_contracts
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(__name__)  # the task log, in order (stdout is a pipe read apart)
 FEEDS = {c.qualified_name: f"{c.source}_{c.name}" for c in load_contracts() if not c.is_database_table}
 
 
