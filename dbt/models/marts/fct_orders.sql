@@ -23,7 +23,12 @@ orders as (
 
     select * from {{ ref('stg_bss__orders') }}
     {% if is_incremental() %}
-        where _applied_at > {{ watermark('_applied_at') }}
+        {#- up to the newest row applied when the run began: the apply goes on meanwhile, and a row
+            may leave this set between the MERGE's partition lookup and the MERGE, never join it -#}
+        {%- set applied_until = max_value('_applied_at', source('bss', 'bss_orders')) or '1900-01-01' %}
+        where
+            _applied_at > {{ watermark('_applied_at') }}
+            and _applied_at <= timestamp'{{ applied_until }}'
     {% endif %}
 
 ),
