@@ -17,7 +17,11 @@
 {% macro spark__get_merge_sql(target, source, unique_key, dest_columns, incremental_predicates) -%}
     {#- The source (the model's query over the changed rows) is computed once, here, and cached
         for the session: the partition lookup and both of the MERGE's passes read it, where each
-        evaluated the merge-on-read bronze view again. Uncached by uncache_merge_input. -#}
+        evaluated the merge-on-read bronze view again. Uncached by uncache_merge_input. The cache
+        did not hold the rows still in the soak (most likely a write to a table under it, the
+        capture service's apply, recomputes it), so a source over a table written meanwhile
+        must bound itself (fct_orders: an upper `_applied_at` read first), or a row of a month
+        the lookup missed is inserted. -#}
     {%- if execute -%}{%- do run_query('cache table ' ~ source) -%}{%- endif -%}
     {%- set predicates = [] + (incremental_predicates or []) -%}
     {%- set prune_on = config.get('merge_prune_on') -%}
