@@ -132,10 +132,11 @@ class Settings:
     capture_lag_alert_s: float = _env(
         "LAKEHOUSE_CAPTURE_LAG_ALERT_S", "the capture service alerts when it has been behind Kafka this long", 120.0
     )
-    gold_freshness_target_s: float = _env(
-        "LAKEHOUSE_GOLD_FRESHNESS_TARGET_S",
-        "with the refresh schedule on, a source change older than this and not yet in gold.fct_orders is alerted",
-        90.0,
+    gold_merged_target_s: float = _env(
+        "LAKEHOUSE_GOLD_MERGED_TARGET_S",
+        "with the refresh schedule on, a source change older than this and not yet merged into "
+        "gold.fct_orders_merged (through the quality gates) is alerted",
+        300.0,
     )
 
     def __post_init__(self) -> None:

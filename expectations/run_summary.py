@@ -11,8 +11,8 @@ PLANTED = {
     "crm.customers.phone.not_null": "null_phone",
     "stg_crm__customers.phone_e164.phone_format": "malformed_phone",
     "int_users.crm_gender+bss_gender.gender_matches_bss": "gender_mismatch",
-    "fct_orders.user_id.references_customer": "orphan_orders",
-    "fct_orders.amount+list_price.amount_matches_price": "amount_mismatch",
+    "fct_orders_merged.user_id.references_customer": "orphan_orders",
+    "fct_orders_merged.amount+list_price.amount_matches_price": "amount_mismatch",
 }
 
 

@@ -225,7 +225,7 @@ class Service:
         self.meter = LagMeter()
         self.probe_s, self.record_every_s = probe_s, record_every_s
         self.alert_after_s = settings.capture_lag_alert_s
-        self.watch = watch.Watch(settings.gold_freshness_target_s)
+        self.watch = watch.Watch(settings.gold_merged_target_s)
         self.bootstrap = settings.kafka_bootstrap
         self.stopping = threading.Event()
         self.watching: threading.Thread | None = None

@@ -136,7 +136,7 @@ def test_daily_builds_the_day_dependent_models_as_of_its_logical_date(dagbag):
     assert len(history) == 4
     builds = {t.task_id for t in dag.tasks if t.task_id.startswith("daily.")}
     assert {f"daily.{m}_model_build" for m in DAILY_MODELS | history} <= builds
-    assert not any("fct_orders_model" in b or "stg_" in b for b in builds)  # the frequent path's
+    assert not any("fct_orders_merged_model" in b or "stg_" in b for b in builds)  # the frequent path's
     gate = dag.get_task("validate_bronze")
     assert {t.split(".")[1] for t in gate.downstream_task_ids} == {"int_user_app_activity_model_build"}
     assert dag.get_task("daily.dim_user_history_model_build").downstream_task_ids == {"validate_gold"}

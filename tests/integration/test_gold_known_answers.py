@@ -80,7 +80,7 @@ def test_dbt_build_passes_and_warns_only_about_the_planted_orphan_orders(built):
     assert all(s in ("success", "pass", "warn") for s, _ in statuses.values())
     warned = [(u.split(".")[2], f) for u, (s, f) in statuses.items() if s == "warn"]
     assert warned == [
-        ("relationships_fct_orders_user_id__user_id__ref_dim_user_", manifest.defects["orphan_orders"]["count"])
+        ("relationships_fct_orders_merged_user_id__user_id__ref_dim_user_", manifest.defects["orphan_orders"]["count"])
     ]
 
 
@@ -204,8 +204,8 @@ def test_quality_rules_count_exactly_the_planted_defects_and_quarantine_holds_ba
             "bss.orders.order_id.pattern": 1,
             "stg_crm__customers.phone_e164.phone_format": planted["malformed_phone"],
             "int_users.crm_gender+bss_gender.gender_matches_bss": planted["gender_mismatch"],
-            "fct_orders.user_id.references_customer": planted["orphan_orders"],
-            "fct_orders.amount+list_price.amount_matches_price": planted["amount_mismatch"],
+            "fct_orders_merged.user_id.references_customer": planted["orphan_orders"],
+            "fct_orders_merged.amount+list_price.amount_matches_price": planted["amount_mismatch"],
         }
         checked = dict(
             thrift_query(
@@ -230,7 +230,57 @@ def test_quality_rules_count_exactly_the_planted_defects_and_quarantine_holds_ba
         thrift_query(f"delete from {BRONZE}.bss_orders where order_id = '{BAD_ORDER}'")
 
 
+def test_the_fct_orders_view_shows_what_bronze_changed_since_the_latest_build(built):
+    """gold.fct_orders is fct_orders_merged with the orders bronze changed since its build in
+    their place: an update shows its new version (`_built_at` null: not built yet), a delete hides
+    the order, a new order appears, and a change the bronze gate would hold back (a missing
+    amount, a malformed number) leaves the merged version. Bronze restored, the view is the
+    merged table again."""
+    merged, view, source = f"{PREFIX}gold.fct_orders_merged", f"{PREFIX}gold.fct_orders", f"{BRONZE}.bss_orders"
+    assert thrift_query(f"select count(*) from {view}") == thrift_query(f"select count(*) from {merged}")
+    updated, deleted, held, template = (
+        r[0] for r in thrift_query(f"select order_id from {merged} where amount is not null order by order_id limit 4")
+    )
+    version = thrift_query(f"describe history {source} limit 1")[0][0]
+    (later,) = thrift_query(f"select cast(max(_applied_at) + interval 1 minute as string) from {source}")[0]
+    marker, changed = "2001-01-01 00:00:00", f"_applied_at = timestamp'{later}'"
+    new_id = template[:11] + "999999"
+    cols = [r[0] for r in thrift_query(f"show columns in {source}")]
+
+    def copy_as(order_id: str) -> None:
+        values = {"order_id": f"'{order_id}'", "_key": f'\'{{"order_id": "{order_id}"}}\''}
+        values["_applied_at"] = f"timestamp'{later}'"
+        select = ", ".join(f"{values.get(c, c)} as {c}" for c in cols)
+        thrift_query(f"insert into {source} select {select} from {source} where order_id = '{template}'")
+
+    try:
+        thrift_query(f"update {source} set updated_at = timestamp'{marker}', {changed} where order_id = '{updated}'")
+        thrift_query(f"update {source} set _is_deleted = true, {changed} where order_id = '{deleted}'")
+        thrift_query(
+            f"update {source} set amount = null, updated_at = timestamp'{marker}', {changed} where order_id = '{held}'"
+        )
+        copy_as(new_id)
+        copy_as(BAD_ORDER)
+        rows = {
+            r[0]: r[1:]
+            for r in thrift_query(
+                f"select order_id, cast(updated_at as string), _built_at is null from {view} "
+                f"where order_id in ('{updated}', '{deleted}', '{held}', '{new_id}', '{BAD_ORDER}')"
+            )
+        }
+        (held_before,) = thrift_query(f"select cast(updated_at as string) from {merged} where order_id = '{held}'")[0]
+        assert rows == {updated: (marker, True), held: (held_before, False), new_id: (rows[new_id][0], True)}
+        assert held_before != marker
+        assert (
+            thrift_query(f"select count(*) from {view}")[0][0] == thrift_query(f"select count(*) from {merged}")[0][0]
+        )
+    finally:
+        thrift_query(f"restore table {source} to version as of {version}")
+    assert _differences_between(view, merged) == 0
+
+
 GOLD_TABLES = [
+    "fct_orders_merged",
     "fct_orders",
     "fct_service_tickets",
     "fct_cell_kpi_hourly",
@@ -244,7 +294,10 @@ GOLD_TABLES = [
 
 def _differences(table: str) -> int:
     """Rows of one build missing from the other, both ways; `_built_at` (when the row was built) aside."""
-    a, b = f"{PREFIX}gold.{table}", f"{FULL_PREFIX}gold.{table}"
+    return _differences_between(f"{PREFIX}gold.{table}", f"{FULL_PREFIX}gold.{table}")
+
+
+def _differences_between(a: str, b: str) -> int:
     columns = ", ".join(f"`{c}`" for (c,) in thrift_query(f"show columns in {a}") if c != "_built_at")
     return thrift_query(
         f"select (select count(*) from (select {columns} from {a} except all select {columns} from {b})) + "
@@ -260,14 +313,14 @@ def test_incremental_build_after_a_change_equals_a_full_rebuild_and_the_snapshot
     # row: the orphan-order warning above counts all the planted ones), neither none nor all.
     latest, merged, total = thrift_query(
         f"select cast(max(_built_at) as string), "
-        f"count_if(_built_at = (select max(_built_at) from {PREFIX}gold.fct_orders)), count(*) "
-        f"from {PREFIX}gold.fct_orders"
+        f"count_if(_built_at = (select max(_built_at) from {PREFIX}gold.fct_orders_merged)), count(*) "
+        f"from {PREFIX}gold.fct_orders_merged"
     )[0]
     assert 0 < merged < total
-    compiled = next(incremental.rglob("compiled/**/not_null_fct_orders_order_id.sql")).read_text()
+    compiled = next(incremental.rglob("compiled/**/not_null_fct_orders_merged_order_id.sql")).read_text()
     assert f"where _built_at = timestamp'{latest}'" in compiled
     # Key uniqueness is tested over the whole table, whatever the latest build wrote.
-    unique = next(incremental.rglob("compiled/**/unique_fct_orders_order_id.sql")).read_text()
+    unique = next(incremental.rglob("compiled/**/unique_fct_orders_merged_order_id.sql")).read_text()
     assert "_built_at" not in unique
     _drop(FULL_PREFIX)
     # the reference: models, seeds and the snapshot from scratch; its tests add nothing here

@@ -305,10 +305,12 @@ def test_a_scoped_gold_gate_validates_the_rows_built_since_its_last_run(spark, e
     )
     schema = "order_id string, user_id long, product_id long, amount double, list_price double, _built_at timestamp"
     orders = [(f"o{i}", 1, 10, 5.0, 5.0, built) for i in range(20)]
-    spark.createDataFrame(orders, schema).write.format("delta").mode("overwrite").saveAsTable(f"{gold}.fct_orders")
-    quiet = {"progress": lambda line: None, "tables": {"fct_orders"}, "scoped": True}
+    spark.createDataFrame(orders, schema).write.format("delta").mode("overwrite").saveAsTable(
+        f"{gold}.fct_orders_merged"
+    )
+    quiet = {"progress": lambda line: None, "tables": {"fct_orders_merged"}, "scoped": True}
     first = validate_layer(spark, "gold", "gold-scoped-1", **quiet)
-    assert _checked(first, "fct_orders.product_id.references_product").rows_checked == 20, (
+    assert _checked(first, "fct_orders_merged.product_id.references_product").rows_checked == 20, (
         "no mark yet: the whole table"
     )
     later = built + timedelta(minutes=5)
@@ -316,15 +318,15 @@ def test_a_scoped_gold_gate_validates_the_rows_built_since_its_last_run(spark, e
         [("o1", 1, 99, 5.0, 5.0, later), ("o20", 2, 10, 5.0, 5.0, later)], schema
     ).createOrReplaceTempView("rebuilt")
     spark.sql(
-        f"merge into {gold}.fct_orders t using rebuilt s on t.order_id = s.order_id "
+        f"merge into {gold}.fct_orders_merged t using rebuilt s on t.order_id = s.order_id "
         "when matched then update set * when not matched then insert *"
     )
     second = validate_layer(spark, "gold", "gold-scoped-2", **quiet)
-    product = _checked(second, "fct_orders.product_id.references_product")
-    user = _checked(second, "fct_orders.user_id.references_customer")
+    product = _checked(second, "fct_orders_merged.product_id.references_product")
+    user = _checked(second, "fct_orders_merged.user_id.references_customer")
     assert (product.rows_checked, product.rows_failed, product.scoped) == (2, 1, True)
     assert (user.rows_checked, user.rows_failed) == (2, 1)
-    assert results.validated_until(spark, "gold")["fct_orders"] == later
+    assert results.validated_until(spark, "gold")["fct_orders_merged"] == later
 
 
 def test_an_empty_table_passes_with_nothing_checked(spark, env):

@@ -75,7 +75,7 @@ def test_plan_compacts_appended_tables_and_only_incremental_dbt_models():
 
 def test_incremental_models_are_read_from_the_dbt_project():
     assert m.incremental_models() == {
-        "fct_orders",
+        "fct_orders_merged",
         "fct_service_tickets",
         "fct_cell_kpi_hourly",
         "fct_app_activity_daily",

@@ -53,12 +53,12 @@ def test_cross_table_rules_run_where_their_inputs_meet():
     silver, gold = _by_name("silver"), _by_name("gold")
     assert silver["int_users.crm_gender+bss_gender.gender_matches_bss"].dimension == "consistency"
     assert silver["stg_crm__customers.phone_e164.phone_format"].where == "phone_raw is not null"
-    amount = gold["fct_orders.amount+list_price.amount_matches_price"]
+    amount = gold["fct_orders_merged.amount+list_price.amount_matches_price"]
     assert (amount.dimension, amount.kind) == ("accuracy", "pair_equal")
     refs = {n: c.ref for n, c in gold.items() if c.kind == "exists_in"}
     assert refs == {
-        "fct_orders.user_id.references_customer": "dim_user.user_id",
-        "fct_orders.product_id.references_product": "dim_product.product_id",
+        "fct_orders_merged.user_id.references_customer": "dim_user.user_id",
+        "fct_orders_merged.product_id.references_product": "dim_product.product_id",
     }
 
 
@@ -69,11 +69,12 @@ def test_failing_sql_says_what_the_expectation_counts():
         == "(phone_raw is not null) and (phone_e164 is null)"
     )
     assert (
-        gold["fct_orders.user_id.references_customer"].failing_sql() == "user_id is not null and _ref_user_id is null"
+        gold["fct_orders_merged.user_id.references_customer"].failing_sql()
+        == "user_id is not null and _ref_user_id is null"
     )
-    expectation = gold["fct_orders.user_id.references_customer"].expectation()
+    expectation = gold["fct_orders_merged.user_id.references_customer"].expectation()
     assert expectation.column == "_ref_user_id" and "user_id IS NOT NULL" in str(expectation.row_condition)
-    assert expectation.meta["check"] == "fct_orders.user_id.references_customer"
+    assert expectation.meta["check"] == "fct_orders_merged.user_id.references_customer"
 
 
 def test_severity_and_action_are_checked_where_declared():
@@ -214,7 +215,7 @@ def test_run_summary_names_planted_defects_and_fails_on_a_stop_or_a_missing_laye
         "group by layer": [(layer, n, 1 if layer == "gold" else 0, 0) for layer, n in counts.items()],
         "rows_failed > 0": [
             ("crm.customers.phone.not_null", 2, 200, "passed"),
-            ("fct_orders.amount+list_price.amount_matches_price", 44, 2000, "warned"),
+            ("fct_orders_merged.amount+list_price.amount_matches_price", 44, 2000, "warned"),
         ],
     }
     monkeypatch.setattr(run_summary, "thrift_query", lambda sql: next(v for k, v in answers.items() if k in sql))
@@ -234,7 +235,7 @@ def test_only_checks_without_spark_sql_run_in_pandas():
     gold, bronze = _by_name("gold"), _by_name("bronze")
     assert bronze["bss.orders.order_id.pattern"].runs_in_pandas  # a plain pattern: Python reads it alike
     assert bronze["network.cell_kpis.cell_id+period_start.unique_key"].runs_in_pandas
-    assert not gold["fct_orders.user_id.references_customer"].runs_in_pandas  # a join and a condition
+    assert not gold["fct_orders_merged.user_id.references_customer"].runs_in_pandas  # a join and a condition
     assert not _by_name("silver")["stg_crm__customers.phone_e164.phone_format"].runs_in_pandas  # a row condition
     java_only = _from_rule(
         "bronze",

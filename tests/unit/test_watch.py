@@ -27,7 +27,7 @@ def test_gold_behind_its_target_is_alerted_once_and_its_recovery_once():
     assert "120s behind" in late[0][0] and "/dags/lakehouse_refresh/runs" in late[0][0]
     assert w.observe(Reading({}, 200.0, 80)) == [], "still late: no second alert"
     back = w.observe(Reading({}, None))
-    assert [line for line, _ in back] == ["gold.fct_orders is within its freshness target again"]
+    assert [line for line, _ in back] == ["gold.fct_orders_merged is within its freshness target again"]
 
 
 def test_gold_is_not_expected_to_follow_with_the_refresh_schedule_off():

@@ -8,7 +8,7 @@
     Same behaviour as dbt's for every other `where`.
 
     Switched on by the token `__latest_build__` in a test's `where` config (the data tests of
-    fct_orders, fct_service_tickets, fct_cell_kpi_hourly, fct_app_activity_daily): it becomes
+    fct_orders_merged, fct_service_tickets, fct_cell_kpi_hourly, fct_app_activity_daily): it becomes
     `_built_at = timestamp'<the table's highest _built_at>'` (a literal, so Delta reads only the
     files that build wrote; `false` for an empty table). A full build stamps every row, so its
     tests check them all. Looked up when the test runs, so a separate `dbt test` after
@@ -16,7 +16,7 @@
 
     Guarded by tests/integration/test_gold_known_answers.py:
     test_incremental_build_after_a_change_equals_a_full_rebuild_and_the_snapshot_keeps_history
-    (the compiled not_null_fct_orders_order_id reads `where _built_at = timestamp'<latest>'`, and
+    (the compiled not_null_fct_orders_merged_order_id reads `where _built_at = timestamp'<latest>'`, and
     the merged rows are neither none nor all) and
     test_dbt_build_passes_and_warns_only_about_the_planted_orphan_orders (after a full build the
     tests count every planted orphan order). -#}

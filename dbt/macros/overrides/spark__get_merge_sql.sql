@@ -8,7 +8,7 @@
     the null partition). The source is cached first (`cache table`): it is read up to three times.
 
     Switched on by the model config `merge_prune_on: <the model's partition column>` (a custom
-    config key, set by fct_orders, fct_cell_kpi_hourly, fct_app_activity_daily); without it the
+    config key, set by fct_orders_merged, fct_cell_kpi_hourly, fct_app_activity_daily); without it the
     MERGE is dbt-spark's, unchanged. Documented in macros/_macros.yml.
 
     Guarded by tests/integration/test_gold_known_answers.py:
@@ -20,7 +20,7 @@
         evaluated the merge-on-read bronze view again. Uncached by uncache_merge_input. The cache
         did not hold the rows still in the soak (most likely a write to a table under it, the
         capture service's apply, recomputes it), so a source over a table written meanwhile
-        must bound itself (fct_orders: an upper `_applied_at` read first), or a row of a month
+        must bound itself (fct_orders_merged: an upper `_applied_at` read first), or a row of a month
         the lookup missed is inserted. -#}
     {%- if execute -%}{%- do run_query('cache table ' ~ source) -%}{%- endif -%}
     {%- set predicates = [] + (incremental_predicates or []) -%}

@@ -36,7 +36,7 @@ orders as (
         ) > 0 as has_video_membership,
         count_if(orders.order_status = 'activated' and products.category = 'broadband') > 0 as has_broadband,
         count_if(orders.order_status = 'activated' and products.category = 'smart_home') > 0 as has_smart_home
-    from {{ ref('fct_orders') }} as orders
+    from {{ ref('fct_orders_merged') }} as orders
     left join {{ ref('dim_product') }} as products on orders.product_id = products.product_id
     where orders.user_id is not null{{ before_end_of_as_of('orders.created_at') }}
     group by orders.user_id

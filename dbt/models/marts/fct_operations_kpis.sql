@@ -14,7 +14,7 @@ as_of as (
 
 orders as (
 
-    select * from {{ ref('fct_orders') }}
+    select * from {{ ref('fct_orders_merged') }}
     where activated_at is not null{{ before_end_of_as_of('created_at') }}
 
 ),

@@ -5,7 +5,7 @@ with
 
 orders as (
 
-    select * from {{ ref('fct_orders') }}
+    select * from {{ ref('fct_orders_merged') }}
 
 ),
 

@@ -1,7 +1,7 @@
 -- One row per complaint or service ticket: minutes from opening to each stage against the
 -- operator's targets (accept <= 10, network check <= 30, answer the user <= 60; REQUIREMENTS
 -- §3.4.1). A stage not reached yet has null minutes and a null SLA flag. Incremental like
--- fct_orders, source deletes removed the same way.
+-- fct_orders_merged, source deletes removed the same way.
 
 {{
     config(
