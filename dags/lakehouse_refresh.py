@@ -10,9 +10,10 @@ runs, not a pile of them.
 1. **validate_bronze**: the quality gate on the tables whose events triggered this run, on
    their rows that landed since its last run (the full build's gate validates whole tables).
 2. **refresh**: one in-process `dbt build` of the frequent path (`selectors.yml: refresh`): the
-   incremental facts (orders, service tickets, hourly cell KPIs, daily app activity) merge the
-   rows changed since their last build, `dim_product` is rebuilt, and each model's tests run
-   after it.
+   incremental facts (`fct_orders_merged`, service tickets, hourly cell KPIs, daily app
+   activity) merge the rows changed since their last build, `dim_product` is rebuilt, and each
+   model's tests run after it. The `gold.fct_orders` view shows an order's change before this:
+   it reads the orders changed since `fct_orders_merged`'s last build from bronze.
 3. **validate_gold**: the gate on the gold tables this run refreshed, on their rows built since
    its last run (`lakehouse_daily` validates them whole).
 
