@@ -116,12 +116,15 @@ class Sampler:
                 cur.execute("update orders set updated_at = %s where order_id = %s", (marker, key))
             self.pending[key] = (marker.isoformat(sep=" "), time.monotonic())
 
-    def send_every(self, every_s: float, stop: threading.Event) -> threading.Thread:
-        """Send a sample every ``every_s`` seconds until ``stop``, however long a poll takes."""
+    def send_every(self, every_s: float, stop: threading.Event, limit: int | None = None) -> threading.Thread:
+        """Send a sample every ``every_s`` seconds until ``stop`` (or ``limit`` samples), however
+        long a poll takes."""
 
         def loop() -> None:
-            while not stop.wait(every_s):
+            sent = 0
+            while (limit is None or sent < limit) and not stop.wait(every_s):
                 self.send()
+                sent += 1
 
         thread = threading.Thread(target=loop, name="sampler", daemon=True)
         thread.start()
@@ -195,23 +198,23 @@ def main(argv: list[str] | None = None) -> int:
     load.start()
     time.sleep(5)
     print(f"freshness to {table}: {args.samples} samples under {args.rate:.0f} changes/s", flush=True)
-    sent, printed, next_sample, t0 = 0, 0, time.monotonic(), time.monotonic()
+    printed, t0 = 0, time.monotonic()
+    sending = threading.Event()
     try:
         if args.to == "gold" and not args.no_warmup:
             _warm_up(client, datetime.now(UTC))
-            sent, printed, next_sample, t0 = 0, 0, time.monotonic(), time.monotonic()
+            t0 = time.monotonic()
             counts["changes"] = 0  # the rate over the sampling only
-        while sent < args.samples or sampler.pending:
-            if sent < args.samples and time.monotonic() >= next_sample:
-                sampler.send()
-                sent += 1
-                next_sample += args.every
+        # samples go out on a timer of their own: a slow poll (a big view) must not space them out
+        sender = sampler.send_every(args.every, sending, limit=args.samples)
+        while sender.is_alive() or sampler.pending:
             sampler.poll()
             if len(sampler.latencies) >= printed + 25:
                 printed = len(sampler.latencies)
                 print(f"  {printed} seen, p50 {percentile(sampler.seconds(), 0.5):.1f}s so far", flush=True)
             time.sleep(2 if args.to == "gold" else 0.5)
     finally:
+        sending.set()
         stop.set()
         load.join(timeout=30)
         conn.close()
