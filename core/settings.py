@@ -136,7 +136,7 @@ class Settings:
         "LAKEHOUSE_GOLD_MERGED_TARGET_S",
         "with the refresh schedule on, a source change older than this and not yet merged into "
         "gold.fct_orders_merged (through the quality gates) is alerted",
-        300.0,
+        600.0,
     )
 
     def __post_init__(self) -> None:
