@@ -163,12 +163,19 @@ def test_cell_hours_fault_risk_and_app_events_are_all_accounted_for(built):
 BAD_ORDER = "MOB2026O9990000001"  # a letter in the date: fails the order-number pattern
 
 
-def _plant_bad_order() -> None:
-    """A copy of one order under a malformed number, as CDC would have landed it."""
+def _copy_order(order_id: str, of: str | None = None, **columns: str) -> None:
+    """A copy of order ``of`` (any one when None) under ``order_id`` in bronze, as CDC would have
+    landed it; ``columns``: other columns' values, as SQL."""
     cols = [r[0] for r in thrift_query(f"show columns in {BRONZE}.bss_orders")]
-    values = {"order_id": f"'{BAD_ORDER}'", "_key": f'\'{{"order_id": "{BAD_ORDER}"}}\''}
+    values = {"order_id": f"'{order_id}'", "_key": f'\'{{"order_id": "{order_id}"}}\'', **columns}
     select = ", ".join(f"{values.get(c, c)} as {c}" for c in cols)
-    thrift_query(f"insert into {BRONZE}.bss_orders select {select} from {BRONZE}.bss_orders limit 1")
+    which = f"where order_id = '{of}'" if of else "limit 1"
+    thrift_query(f"insert into {BRONZE}.bss_orders select {select} from {BRONZE}.bss_orders {which}")
+
+
+def _plant_bad_order() -> None:
+    """A copy of one order under a malformed number."""
+    _copy_order(BAD_ORDER)
 
 
 def test_quality_rules_count_exactly_the_planted_defects_and_quarantine_holds_back_a_bad_order(built, tmp_path):
@@ -245,13 +252,9 @@ def test_the_fct_orders_view_shows_what_bronze_changed_since_the_latest_build(bu
     (later,) = thrift_query(f"select cast(max(_applied_at) + interval 1 minute as string) from {source}")[0]
     marker, changed = "2001-01-01 00:00:00", f"_applied_at = timestamp'{later}'"
     new_id = template[:11] + "999999"
-    cols = [r[0] for r in thrift_query(f"show columns in {source}")]
-
-    def copy_as(order_id: str) -> None:
-        values = {"order_id": f"'{order_id}'", "_key": f'\'{{"order_id": "{order_id}"}}\''}
-        values["_applied_at"] = f"timestamp'{later}'"
-        select = ", ".join(f"{values.get(c, c)} as {c}" for c in cols)
-        thrift_query(f"insert into {source} select {select} from {source} where order_id = '{template}'")
+    (template_updated,) = thrift_query(
+        f"select cast(updated_at as string) from {merged} where order_id = '{template}'"
+    )[0]
 
     try:
         thrift_query(f"update {source} set updated_at = timestamp'{marker}', {changed} where order_id = '{updated}'")
@@ -259,8 +262,8 @@ def test_the_fct_orders_view_shows_what_bronze_changed_since_the_latest_build(bu
         thrift_query(
             f"update {source} set amount = null, updated_at = timestamp'{marker}', {changed} where order_id = '{held}'"
         )
-        copy_as(new_id)
-        copy_as(BAD_ORDER)
+        _copy_order(new_id, of=template, _applied_at=f"timestamp'{later}'")
+        _copy_order(BAD_ORDER, of=template, _applied_at=f"timestamp'{later}'")
         rows = {
             r[0]: r[1:]
             for r in thrift_query(
@@ -269,7 +272,7 @@ def test_the_fct_orders_view_shows_what_bronze_changed_since_the_latest_build(bu
             )
         }
         (held_before,) = thrift_query(f"select cast(updated_at as string) from {merged} where order_id = '{held}'")[0]
-        assert rows == {updated: (marker, True), held: (held_before, False), new_id: (rows[new_id][0], True)}
+        assert rows == {updated: (marker, True), held: (held_before, False), new_id: (template_updated, True)}
         assert held_before != marker
         assert (
             thrift_query(f"select count(*) from {view}")[0][0] == thrift_query(f"select count(*) from {merged}")[0][0]
