@@ -3,11 +3,29 @@ the bronze database's name, table locations, appends and table properties."""
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame, SparkSession
 
 from core.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+# What Spark, the metastore and Delta raise when another process creates or alters the same table
+# at the same moment: the other writer won, and the step, repeated, finds its work done.
+CONCURRENT_CREATE_MARKERS = (
+    "DELTA_PROTOCOL_CHANGED",
+    "DELTA_METADATA_CHANGED",
+    "ProtocolChangedException",
+    "MetadataChangedException",
+    "TABLE_OR_VIEW_ALREADY_EXISTS",
+    "LOCATION_ALREADY_EXISTS",
+    "DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION",
+    "AlreadyExistsException",
+)
 
 
 def bronze_db() -> str:
@@ -41,6 +59,26 @@ def set_properties(spark: SparkSession, table: str, wanted: dict[str, str]) -> N
     if changed:
         props = ", ".join(f"{k!r} = {v!r}" for k, v in changed.items())
         spark.sql(f"alter table {table} set tblproperties ({props})")
+
+
+def created_concurrently(error: BaseException) -> bool:
+    text = f"{type(error).__name__}: {error}"
+    return any(m in text for m in CONCURRENT_CREATE_MARKERS)
+
+
+def ensure_idempotently(step: Callable[[], None], what: str, attempts: int = 5, sleep=time.sleep) -> None:
+    """Run an idempotent create-what-is-missing ``step``, again when another process created or
+    altered the same tables at the same moment (the capture service starts its consumer and its
+    apply together, and both ensure the change logs on a new warehouse)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            step()
+            return
+        except Exception as e:
+            if attempt == attempts or not created_concurrently(e):
+                raise
+            log.info("%s: another process changed the same tables at the same moment; again (%d)", what, attempt)
+            sleep(0.5 * attempt)
 
 
 def now_utc() -> datetime:

@@ -106,6 +106,13 @@ BATCHES_SCHEMA = T.StructType(
 
 
 def ensure_tables(spark: SparkSession, contracts: list[Contract]) -> None:
+    """Create the change logs, the dead letters and the batch metrics that are missing, and give
+    existing ones the columns and properties they lack; safe beside another process doing the
+    same."""
+    bronze.ensure_idempotently(lambda: _ensure_tables(spark, contracts), "bronze change logs")
+
+
+def _ensure_tables(spark: SparkSession, contracts: list[Contract]) -> None:
     spark.sql(f"create database if not exists {bronze.bronze_db()}")
     spark.sql(f"create database if not exists {OPS_DB}")
     wanted = [(change_table_for(c), change_log_schema(c)) for c in contracts]
