@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import cache
+from typing import cast
 
 import pyarrow as pa
 from pyspark.sql import SparkSession
@@ -105,6 +106,17 @@ BATCHES_SCHEMA = T.StructType(
 )
 
 
+def all_nullable(dt: T.DataType) -> T.DataType:
+    """The type with every field, element and value nullable, at any depth."""
+    if isinstance(dt, T.StructType):
+        return T.StructType([T.StructField(f.name, all_nullable(f.dataType), True, f.metadata) for f in dt.fields])
+    if isinstance(dt, T.ArrayType):
+        return T.ArrayType(all_nullable(dt.elementType), True)
+    if isinstance(dt, T.MapType):
+        return T.MapType(dt.keyType, all_nullable(dt.valueType), True)
+    return dt
+
+
 def ensure_tables(spark: SparkSession, contracts: list[Contract]) -> None:
     """Create the change logs, the dead letters and the batch metrics that are missing, and give
     existing ones the columns and properties they lack; safe beside another process doing the
@@ -120,7 +132,9 @@ def _ensure_tables(spark: SparkSession, contracts: list[Contract]) -> None:
     wanted.append((BATCHES_TABLE, BATCHES_SCHEMA))
     for name, schema in wanted:
         if not spark.catalog.tableExists(name):
-            spark.createDataFrame([], schema).write.format("delta").saveAsTable(name)
+            # The catalog call, not an empty frame written (no Spark job to plan and run), with
+            # every field nullable, as such a write made them: tables of either way are alike.
+            spark.catalog.createTable(name, source="delta", schema=cast(T.StructType, all_nullable(schema)))
         else:
             # Tables made by an earlier version of this code gain the columns added since.
             have = set(spark.table(name).columns)

@@ -240,3 +240,14 @@ def test_a_concurrent_create_is_retried_and_anything_else_raised():
     calls.clear()
     with pytest.raises(RuntimeError, match="PROTOCOL_CHANGED"):
         bronze.ensure_idempotently(flaky, "t", attempts=2, sleep=waits.append)
+
+
+def test_a_change_log_is_created_with_the_layout_an_empty_write_gives(spark, own_bronze_db):
+    # Created through the catalog now; a table an earlier version made by writing an empty frame
+    # (every field nullable) must have the same schema, or appends to old and new ones differ.
+    spark.sql(f"drop database if exists {own_bronze_db} cascade")
+    contract = get_contract("bss.orders")
+    changes.ensure_tables(spark, [contract])
+    written = f"{own_bronze_db}.written_empty"
+    spark.createDataFrame([], changes.change_log_schema(contract)).write.format("delta").saveAsTable(written)
+    assert spark.table(changes.change_table_for(contract)).schema == spark.table(written).schema
