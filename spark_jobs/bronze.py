@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import types as T
 
 from core.settings import get_settings
 
@@ -59,6 +60,18 @@ def set_properties(spark: SparkSession, table: str, wanted: dict[str, str]) -> N
     if changed:
         props = ", ".join(f"{k!r} = {v!r}" for k, v in changed.items())
         spark.sql(f"alter table {table} set tblproperties ({props})")
+
+
+def all_nullable(dt: T.DataType) -> T.DataType:
+    """The type with every field, element and value nullable, at any depth: the layout a table
+    made by writing an empty frame has, which the tables made before DDL was used have."""
+    if isinstance(dt, T.StructType):
+        return T.StructType([T.StructField(f.name, all_nullable(f.dataType), True, f.metadata) for f in dt.fields])
+    if isinstance(dt, T.ArrayType):
+        return T.ArrayType(all_nullable(dt.elementType), True)
+    if isinstance(dt, T.MapType):
+        return T.MapType(dt.keyType, all_nullable(dt.valueType), True)
+    return dt
 
 
 def created_concurrently(error: BaseException) -> bool:

@@ -106,17 +106,6 @@ BATCHES_SCHEMA = T.StructType(
 )
 
 
-def all_nullable(dt: T.DataType) -> T.DataType:
-    """The type with every field, element and value nullable, at any depth."""
-    if isinstance(dt, T.StructType):
-        return T.StructType([T.StructField(f.name, all_nullable(f.dataType), True, f.metadata) for f in dt.fields])
-    if isinstance(dt, T.ArrayType):
-        return T.ArrayType(all_nullable(dt.elementType), True)
-    if isinstance(dt, T.MapType):
-        return T.MapType(dt.keyType, all_nullable(dt.valueType), True)
-    return dt
-
-
 def ensure_tables(spark: SparkSession, contracts: list[Contract]) -> None:
     """Create the change logs, the dead letters and the batch metrics that are missing, and give
     existing ones the columns and properties they lack; safe beside another process doing the
@@ -134,7 +123,7 @@ def _ensure_tables(spark: SparkSession, contracts: list[Contract]) -> None:
         if not spark.catalog.tableExists(name):
             # The catalog call, not an empty frame written (no Spark job to plan and run), with
             # every field nullable, as such a write made them: tables of either way are alike.
-            spark.catalog.createTable(name, source="delta", schema=cast(T.StructType, all_nullable(schema)))
+            spark.catalog.createTable(name, source="delta", schema=cast(T.StructType, bronze.all_nullable(schema)))
         else:
             # Tables made by an earlier version of this code gain the columns added since.
             have = set(spark.table(name).columns)

@@ -90,9 +90,11 @@ def ensure_tables(spark: SparkSession, feed: Feed) -> None:
             if missing:  # Delta adds them nullable: the rows already there have none
                 spark.sql(f"alter table {name} add columns ({', '.join(missing)})")
             continue
-        writer = spark.createDataFrame([], schema).write.format("delta")
-        if partition:
-            writer = writer.partitionBy(partition)
-        writer.saveAsTable(name)
-        # Loads write one file per date; many small loads of one date get compacted.
-        spark.sql(f"alter table {name} set tblproperties ('delta.autoOptimize.autoCompact' = 'true')")
+        # DDL, not an empty frame written (no Spark job), the columns nullable as such a write
+        # made them. Loads write one file per date; many small loads of one date get compacted.
+        columns = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in schema.fields)
+        partitioned = f" partitioned by (`{partition}`)" if partition else ""
+        spark.sql(
+            f"create table if not exists {name} ({columns}) using delta{partitioned} "
+            "tblproperties ('delta.autoOptimize.autoCompact' = 'true')"
+        )

@@ -352,3 +352,18 @@ def test_an_event_resent_with_other_values_stays_a_duplicate(spark, landed):
     assert (f.read, f.landed, f.duplicates, f.superseded) == (1, 0, 1, 0)
     [got] = spark.table(tables.feed_table(EVENTS)).where("event_id = 'resent-0001'").collect()
     assert got.app_version == "9.9.0"
+
+
+def test_a_feed_table_is_created_with_the_layout_an_empty_write_gives(spark, landed):
+    # Created by DDL now; a table an earlier version made by writing an empty frame (every field
+    # nullable, partitioned by the date) must have the same schema and partitioning.
+    feed = get_feed("app.events")
+    written = bronze.table_name("written_empty")
+    spark.createDataFrame([], tables.feed_schema(feed)).write.format("delta").partitionBy(
+        feed.partition[0]
+    ).saveAsTable(written)
+    made = tables.feed_table(feed)
+    assert spark.table(made).schema == spark.table(written).schema
+    partitions = [spark.sql(f"describe detail {t}").first().partitionColumns for t in (made, written)]
+    assert partitions[0] == partitions[1] == [feed.partition[0]]
+    spark.sql(f"drop table {written}")
