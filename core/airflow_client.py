@@ -10,6 +10,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 
+from core.secrets import airflow_password
 from core.settings import get_settings
 
 FINISHED = {"success", "failed"}
@@ -35,7 +36,7 @@ class AirflowClient:
     @classmethod
     def from_settings(cls) -> AirflowClient:
         s = get_settings()
-        return cls(s.airflow_url, s.airflow_admin_user, s.airflow_admin_password)
+        return cls(s.airflow_url, s.airflow_admin_user, airflow_password(s.airflow_admin_user, s.home))
 
     def _request(
         self, method: str, path: str, body: dict | None = None, auth: bool = True, relogin: bool = True

@@ -71,8 +71,10 @@ class Settings:
     connect_port: int = _env("CONNECT_PORT", "Kafka Connect REST port")
     thrift_port: int = _env("THRIFT_PORT", "Spark Thrift Server (HiveServer2) port")
     airflow_port: int = _env("AIRFLOW_PORT", "Airflow API server port")
-    airflow_admin_user: str = _env("AIRFLOW_ADMIN_USER", "Airflow user the run command and tests log in as")
-    airflow_admin_password: str = _env("AIRFLOW_ADMIN_PASSWORD", "that user's password")
+    airflow_users: str = _env(
+        "AIRFLOW_USERS", "Airflow's named users and roles, user:role,... (passwords in <home>/secrets)"
+    )
+    airflow_admin_user: str = _env("AIRFLOW_ADMIN_USER", "the Airflow admin the run command and tests log in as")
     spark_master: str = _env("SPARK_MASTER", "Spark master URL of the jobs and the Thrift server")
     spark_connect_port: int | None = _env(
         "SPARK_CONNECT_PORT", "Spark Connect on the Thrift server's JVM (empty: not served)"

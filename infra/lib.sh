@@ -55,9 +55,12 @@ except KeyError as e:
     sys.exit(f"render {src}: variable {e} is not set")
 # Running JVMs re-read their config files (Hive's client builds a new HiveConf per call): a
 # file is only ever replaced whole, and left alone when unchanged.
-if not os.path.exists(out) or open(out).read() != text:
+if os.path.exists(out) and open(out).read() == text:
+    os.chmod(out, 0o600)
+else:
     tmp = f"{out}.{os.getpid()}.tmp"
-    with open(tmp, "w") as f:
+    # 0600: rendered files may hold credentials (the stack's processes all run as this user)
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
         f.write(text)
     os.replace(tmp, out)
 PY

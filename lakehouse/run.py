@@ -23,6 +23,7 @@ from pathlib import Path
 
 from core import services
 from core.airflow_client import AirflowClient
+from core.secrets import airflow_password_path
 from core.settings import get_settings
 from core.sql import thrift_query
 from expectations.docs import docs_index
@@ -194,7 +195,8 @@ def run(scale: float, seed: int) -> int:
         "gold.dim_product, gold.fct_* (docs: cd dbt && dbt docs generate)\n"
         f"  files             {', '.join(landing_tables.feed_table(f) for f in file_feeds())}; "
         f"manifest {landing_tables.manifest_table()}, quarantine {landing_tables.quarantine_table()}\n"
-        f"  Airflow UI        {s.airflow_url}  (login {s.airflow_admin_user} / {s.airflow_admin_password})\n"
+        f"  Airflow UI        {s.airflow_url}  (login {s.airflow_admin_user}, "
+        f"password in {airflow_password_path(s.airflow_admin_user)})\n"
         f"  SQL endpoint      {s.thrift_jdbc_url}  e.g. beeline -u {s.thrift_jdbc_url} "
         "-e 'select * from gold.dim_user limit 5'\n"
         f"  quality report    {scorecard_path()} (scorecard, trends) and {docs_index()} (Data Docs); "

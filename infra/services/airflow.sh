@@ -6,7 +6,8 @@ AIRFLOW_URL="http://$LAKEHOUSE_BIND_HOST:$AIRFLOW_PORT"
 
 airflow_env() {  # export Airflow's settings into this shell
   mkdir -p "$AIRFLOW_HOME"
-  [ -f "$AIRFLOW_HOME/.jwt_secret" ] || head -c 24 /dev/urandom | base64 > "$AIRFLOW_HOME/.jwt_secret"
+  [ -f "$AIRFLOW_HOME/.jwt_secret" ] || (umask 077 && head -c 24 /dev/urandom | base64 > "$AIRFLOW_HOME/.jwt_secret")
+  chmod 600 "$AIRFLOW_HOME/.jwt_secret"
   AIRFLOW_JWT_SECRET="$(cat "$AIRFLOW_HOME/.jwt_secret")"
   export AIRFLOW_JWT_SECRET REPO_DIR
   render "$INFRA_DIR/airflow/airflow.env" "$CONF_DIR/airflow.env"
@@ -14,8 +15,9 @@ airflow_env() {  # export Airflow's settings into this shell
   # Airflow's local-settings hook (what the scheduler preloads for the tasks it forks).
   mkdir -p "$AIRFLOW_HOME/config"
   ln -sf "$INFRA_DIR/airflow/airflow_local_settings.py" "$AIRFLOW_HOME/config/airflow_local_settings.py"
-  # The simple auth manager reads the login from this file.
-  printf '{"%s": "%s"}\n' "$AIRFLOW_ADMIN_USER" "$AIRFLOW_ADMIN_PASSWORD" > "$AIRFLOW_HOME/passwords.json"
+  # The simple auth manager reads the logins from this file (JSON, 0600, from the secret store).
+  "$VENV_DIR/bin/python" -m core.secrets airflow-passwords "$AIRFLOW_HOME/passwords.json" \
+    || die "airflow: could not write the passwords file"
 }
 
 airflow_ready() { curl -sf "$AIRFLOW_URL/api/v2/monitor/health" | grep -q '"metadatabase"'; }
@@ -39,7 +41,7 @@ start_airflow() {
   done
   wait_until airflow-api-server "$LOG_DIR/airflow-api-server.log" 120 airflow_ready
   wait_until airflow-scheduler "$LOG_DIR/airflow-scheduler.log" 60 airflow_component_healthy scheduler
-  say "airflow: up, UI $AIRFLOW_URL (login $AIRFLOW_ADMIN_USER / $AIRFLOW_ADMIN_PASSWORD) in $((SECONDS - t))s (logs $LOG_DIR/airflow-*.log)"
+  say "airflow: up, UI $AIRFLOW_URL (login $AIRFLOW_ADMIN_USER, password in $LAKEHOUSE_HOME/secrets/airflow_$AIRFLOW_ADMIN_USER) in $((SECONDS - t))s (logs $LOG_DIR/airflow-*.log)"
 }
 
 airflow_component_healthy() {

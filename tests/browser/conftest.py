@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
+from core.secrets import airflow_password
 from core.settings import REPO_DIR, get_settings
 from tests.conftest import TEST_SERVICES
 
@@ -55,6 +56,6 @@ def log_in(page: Page) -> None:
     s = get_settings()
     page.goto(s.airflow_url + "/")
     page.fill("input[name=username]", s.airflow_admin_user)
-    page.fill("input[name=password]", s.airflow_admin_password)
+    page.fill("input[name=password]", airflow_password(s.airflow_admin_user))
     page.click("button[type=submit]")
     page.wait_for_url(lambda url: "/login" not in url)
