@@ -44,14 +44,17 @@ def secret(name: str, home: Path | None = None, nbytes: int = 18) -> str:
         raise SecretError(f"secret name {name!r}: lowercase letters, digits and _ only")
     path = secrets_dir(home) / name
     if not path.exists():
-        value = secrets.token_urlsafe(nbytes)
-        try:  # O_EXCL: the first writer wins, the others read what it wrote
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        # written whole beside it, then linked into place: the first writer wins, and no reader
+        # ever sees the file empty
+        tmp = path.with_name(f".{name}.{os.getpid()}.{secrets.token_hex(4)}")
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE), "w") as f:
+            f.write(secrets.token_urlsafe(nbytes) + "\n")
+        try:
+            os.link(tmp, path)
         except FileExistsError:
             pass
-        else:
-            with os.fdopen(fd, "w") as f:
-                f.write(value + "\n")
+        finally:
+            tmp.unlink()
     path.chmod(FILE_MODE)  # a file the user wrote may have been left readable to others
     value = path.read_text().rstrip("\n")
     if not value:
@@ -98,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     s = get_settings()
     try:
+        if airflow_users(s.airflow_users).get(s.airflow_admin_user) != "admin":
+            raise SecretError(f"AIRFLOW_ADMIN_USER {s.airflow_admin_user} is not an admin in AIRFLOW_USERS")
         write_airflow_passwords(Path(args[1]), s.airflow_users)
     except SecretError as e:
         print(f"secrets: {e}", file=sys.stderr)

@@ -64,3 +64,22 @@ def test_the_airflow_passwords_file_is_json_whatever_a_password_holds(tmp_path):
     got = json.loads(out.read_text())
     assert got["admin"] == 'a"b\\c' and got["viewer"] == secrets.secret("airflow_viewer", tmp_path)
     assert _mode(out) == 0o600
+
+
+def test_writers_racing_for_a_new_secret_all_read_the_same_one(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        seen = set(pool.map(lambda _: secrets.secret("airflow_admin", tmp_path), range(32)))
+    assert len(seen) == 1
+    assert [p.name for p in (tmp_path / "secrets").iterdir()] == ["airflow_admin"]  # no temp file left
+
+
+def test_the_passwords_command_refuses_an_admin_who_is_not_an_admin(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("LAKEHOUSE_HOME", str(tmp_path))
+    monkeypatch.setenv("AIRFLOW_USERS", "admin:viewer")
+    assert secrets.main(["airflow-passwords", str(tmp_path / "p.json")]) == 1
+    assert "not an admin" in capsys.readouterr().err
+    monkeypatch.setenv("AIRFLOW_USERS", "admin:admin,viewer:viewer")
+    assert secrets.main(["airflow-passwords", str(tmp_path / "p.json")]) == 0
+    assert set(json.loads((tmp_path / "p.json").read_text())) == {"admin", "viewer"}
