@@ -30,11 +30,24 @@ class SecretError(ValueError):
     pass
 
 
+def secret_path(name: str, home: Path | None = None) -> Path:
+    """Where the secret ``name`` is kept (what a summary shows instead of the secret)."""
+    return (home or get_settings().home) / "secrets" / name
+
+
 def secrets_dir(home: Path | None = None) -> Path:
-    path = (home or get_settings().home) / "secrets"
+    path = secret_path("", home)
     path.mkdir(parents=True, exist_ok=True)
     path.chmod(DIR_MODE)
     return path
+
+
+def _private_copy(path: Path, text: str) -> Path:
+    """``text`` written whole into a new 0600 file beside ``path``, to be moved or linked there."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE), "w") as f:
+        f.write(text)
+    return tmp
 
 
 def secret(name: str, home: Path | None = None, nbytes: int = 18) -> str:
@@ -46,9 +59,7 @@ def secret(name: str, home: Path | None = None, nbytes: int = 18) -> str:
     if not path.exists():
         # written whole beside it, then linked into place: the first writer wins, and no reader
         # ever sees the file empty
-        tmp = path.with_name(f".{name}.{os.getpid()}.{secrets.token_hex(4)}")
-        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE), "w") as f:
-            f.write(secrets.token_urlsafe(nbytes) + "\n")
+        tmp = _private_copy(path, secrets.token_urlsafe(nbytes) + "\n")
         try:
             os.link(tmp, path)
         except FileExistsError:
@@ -80,18 +91,13 @@ def airflow_password(user: str, home: Path | None = None) -> str:
 
 
 def airflow_password_path(user: str, home: Path | None = None) -> Path:
-    """Where a user's Airflow password is kept (what a summary shows instead of the password)."""
-    return (home or get_settings().home) / "secrets" / f"airflow_{user}"
+    return secret_path(f"airflow_{user}", home)
 
 
 def write_airflow_passwords(path: Path, spec: str, home: Path | None = None) -> None:
     """The passwords file of Airflow's simple auth manager, as JSON, mode 0600, replaced whole."""
     text = json.dumps({user: airflow_password(user, home) for user in airflow_users(spec)})
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    with os.fdopen(fd, "w") as f:
-        f.write(text + "\n")
-    os.replace(tmp, path)
+    os.replace(_private_copy(path, text + "\n"), path)
 
 
 def main(argv: list[str] | None = None) -> int:
