@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame, SparkSession
@@ -58,20 +58,18 @@ def set_properties(spark: SparkSession, table: str, wanted: dict[str, str]) -> N
     have = {r.key: r.value for r in spark.sql(f"show tblproperties {table}").collect()}
     changed = {k: v for k, v in wanted.items() if have.get(k) != v}
     if changed:
-        props = ", ".join(f"{k!r} = {v!r}" for k, v in changed.items())
-        spark.sql(f"alter table {table} set tblproperties ({props})")
+        spark.sql(f"alter table {table} set tblproperties ({properties_sql(changed)})")
 
 
-def all_nullable(dt: T.DataType) -> T.DataType:
-    """The type with every field, element and value nullable, at any depth: the layout a table
-    made by writing an empty frame has, which the tables made before DDL was used have."""
-    if isinstance(dt, T.StructType):
-        return T.StructType([T.StructField(f.name, all_nullable(f.dataType), True, f.metadata) for f in dt.fields])
-    if isinstance(dt, T.ArrayType):
-        return T.ArrayType(all_nullable(dt.elementType), True)
-    if isinstance(dt, T.MapType):
-        return T.MapType(dt.keyType, all_nullable(dt.valueType), True)
-    return dt
+def ddl_columns(fields: Iterable[T.StructField]) -> str:
+    """Columns for CREATE TABLE or ADD COLUMNS. No NOT NULL, at any depth: the layout an empty
+    frame written as a table has, which the tables made before DDL was used have."""
+    return ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in fields)
+
+
+def properties_sql(props: dict[str, str]) -> str:
+    """Table properties for TBLPROPERTIES (...)."""
+    return ", ".join(f"{k!r} = {v!r}" for k, v in props.items())
 
 
 def created_concurrently(error: BaseException) -> bool:

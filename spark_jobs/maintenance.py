@@ -40,6 +40,7 @@ from pyspark.sql import types as T
 
 from core.dbt_cli import DBT_PROJECT_DIR
 from core.settings import get_settings
+from spark_jobs import bronze
 from spark_jobs.cdc.changes import OPS_DB
 
 log = logging.getLogger("maintenance")
@@ -502,7 +503,7 @@ def record(spark: SparkSession, outcomes: list[Outcome], table: str = OPS_TABLE)
     if not outcomes:
         return
     spark.sql(f"create database if not exists {table.split('.')[0]}")
-    _create_shared(spark, table, ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in OPS_SCHEMA.fields))
+    _create_shared(spark, table, bronze.ddl_columns(OPS_SCHEMA.fields))
     batch = f"_maintenance_batch_{uuid.uuid4().hex[:8]}"  # tasks sharing a session do not share the view
     spark.createDataFrame([o.row() for o in outcomes], OPS_SCHEMA).createOrReplaceTempView(batch)
     try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import cache
-from typing import cast
 
 import pyarrow as pa
 from pyspark.sql import SparkSession
@@ -121,16 +120,18 @@ def _ensure_tables(spark: SparkSession, contracts: list[Contract]) -> None:
     wanted.append((BATCHES_TABLE, BATCHES_SCHEMA))
     for name, schema in wanted:
         if not spark.catalog.tableExists(name):
-            # The catalog call, not an empty frame written (no Spark job to plan and run), with
-            # every field nullable, as such a write made them: tables of either way are alike.
-            spark.catalog.createTable(name, source="delta", schema=cast(T.StructType, bronze.all_nullable(schema)))
-        else:
-            # Tables made by an earlier version of this code gain the columns added since.
-            have = set(spark.table(name).columns)
-            missing = [f for f in schema.fields if f.name not in have]
-            if missing:
-                columns = ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in missing)
-                spark.sql(f"alter table {name} add columns ({columns})")
+            # DDL with its properties, not an empty frame written and then altered: no Spark job,
+            # one commit
+            spark.sql(
+                f"create table if not exists {name} ({bronze.ddl_columns(schema.fields)}) using delta "
+                f"tblproperties ({bronze.properties_sql(_table_properties(name))})"
+            )
+            continue
+        # Tables made by an earlier version of this code gain the columns added since.
+        have = set(spark.table(name).columns)
+        missing = [f for f in schema.fields if f.name not in have]
+        if missing:
+            spark.sql(f"alter table {name} add columns ({bronze.ddl_columns(missing)})")
         bronze.set_properties(spark, name, _table_properties(name))
 
 

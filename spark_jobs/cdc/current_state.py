@@ -92,7 +92,6 @@ def ensure_current_table(spark: SparkSession, contract: Contract) -> str:
     properties it lacks; returns the merged table. A current-state table of the layout before
     merge on read (a table where the view goes) becomes the merged table, offsets and all."""
     name, view = merged_table_for(contract), current_table_for(contract)
-    props = ", ".join(f"'{k}' = '{v}'" for k, v in TABLE_PROPERTIES.items())
     if (
         not spark.catalog.tableExists(name)
         and spark.catalog.tableExists(view)
@@ -100,12 +99,12 @@ def ensure_current_table(spark: SparkSession, contract: Contract) -> str:
     ):
         spark.sql(f"alter table {view} rename to {name}")
     if not spark.catalog.tableExists(name):
-        columns = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in current_schema(contract).fields)
-        spark.sql(f"create table if not exists {name} ({columns}) using delta tblproperties ({props})")
+        spark.sql(
+            f"create table if not exists {name} ({bronze.ddl_columns(current_schema(contract).fields)}) "
+            f"using delta tblproperties ({bronze.properties_sql(TABLE_PROPERTIES)})"
+        )
     else:
-        have = {r[0]: r[1] for r in spark.sql(f"show tblproperties {name}").collect()}
-        if any(have.get(k) != v for k, v in TABLE_PROPERTIES.items()):
-            spark.sql(f"alter table {name} set tblproperties ({props})")
+        bronze.set_properties(spark, name, TABLE_PROPERTIES)
     replace_view(spark, contract, applied_offsets(spark, name))
     return name
 

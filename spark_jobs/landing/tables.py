@@ -86,15 +86,14 @@ def ensure_tables(spark: SparkSession, feed: Feed) -> None:
     ):
         if spark.catalog.tableExists(name):
             have = set(spark.table(name).schema.fieldNames())
-            missing = [f"{f.name} {f.dataType.simpleString()}" for f in schema if f.name not in have]
+            missing = [f for f in schema if f.name not in have]
             if missing:  # Delta adds them nullable: the rows already there have none
-                spark.sql(f"alter table {name} add columns ({', '.join(missing)})")
+                spark.sql(f"alter table {name} add columns ({bronze.ddl_columns(missing)})")
             continue
-        # DDL, not an empty frame written (no Spark job), the columns nullable as such a write
-        # made them. Loads write one file per date; many small loads of one date get compacted.
-        columns = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in schema.fields)
+        # DDL, not an empty frame written (no Spark job). Loads write one file per date; many
+        # small loads of one date get compacted.
         partitioned = f" partitioned by (`{partition}`)" if partition else ""
         spark.sql(
-            f"create table if not exists {name} ({columns}) using delta{partitioned} "
+            f"create table if not exists {name} ({bronze.ddl_columns(schema.fields)}) using delta{partitioned} "
             "tblproperties ('delta.autoOptimize.autoCompact' = 'true')"
         )

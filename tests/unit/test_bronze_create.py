@@ -28,18 +28,18 @@ def test_a_concurrent_create_is_retried_and_anything_else_raised():
         bronze.ensure_idempotently(flaky, "t", attempts=2, sleep=waits.append)
 
 
-def test_nested_fields_become_nullable_at_any_depth():
+def test_ddl_columns_carry_no_not_null_at_any_depth():
     from pyspark.sql import types as T
 
     inner = T.StructType([T.StructField("id", T.LongType(), False)])
-    schema = T.StructType(
-        [
-            T.StructField("key", T.StringType(), False),
-            T.StructField("image", inner, False),
-            T.StructField("items", T.ArrayType(inner, False), False),
-            T.StructField("extra", T.MapType(T.StringType(), inner, False), False),
-        ]
+    fields = [
+        T.StructField("key", T.StringType(), False),
+        T.StructField("image", inner, False),
+        T.StructField("items", T.ArrayType(inner, False), False),
+        T.StructField("extra", T.MapType(T.StringType(), inner, False), False),
+    ]
+    assert bronze.ddl_columns(fields) == (
+        "`key` string, `image` struct<id:bigint>, `items` array<struct<id:bigint>>, "
+        "`extra` map<string,struct<id:bigint>>"
     )
-    out = bronze.all_nullable(schema)
-    assert out.simpleString() == schema.simpleString()
-    assert "false" not in out.json()
+    assert bronze.properties_sql({"delta.a": "1", "delta.b": "x,y"}) == "'delta.a' = '1', 'delta.b' = 'x,y'"
