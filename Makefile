@@ -1,7 +1,7 @@
 # The two commands of the README, the stack's controls and the checks. Each step is idempotent.
 .PHONY: run try-change test unit lint setup start stop status hooks
 # The tests start and stop the capture service themselves (their own consumers would race it).
-TEST_SERVICES := postgres kafka connect thrift airflow
+TEST_SERVICES := postgres kafka connect ldap thrift serving airflow
 
 PY := .venv/bin/python
 

@@ -21,14 +21,15 @@ import time
 
 from kafka import KafkaConsumer, TopicPartition
 
-from core.settings import get_settings, override_settings
+from core import kafka_access
+from core.settings import override_settings
 
 BENCH_DB = "bronze_bench"
 
 
 def raw_consume(topics: list[str]) -> tuple[int, float]:
     consumer = KafkaConsumer(
-        bootstrap_servers=get_settings().kafka_bootstrap,
+        **kafka_access.login("capture"),
         enable_auto_commit=False,
         max_partition_fetch_bytes=8 * 1024 * 1024,
     )

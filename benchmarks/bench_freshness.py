@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg2
 
-from core import services
+from core import pg_roles, services
 from core.airflow_client import AirflowClient
 from core.settings import REPO_DIR, get_settings
 from core.sql import thrift_query
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.to == "gold":
         was_paused = {d: client.wait_for_dag(d)["is_paused"] for d in SCHEDULED}  # wait_for_dag turns it on
     settings = get_settings()
-    conn = psycopg2.connect(settings.source_dsn("bss"))
+    conn = psycopg2.connect(pg_roles.source_dsn("bss", "generator"))
     conn.autocommit = True
     keys = done_orders(conn)
     if len(keys) < 2 * args.samples:

@@ -16,13 +16,14 @@ from pathlib import Path
 
 import psycopg2
 
-from core.settings import get_settings, override_settings
+from core import pg_roles
+from core.settings import override_settings
 
 SUFFIX = "_bench"
 
 
 def prepare_databases() -> None:
-    conn = psycopg2.connect(get_settings().pg_dsn("postgres"))
+    conn = psycopg2.connect(pg_roles.dsn("postgres", "generator"))
     conn.autocommit = True
     with conn.cursor() as cur:
         for source in ("crm", "bss"):

@@ -36,7 +36,7 @@ from pathlib import Path
 import psycopg2
 from bench_freshness import STACK, Sampler, done_orders, percentile
 
-from core import services
+from core import pg_roles, services
 from core.airflow_client import AirflowClient
 from core.settings import get_settings
 from lakehouse.faults import Load, converge
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     client = AirflowClient.from_settings()
     for line in switch_on(client):
         print("  " + line)
-    conn = psycopg2.connect(settings.source_dsn("bss"))
+    conn = psycopg2.connect(pg_roles.source_dsn("bss", "generator"))
     conn.autocommit = True
     keys = done_orders(conn)
     samples = int(args.minutes * 60 / args.every)

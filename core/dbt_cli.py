@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from core.directory import password
 from core.disk import require_free_space
 from core.settings import REPO_DIR, get_settings, settings_env
 
@@ -26,13 +27,19 @@ def dbt_executable() -> str:
     return str(venv_dbt) if venv_dbt.exists() else (shutil.which("dbt") or "dbt")
 
 
+def dbt_login_env() -> dict[str, str]:
+    """The variable dbt's profile reads the pipeline's SQL password from (dbt masks the value of
+    any ``DBT_ENV_SECRET_`` variable in its logs)."""
+    return {"DBT_ENV_SECRET_SQL_PASSWORD": password("pipeline")}
+
+
 def run_dbt(
     args: list[str], bronze_db: str | None = None, schema_prefix: str = "", target_path: str | None = None
 ) -> subprocess.CompletedProcess:
     """``dbt <args>`` in the project; output captured. bronze_db / schema_prefix select the
     sources' database and put silver and gold under ``<prefix>silver`` / ``<prefix>gold``."""
     require_free_space(get_settings().warehouse_dir, f"dbt {args[0] if args else ''}".strip())
-    env = {**os.environ, **settings_env(schema_prefix=schema_prefix)}
+    env = {**os.environ, **settings_env(schema_prefix=schema_prefix), **dbt_login_env()}
     if bronze_db:
         env.update(settings_env(bronze_db=bronze_db))
     extra = ["--target-path", target_path] if target_path else []

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from pyspark.sql import SparkSession
 
+from core.secrets import secret
 from core.settings import get_settings
 
 # For a JVM that only commits (Arrow writes the data: the CDC consumer, the file loader): C2's
@@ -45,6 +47,19 @@ def get_spark(app_name: str, driver_java_options: str | None = None) -> SparkSes
     return builder.getOrCreate()
 
 
+def connect_login_url(url: str) -> str:
+    """``url`` with the server's bearer token (``spark.connect.authenticate.token``, from the
+    secret store). The Python client sends a token only over TLS, or over gRPC's local
+    credentials to the host name ``localhost``: a loopback address is named so."""
+    token = secret("spark_connect_token")
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", token):
+        raise ValueError("the Spark Connect token may hold only letters, digits, _ and - (it goes into a URL)")
+    host, _, port = url.removeprefix("sc://").split("/")[0].rpartition(":")
+    if host in ("127.0.0.1", "::1", "[::1]"):
+        host = "localhost"
+    return f"sc://{host}:{port}/;token={token}"
+
+
 def serving(url: str | None, timeout: float = 1.0) -> bool:
     """Whether something listens at a ``sc://host:port`` address."""
     if not url:
@@ -68,7 +83,7 @@ def get_shared_spark(app_name: str) -> SparkSession:
         return active
     url = get_settings().spark_connect_url
     if url is not None and serving(url):
-        return SparkSession.builder.remote(url).appName(app_name).getOrCreate()
+        return SparkSession.builder.remote(connect_login_url(url)).appName(app_name).getOrCreate()
     log.warning(
         "Spark Connect %s is not serving: %s runs in a Spark session of its own", url or "(not configured)", app_name
     )

@@ -65,11 +65,11 @@ class Settings:
     bind_host: str = _env("LAKEHOUSE_BIND_HOST", "the address every service binds to and is reached at")
     pg_host: str = _env("PG_HOST", "PostgreSQL (sources, metastore, Airflow) host")
     pg_port: int = _env("PG_PORT", "PostgreSQL port")
-    pg_user: str = _env("PG_USER", "PostgreSQL user")
-    pg_password: str = _env("PG_PASSWORD", "PostgreSQL password")
     kafka_port: int = _env("KAFKA_PORT", "Kafka broker port")
     connect_port: int = _env("CONNECT_PORT", "Kafka Connect REST port")
-    thrift_port: int = _env("THRIFT_PORT", "Spark Thrift Server (HiveServer2) port")
+    ldap_port: int = _env("LDAP_PORT", "OpenLDAP port (the SQL endpoint's logins)")
+    thrift_port: int = _env("THRIFT_PORT", "the pipeline's SQL endpoint (Spark Thrift Server, HiveServer2) port")
+    serving_port: int = _env("SERVING_PORT", "the read-only SQL endpoint for analysts and BI tools (HiveServer2) port")
     airflow_port: int = _env("AIRFLOW_PORT", "Airflow API server port")
     airflow_users: str = _env(
         "AIRFLOW_USERS", "Airflow's named users and roles, user:role,... (passwords in <home>/secrets)"
@@ -175,6 +175,10 @@ class Settings:
         return f"jdbc:hive2://{self.bind_host}:{self.thrift_port}/default"
 
     @property
+    def serving_jdbc_url(self) -> str:
+        return f"jdbc:hive2://{self.bind_host}:{self.serving_port}/gold"
+
+    @property
     def jars_dir(self) -> Path:
         return self.home / "jars"
 
@@ -185,15 +189,6 @@ class Settings:
     @property
     def reports_dir(self) -> Path:
         return self.home / "reports"
-
-    def source_dsn(self, source: str) -> str:
-        """The CRM or BSS database (or its uncaptured copy, see ``source_db_suffix``)."""
-        return self.pg_dsn(source + self.source_db_suffix)
-
-    def pg_dsn(self, database: str) -> str:
-        return (
-            f"host={self.pg_host} port={self.pg_port} dbname={database} user={self.pg_user} password={self.pg_password}"
-        )
 
 
 FIELD_VARS: dict[str, str] = {f.name: f.metadata["env"] for f in fields(Settings)}

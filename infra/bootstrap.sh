@@ -35,8 +35,11 @@ apt_install() {
 apt_install mvn maven
 apt_install shellcheck shellcheck
 apt_install chromium chromium
+apt_install javac openjdk-17-jdk-headless  # compiles the serving endpoint's extension (infra/jvm/serving)
 "$INFRA_DIR/fetch_jars.sh"
 
 source "$INFRA_DIR/services/postgres.sh"
 install_postgres
-say "bootstrap: done (venv $VENV_DIR, jars $JARS_DIR, PostgreSQL $(pg_bin))"
+source "$INFRA_DIR/services/ldap.sh"
+install_ldap
+say "bootstrap: done (venv $VENV_DIR, jars $JARS_DIR, PostgreSQL $(pg_bin), OpenLDAP $(slapd_bin))"

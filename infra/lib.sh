@@ -38,33 +38,32 @@ export SPARK_CONF_DIR="$CONF_DIR/spark"
 export SPARK_HOME="${SPARK_HOME:-$("$VENV_DIR/bin/python" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))' 2>/dev/null)}"
 export AIRFLOW_HOME="$LAKEHOUSE_HOME/airflow"
 export PATH="$VENV_DIR/bin:$PATH"
+# The stack's home keeps every other user out: what the stack makes is private to its user (umask
+# 077), the home and its folders 0700. Run as root, PostgreSQL runs as its own user: it may pass
+# through the home and the folders that hold its files (0710, group postgres), no further.
+umask 077
 mkdir -p "$LOG_DIR" "$RUN_DIR" "$CONF_DIR" "$DATA_DIR"
+secure_home() {
+  local d
+  for d in "$LAKEHOUSE_HOME" "$LAKEHOUSE_HOME"/*/; do [ -d "$d" ] && chmod go-rwx "$d"; done
+  if [ "$(id -u)" = 0 ] && getent group postgres >/dev/null; then
+    chgrp postgres "$LAKEHOUSE_HOME" "$DATA_DIR" "$RUN_DIR" "$LOG_DIR" && chmod 710 "$LAKEHOUSE_HOME" "$DATA_DIR" "$RUN_DIR" "$LOG_DIR"
+  fi
+}
+secure_home
 
 say()  { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 die()  { printf '[%s] ERROR: %s\n' "$(date +%H:%M:%S)" "$*" >&2; exit 1; }
 
-# render TEMPLATE OUT: fill ${VAR} from the environment; an unset variable is an error.
+# render TEMPLATE OUT: fill ${VAR} from the environment (an unset one is an error) and
+# ${secret:NAME} from the secret store, each escaped for OUT's format; OUT is written 0600, whole,
+# and left alone when unchanged (running JVMs re-read their config files). See core/secrets.py.
 render() {
-  mkdir -p "$(dirname "$2")"
-  python3 - "$1" "$2" <<'PY'
-import os, string, sys
-src, out = sys.argv[1:3]
-try:
-    text = string.Template(open(src).read()).substitute(os.environ)
-except KeyError as e:
-    sys.exit(f"render {src}: variable {e} is not set")
-# Running JVMs re-read their config files (Hive's client builds a new HiveConf per call): a
-# file is only ever replaced whole, and left alone when unchanged.
-if os.path.exists(out) and open(out).read() == text:
-    os.chmod(out, 0o600)
-else:
-    tmp = f"{out}.{os.getpid()}.tmp"
-    # 0600: rendered files may hold credentials (the stack's processes all run as this user)
-    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
-        f.write(text)
-    os.replace(tmp, out)
-PY
+  "$VENV_DIR/bin/python" -m core.secrets render "$1" "$2"
 }
+
+# secret NAME: the secret from the store (generated on first use; core/secrets.py).
+secret() { "$VENV_DIR/bin/python" -c 'import sys; from core.secrets import secret; print(secret(sys.argv[1]))' "$1"; }
 
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Start, stop or show the local stack: infra/stack.sh start|stop|status|restart [service ...]
-# Services: postgres kafka connect thrift airflow capture (started in that order; without a
+# Services: postgres kafka connect ldap thrift serving airflow capture (started in that order; without a
 # name, each command takes every one).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 # shellcheck disable=SC1090  # each service file is checked on its own
 for f in "$INFRA_DIR"/services/*.sh; do source "$f"; done
 
-ALL=(postgres kafka connect thrift airflow capture)
+ALL=(postgres kafka connect ldap thrift serving airflow capture)
 cmd="${1:-status}"; shift || true
 services=("$@")
 if [ ${#services[@]} -eq 0 ]; then services=("${ALL[@]}"); fi

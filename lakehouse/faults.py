@@ -29,7 +29,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -216,16 +215,11 @@ def restart_service(name: str, timeout_s: float = 300) -> None:
 def heal_connectors() -> None:
     """Restart the Debezium tasks that failed while a service was down (Connect does not retry
     a task that gave up), and wait until every connector runs."""
-    base = f"http://{get_settings().bind_host}:{get_settings().connect_port}/connectors"
-    with urllib.request.urlopen(base, timeout=10) as r:
-        names = json.load(r)
-    for name in names:
-        with urllib.request.urlopen(f"{base}/{name}/status", timeout=10) as r:
-            status = json.load(r)
+    for name in services.connect_api("/connectors"):
+        status = services.connect_api(f"/connectors/{name}/status")
         states = [status["connector"]["state"], *(t["state"] for t in status["tasks"])]
         if "FAILED" in states:
-            request = urllib.request.Request(f"{base}/{name}/restart?includeTasks=true&onlyFailed=true", method="POST")
-            urllib.request.urlopen(request, timeout=30).close()
+            services.connect_api(f"/connectors/{name}/restart?includeTasks=true&onlyFailed=true", "POST", timeout=30)
         if any(s != "RUNNING" for s in states) or not status["tasks"]:
             raise RuntimeError(f"connector {name}: {states}")
 

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 import psycopg2
 
-from core.settings import get_settings
+from core import pg_roles
 from core.sql import thrift_query
 from schemas.contracts import Contract, load_contracts
 
@@ -102,7 +102,7 @@ def reconcile(contract: Contract) -> Diff:
     from spark_jobs.cdc.current_state import current_table_for
 
     cols = ", ".join(contract.column_names)
-    with psycopg2.connect(get_settings().source_dsn(contract.source)) as conn, conn.cursor() as cur:
+    with psycopg2.connect(pg_roles.source_dsn(contract.source, "pipeline")) as conn, conn.cursor() as cur:
         cur.execute(f"select {cols} from public.{contract.name}")
         source = cur.fetchall()
     lake = thrift_query(f"select {cols} from {current_table_for(contract)} where not _is_deleted")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from core import services
 from core.airflow_client import AirflowClient
-from core.secrets import airflow_password_path
+from core.secrets import airflow_password_path, secret_path
 from core.settings import get_settings
 from core.sql import thrift_query
 from expectations.docs import docs_index
@@ -197,8 +197,12 @@ def run(scale: float, seed: int) -> int:
         f"manifest {landing_tables.manifest_table()}, quarantine {landing_tables.quarantine_table()}\n"
         f"  Airflow UI        {s.airflow_url}  (login {s.airflow_admin_user}, "
         f"password in {airflow_password_path(s.airflow_admin_user)})\n"
-        f"  SQL endpoint      {s.thrift_jdbc_url}  e.g. beeline -u {s.thrift_jdbc_url} "
-        "-e 'select * from gold.dim_user limit 5'\n"
+        f"  SQL for analysts  {s.serving_jdbc_url}  read-only, gold and quality (LDAP logins analyst, governance; "
+        f"passwords in {secret_path('sql_<user>')}), e.g. beeline -u {s.serving_jdbc_url} -n analyst "
+        f"-w {secret_path('sql_analyst')} -e 'select * from gold.dim_user limit 5'\n"
+        f"  SQL for pipeline  {s.thrift_jdbc_url}  (login pipeline: dbt, tools)\n"
+        f"  logins            every endpoint asks for one; the stack's generated secrets in {secret_path('')} "
+        "(0600; write a file first to use your own)\n"
         f"  quality report    {scorecard_path()} (scorecard, trends) and {docs_index()} (Data Docs); "
         f"results {results_table()}, quarantine {quarantine_table()}\n"
         f"  landing zone      {default_landing()} (manifest _manifest.json)\n"

@@ -14,9 +14,8 @@ from datetime import datetime
 
 import psycopg2
 
-from core import services
+from core import pg_roles, services
 from core.airflow_client import AirflowClient
-from core.settings import get_settings
 from core.sql import thrift_query
 
 REFRESH_DAG = "lakehouse_refresh"
@@ -49,7 +48,7 @@ def try_change(timeout_s: float, order_id: str | None = None, poll_s: float = 1.
             return 2
         order_id = rows[0][0]
     stamp = datetime.now().replace(microsecond=0)
-    with psycopg2.connect(get_settings().pg_dsn("bss")) as conn, conn.cursor() as cur:
+    with psycopg2.connect(pg_roles.dsn("bss", "generator")) as conn, conn.cursor() as cur:
         cur.execute("update orders set updated_at = %s where order_id = %s", (stamp, order_id))
         if cur.rowcount != 1:
             print(f"order {order_id} is not in the BSS database", file=sys.stderr)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 import psycopg2
 
-from core.settings import get_settings
+from core import pg_roles
 from simulator.generator.catalogue import PRODUCTS, STATUS_CODES
 
 OPS = {  # operation: weight
@@ -59,10 +59,9 @@ class Stats:
 
 class Workload:
     def __init__(self, seed: int = 1):
-        s = get_settings()
         self.rng = random.Random(seed)
-        self.crm = psycopg2.connect(s.source_dsn("crm"))
-        self.bss = psycopg2.connect(s.source_dsn("bss"))
+        self.crm = psycopg2.connect(pg_roles.source_dsn("crm", "generator"))
+        self.bss = psycopg2.connect(pg_roles.source_dsn("bss", "generator"))
         with self.crm.cursor() as c:
             c.execute(
                 "select coalesce(max(customer_id), 0), (select coalesce(max(ticket_id), 0) from service_tickets) "

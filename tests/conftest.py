@@ -12,7 +12,7 @@ from core.settings import get_settings, read_env_file
 
 # The services the tests run against; the capture service is started by the tests that need it
 # (others run consumers of their own, which would race it).
-TEST_SERVICES = ("postgres", "kafka", "connect", "thrift", "airflow")
+TEST_SERVICES = ("postgres", "kafka", "connect", "ldap", "thrift", "serving", "airflow")
 
 
 def load_rendered_env(name: str) -> dict[str, str]:

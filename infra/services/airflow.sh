@@ -6,10 +6,9 @@ AIRFLOW_URL="http://$LAKEHOUSE_BIND_HOST:$AIRFLOW_PORT"
 
 airflow_env() {  # export Airflow's settings into this shell
   mkdir -p "$AIRFLOW_HOME"
-  [ -f "$AIRFLOW_HOME/.jwt_secret" ] || (umask 077 && head -c 24 /dev/urandom | base64 > "$AIRFLOW_HOME/.jwt_secret")
-  chmod 600 "$AIRFLOW_HOME/.jwt_secret"
-  AIRFLOW_JWT_SECRET="$(cat "$AIRFLOW_HOME/.jwt_secret")"
-  export AIRFLOW_JWT_SECRET REPO_DIR
+  rm -f "$AIRFLOW_HOME/.jwt_secret"  # where an earlier version kept the JWT key
+  export REPO_DIR
+  render "$INFRA_DIR/airflow/metadata-db.url" "$CONF_DIR/airflow/metadata-db.url"
   render "$INFRA_DIR/airflow/airflow.env" "$CONF_DIR/airflow.env"
   load_env_file "$CONF_DIR/airflow.env" override
   # Airflow's local-settings hook (what the scheduler preloads for the tasks it forks).
@@ -31,13 +30,16 @@ start_airflow() {
     airflow db migrate > "$LOG_DIR/airflow-db-migrate.log" 2>&1 \
       || die "airflow: db migrate failed. Log: $LOG_DIR/airflow-db-migrate.log"
   fi
+  local sql_password; sql_password="$(secret sql_pipeline)" || die "airflow: no SQL password for dbt"
   for part in api-server scheduler dag-processor; do
     if pid_alive "airflow-$part"; then continue; fi
     local args=() preload=
     # With LocalExecutor the logs are local files: no log server to expose. The task processes
     # are forks of the scheduler: what it preloads, the quality gates do not import again.
     [ "$part" = scheduler ] && args=(--skip-serve-logs) && preload="$AIRFLOW_TASK_PRELOAD"
-    LAKEHOUSE_AIRFLOW_PRELOAD="$preload" launch "airflow-$part" "$LOG_DIR/airflow-$part.log" airflow "$part" "${args[@]}"
+    # dbt's SQL login (dbt/profiles.yml) reaches the tasks through their environment, never the DAGs
+    LAKEHOUSE_AIRFLOW_PRELOAD="$preload" DBT_ENV_SECRET_SQL_PASSWORD="$sql_password" \
+      launch "airflow-$part" "$LOG_DIR/airflow-$part.log" airflow "$part" "${args[@]}"
   done
   wait_until airflow-api-server "$LOG_DIR/airflow-api-server.log" 120 airflow_ready
   wait_until airflow-scheduler "$LOG_DIR/airflow-scheduler.log" 60 airflow_component_healthy scheduler

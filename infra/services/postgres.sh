@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# PostgreSQL from Debian, one cluster for the sources (crm, bss), the metastore and Airflow.
-# Sourced by infra/stack.sh.
+# PostgreSQL from Debian, one cluster for the sources (crm, bss), the metastore and Airflow; a
+# login role per component (core/pg_roles.py), SCRAM passwords, no trust. Sourced by infra/stack.sh.
 
 PG_DATA="$DATA_DIR/postgres"
 PG_LOG="$LOG_DIR/postgres.log"
@@ -27,14 +27,19 @@ install_postgres() {
   service postgresql stop >/dev/null 2>&1 || true
 }
 
-postgres_ready() {
-  PGPASSWORD="$PG_PASSWORD" "$(pg_bin)/psql" -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -tAc 'select 1' 2>/dev/null | grep -q 1
+# admin_psql DATABASE ARGS...: psql as the cluster's owner over the local socket (peer, no password).
+admin_psql() {
+  local db="$1"; shift
+  as_pg_owner "$(pg_bin)/psql" -h "$PG_SOCKET_DIR" -p "$PG_PORT" -U postgres -d "$db" -v ON_ERROR_STOP=1 -tA "$@"
 }
+
+postgres_ready() { admin_psql postgres -c 'select 1' 2>/dev/null | grep -q 1; }
 
 start_postgres() {
   install_postgres
   local bin; bin="$(pg_bin)"
   if pid_alive postgres; then
+    "$VENV_DIR/bin/python" -m core.pg_roles >>"$PG_LOG" 2>&1 || die "postgres: updating roles failed. Log: $PG_LOG"
     init_metastore_schema  # a start cut short before it (no pyspark yet) left the cluster without one
     say "postgres: already running on $PG_HOST:$PG_PORT"; return 0
   fi
@@ -44,28 +49,28 @@ start_postgres() {
   chmod 700 "$PG_DATA"
   if [ ! -f "$PG_DATA/PG_VERSION" ]; then
     say "postgres: initdb in $PG_DATA"
-    as_pg_owner "$bin/initdb" -D "$PG_DATA" -U postgres -E UTF8 --locale=C.UTF-8 --auth-local=trust >>"$PG_LOG" 2>&1 \
+    as_pg_owner "$bin/initdb" -D "$PG_DATA" -U postgres -E UTF8 --locale=C.UTF-8 \
+      --auth-local=peer --auth-host=scram-sha-256 >>"$PG_LOG" 2>&1 \
       || die "postgres: initdb failed. Log: $PG_LOG"
   fi
   render "$INFRA_DIR/postgres/postgresql.conf" "$PG_DATA/postgresql.conf"
   cp "$INFRA_DIR/postgres/pg_hba.conf" "$PG_DATA/pg_hba.conf"
-  [ "$(id -u)" = 0 ] && chown postgres: "$PG_DATA/postgresql.conf" "$PG_DATA/pg_hba.conf"
+  PG_OS_USER="$(id -un)" render "$INFRA_DIR/postgres/pg_ident.conf" "$PG_DATA/pg_ident.conf"
+  [ "$(id -u)" = 0 ] && chown postgres: "$PG_DATA/postgresql.conf" "$PG_DATA/pg_hba.conf" "$PG_DATA/pg_ident.conf"
   local t=$SECONDS
   as_pg_owner "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 60 start >/dev/null \
     || { tail -20 "$PG_LOG" >&2; die "postgres: did not start. Log: $PG_LOG"; }
   head -1 "$PG_DATA/postmaster.pid" > "$RUN_DIR/postgres.pid"
-  as_pg_owner "$bin/psql" -h "$PG_SOCKET_DIR" -p "$PG_PORT" -U postgres -d postgres -q -v ON_ERROR_STOP=1 \
-    -v pg_user="$PG_USER" -v pg_password="$PG_PASSWORD" -f "$INFRA_DIR/postgres/init.sql" >>"$PG_LOG" 2>&1 \
-    || die "postgres: creating roles and databases failed. Log: $PG_LOG"
   wait_until postgres "$PG_LOG" 30 postgres_ready
+  "$VENV_DIR/bin/python" -m core.pg_roles >>"$PG_LOG" 2>&1 \
+    || { tail -5 "$PG_LOG" >&2; die "postgres: creating roles and databases failed. Log: $PG_LOG"; }
   init_metastore_schema
   say "postgres: up on $PG_HOST:$PG_PORT in $((SECONDS - t))s (databases crm, bss, metastore, airflow; log $PG_LOG)"
 }
 
 # The Hive 2.3 metastore schema, created once with DataNucleus' SchemaTool from Spark's jars.
 init_metastore_schema() {
-  local psql=("$(pg_bin)/psql" -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d metastore -tA)
-  if PGPASSWORD="$PG_PASSWORD" "${psql[@]}" -c 'select count(*) from "VERSION"' >/dev/null 2>&1; then return 0; fi
+  if admin_psql metastore -c 'select count(*) from "VERSION"' >/dev/null 2>&1; then return 0; fi
   [ -n "$SPARK_HOME" ] || die "metastore: pyspark is not installed in $VENV_DIR. Run: infra/bootstrap.sh"
   require_jars
   local work="$RUN_DIR/metastore-schema" log="$LOG_DIR/metastore-schema.log"
@@ -76,7 +81,7 @@ init_metastore_schema() {
   java -cp "$SPARK_HOME/jars/*:$JARS_DIR/spark/postgresql-$POSTGRES_JDBC_VERSION.jar" \
     org.datanucleus.store.schema.SchemaTool -create -api JDO -props "$work/dn.properties" "$work/package.jdo" >"$log" 2>&1 \
     || die "metastore: SchemaTool failed. Log: $log"
-  PGPASSWORD="$PG_PASSWORD" "${psql[@]}" -c "insert into \"VERSION\" values (1, '2.3.0', 'Hive release version 2.3.0')" >>"$log" 2>&1 \
+  admin_psql metastore -c "insert into \"VERSION\" values (1, '2.3.0', 'Hive release version 2.3.0')" >>"$log" 2>&1 \
     || die "metastore: could not record the schema version. Log: $log"
 }
 

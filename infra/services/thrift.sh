@@ -6,12 +6,7 @@ THRIFT_LOG="$LOG_DIR/thrift.log"
 THRIFT_URL="jdbc:hive2://$LAKEHOUSE_BIND_HOST:$THRIFT_PORT/default"
 
 thrift_ready() {  # a real query over the HiveServer2 protocol
-  "$VENV_DIR/bin/python" - <<PY
-from pyhive import hive
-cur = hive.connect(host="$LAKEHOUSE_BIND_HOST", port=$THRIFT_PORT, username="lakehouse").cursor()
-cur.execute("select 1")
-assert cur.fetchall() == [(1,)]
-PY
+  "$VENV_DIR/bin/python" -c 'from core.sql import thrift_query; assert thrift_query("select 1") == [(1,)]' 
 }
 
 start_thrift() {
@@ -26,8 +21,11 @@ start_thrift() {
     --conf spark.plugins=org.apache.spark.sql.connect.SparkConnectPlugin
     --conf spark.connect.grpc.binding.address="$LAKEHOUSE_BIND_HOST"
     --conf spark.connect.grpc.binding.port="$SPARK_CONNECT_PORT")
+  # Spark Connect takes only clients that send this bearer token (from the environment, which
+  # only this user can read, not the command line, which everyone can).
+  local token; token="$(secret spark_connect_token)" || die "thrift: no Spark Connect token"
   # The pyspark wheel has no sbin/start-thriftserver.sh; this is what it would run.
-  HIVE_SERVER2_THRIFT_BIND_HOST="$LAKEHOUSE_BIND_HOST" launch thrift "$THRIFT_LOG" \
+  SPARK_CONNECT_AUTHENTICATE_TOKEN="$token" HIVE_SERVER2_THRIFT_BIND_HOST="$LAKEHOUSE_BIND_HOST" launch thrift "$THRIFT_LOG" \
     "$SPARK_HOME/bin/spark-submit" --master "$SPARK_MASTER" --driver-memory "$THRIFT_DRIVER_MEMORY" \
     --name lakehouse-thrift-server \
     --conf spark.scheduler.mode=FAIR --conf spark.scheduler.allocation.file="$INFRA_DIR/spark/fairscheduler.xml" \

@@ -13,7 +13,7 @@ import psycopg2
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from core.settings import get_settings
+from core import pg_roles
 from schemas.contracts import Contract
 
 
@@ -35,7 +35,7 @@ def sync_table(contract: Contract, table: pa.Table) -> dict[str, int]:
     name, cols, key = contract.name, contract.column_names, contract.primary_key
     non_key = [c for c in cols if c not in key]
     key_list = ", ".join(key)
-    with psycopg2.connect(get_settings().source_dsn(contract.source)) as conn, conn.cursor() as cur:
+    with psycopg2.connect(pg_roles.source_dsn(contract.source, "generator")) as conn, conn.cursor() as cur:
         cur.execute(f"create temp table _load (like public.{name} including defaults) on commit drop")
         cur.copy_expert(f"copy _load ({', '.join(cols)}) from stdin with (format csv)", _csv_bytes(table))
         cur.execute(

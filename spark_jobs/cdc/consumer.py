@@ -48,6 +48,7 @@ import pyarrow.compute as pc
 from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaError
 
+from core import kafka_access
 from core.disk import require_free_space
 from core.session import WRITE_ONLY_JVM_OPTIONS, get_spark
 from core.settings import get_settings
@@ -58,7 +59,7 @@ from spark_jobs.cdc.protocol import Message, read_frames, write_frame
 from spark_jobs.cdc.reader import Batch, ReaderConfig, existing_partitions
 
 log = logging.getLogger("cdc.consumer")
-GROUP_ID = "lakehouse-bronze-cdc"
+GROUP_ID = kafka_access.CAPTURE_GROUP
 REPO_DIR = Path(__file__).resolve().parents[2]
 
 
@@ -555,7 +556,7 @@ def _kafka_consumer(bootstrap: str) -> KafkaConsumer:
     """The consumer group's client: it commits the landed offsets, for lag monitoring only."""
     try:
         return KafkaConsumer(
-            bootstrap_servers=bootstrap,
+            **kafka_access.login("capture", bootstrap),
             group_id=GROUP_ID,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -642,8 +643,10 @@ def group_offsets(bootstrap: str) -> tuple[dict[TopicPartition, int], dict[Topic
     from kafka import KafkaAdminClient
 
     topics = [changes.topic_for(c) for c in changes.cdc_contracts()]
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
-    kafka = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, request_timeout_ms=10_000)
+    admin = KafkaAdminClient(**kafka_access.login("capture", bootstrap), request_timeout_ms=10_000)
+    kafka = KafkaConsumer(
+        **kafka_access.login("capture", bootstrap), enable_auto_commit=False, request_timeout_ms=10_000
+    )
     try:
         tps = existing_partitions(kafka, topics)
         end = kafka.end_offsets(tps) if tps else {}

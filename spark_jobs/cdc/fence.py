@@ -12,11 +12,12 @@ import time
 
 from kafka import KafkaConsumer, TopicPartition
 
-from core.settings import get_settings
+from core import kafka_access, pg_roles
+from schemas.apply_ddl import SENTINELS
 
 
 def end_offsets(topic: str) -> dict[int, int]:
-    consumer = KafkaConsumer(bootstrap_servers=get_settings().kafka_bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(**kafka_access.login("capture"), enable_auto_commit=False)
     try:
         parts = consumer.partitions_for_topic(topic) or set()
         ends = consumer.end_offsets([TopicPartition(topic, p) for p in parts])
@@ -44,7 +45,7 @@ def wait_for_transaction(
     topic: str, tx_id: int, expected_events: int, start: dict[int, int], timeout_s: float = 120
 ) -> int:
     """Block until ``expected_events`` events of ``tx_id`` are in ``topic``; return how many."""
-    consumer = KafkaConsumer(bootstrap_servers=get_settings().kafka_bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(**kafka_access.login("capture"), enable_auto_commit=False)
     seen = 0
     deadline = time.monotonic() + timeout_s
     try:
@@ -70,21 +71,16 @@ def wait_for_transaction(
     return seen
 
 
-# One small table per source database: a no-op update there is a sentinel transaction.
-SENTINELS = {"crm": ("customers", "customer_id"), "bss": ("products", "product_id")}
-
-
 def wait_for_sources(timeout_s: float = 120, settle_s: float = 2.0) -> None:
     """Commit a sentinel transaction in each source database and wait until Debezium has
     published it: Debezium reads each database's WAL in commit order, so every change committed
     before the sentinel has been sent to Kafka by then (plus a moment for in-flight sends)."""
     import psycopg2
 
-    settings = get_settings()
     for source, (table, key) in SENTINELS.items():
         topic = f"{source}.public.{table}"
         start = end_offsets(topic)
-        with psycopg2.connect(settings.source_dsn(source)) as conn, conn.cursor() as cur:
+        with psycopg2.connect(pg_roles.source_dsn(source, "pipeline")) as conn, conn.cursor() as cur:
             cur.execute(f"update {table} set {key} = {key} where {key} = (select min({key}) from {table})")
             touched = cur.rowcount
             cur.execute("select txid_current()")

@@ -31,7 +31,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
-from core import alerts
+from core import alerts, kafka_access
 from spark_jobs import bronze
 
 log = logging.getLogger("cdc.positions")
@@ -172,9 +172,9 @@ def acknowledge(mark: Mark | None, topic: str, view: KafkaView, landed: dict[int
 
 
 def kafka_view(bootstrap: str, topics: list[str], consumer: KafkaConsumer | None = None) -> KafkaView:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = KafkaAdminClient(**kafka_access.login("capture", bootstrap))
     own = consumer is None
-    consumer = consumer or KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = consumer or KafkaConsumer(**kafka_access.login("capture", bootstrap), enable_auto_commit=False)
     try:
         cluster_id = admin.describe_cluster()["cluster_id"]
         existing = [t for t in topics if t in consumer.topics()]

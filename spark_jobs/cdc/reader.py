@@ -27,6 +27,7 @@ import pyarrow as pa
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import OffsetOutOfRangeError
 
+from core import kafka_access
 from schemas.contracts import Contract
 from spark_jobs import bronze
 from spark_jobs.cdc import changes, columnar
@@ -211,7 +212,7 @@ def _poll(consumer: KafkaConsumer, assignment: Assignment, out: IO[bytes], max_r
 
 def read(cfg: ReaderConfig, out: IO[bytes], stop: threading.Event) -> None:
     consumer = KafkaConsumer(
-        bootstrap_servers=cfg.bootstrap,
+        **kafka_access.login("capture", cfg.bootstrap),
         enable_auto_commit=False,
         auto_offset_reset="none",  # never jump over a gap: ``_poll``
         max_partition_fetch_bytes=8 * 1024 * 1024,

@@ -35,6 +35,7 @@ from kafka import KafkaConsumer
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from core import kafka_access, pg_roles
 from core.settings import get_settings
 from schemas.apply_ddl import SIGNAL_TABLE
 from schemas.contracts import Contract
@@ -65,7 +66,7 @@ def request_snapshot(contract: Contract) -> str:
     """Insert an ``execute-snapshot`` signal for the table; returns the signal's id."""
     signal_id = f"recover-{uuid.uuid4().hex[:24]}"  # the signal table's id is a varchar(42)
     data = json.dumps({"data-collections": [f"public.{contract.name}"], "type": "incremental"})
-    with psycopg2.connect(get_settings().source_dsn(contract.source)) as conn, conn.cursor() as cur:
+    with psycopg2.connect(pg_roles.source_dsn(contract.source, "pipeline")) as conn, conn.cursor() as cur:
         cur.execute(
             f"insert into {SIGNAL_TABLE} (id, type, data) values (%s, 'execute-snapshot', %s)", (signal_id, data)
         )
@@ -75,7 +76,7 @@ def request_snapshot(contract: Contract) -> str:
 def wait_for_snapshot(bootstrap: str, topic: str, start: dict[int, int], signal_id: str, timeout_s: float):
     """Block until the connector notifies that the snapshot ``signal_id`` completed; returns the
     rows it scanned. Raises TimeoutError naming what was last heard."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(**kafka_access.login("capture", bootstrap), enable_auto_commit=False)
     deadline, last, scanned = time.monotonic() + timeout_s, "nothing", 0
     try:
         read_from(consumer, topic, start, deadline)
@@ -103,7 +104,7 @@ def wait_for_snapshot(bootstrap: str, topic: str, start: dict[int, int], signal_
 def source_keys(contract: Contract) -> tuple[list[tuple], int]:
     """The source table's primary keys and the WAL position they were read at."""
     cols = ", ".join(contract.primary_key)
-    with psycopg2.connect(get_settings().source_dsn(contract.source)) as conn, conn.cursor() as cur:
+    with psycopg2.connect(pg_roles.source_dsn(contract.source, "pipeline")) as conn, conn.cursor() as cur:
         cur.execute("set transaction isolation level repeatable read")
         cur.execute("select pg_current_wal_lsn() - '0/0'::pg_lsn")  # fixes the snapshot at this position
         (lsn,) = cur.fetchone() or (0,)

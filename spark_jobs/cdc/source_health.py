@@ -18,7 +18,7 @@ import psycopg2
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
-from core import alerts
+from core import alerts, pg_roles
 from core.settings import get_settings
 
 HEALTH_TABLE = "ops.source_health"
@@ -65,10 +65,9 @@ class Slot:
 
 def read_slots(sources: list[str]) -> list[Slot]:
     """One ``Slot`` per captured database (slot_name None when it has none)."""
-    settings = get_settings()
     slots = []
     for source in sources:
-        with psycopg2.connect(settings.source_dsn(source)) as conn, conn.cursor() as cur:
+        with psycopg2.connect(pg_roles.source_dsn(source, "pipeline")) as conn, conn.cursor() as cur:
             cur.execute(
                 "select slot_name, active, wal_status, (pg_current_wal_lsn() - confirmed_flush_lsn)::bigint, "
                 "safe_wal_size from pg_replication_slots where slot_type = 'logical' and database = current_database()"

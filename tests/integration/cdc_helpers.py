@@ -9,6 +9,7 @@ import sys
 import psycopg2
 from kafka import KafkaConsumer, TopicPartition
 
+from core import kafka_access, pg_roles
 from core.settings import REPO_DIR, get_settings
 from core.sql import thrift_query
 
@@ -41,14 +42,14 @@ def start_job(module: str, *args: str) -> subprocess.Popen:
 
 
 def sql(db: str, statement: str, params=None):
-    with psycopg2.connect(get_settings().source_dsn(db)) as conn, conn.cursor() as cur:
+    with psycopg2.connect(pg_roles.source_dsn(db, "generator")) as conn, conn.cursor() as cur:
         cur.execute(statement, params)
         return cur.fetchall() if cur.description else cur.rowcount
 
 
 def topic_messages(topic: str) -> tuple[int, int]:
     """(records, tombstones) in a topic, read end to end (what Kafka still keeps: see ``earliest``)."""
-    consumer = KafkaConsumer(bootstrap_servers=get_settings().kafka_bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(**kafka_access.login("admin"), enable_auto_commit=False)
     try:
         tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         ends = consumer.end_offsets(tps)
@@ -77,7 +78,7 @@ def end_offset(topic: str) -> int:
 
 
 def _offset(topic: str, which: str) -> int:
-    consumer = KafkaConsumer(bootstrap_servers=get_settings().kafka_bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(**kafka_access.login("admin"), enable_auto_commit=False)
     try:
         tp = TopicPartition(topic, 0)
         return getattr(consumer, which)([tp])[tp]

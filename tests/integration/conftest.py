@@ -19,7 +19,9 @@ def stack_is_up():
         ("postgres", s.pg_port),
         ("kafka", s.kafka_port),
         ("connect", s.connect_port),
+        ("ldap", s.ldap_port),
         ("thrift", s.thrift_port),
+        ("serving", s.serving_port),
         ("airflow", s.airflow_port),
     ]:
         try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from kafka import KafkaProducer
 
-from core.settings import get_settings
+from core import kafka_access
 from core.sql import thrift_query
 from spark_jobs.cdc import changes
 from tests.bad_inputs import load_cdc_corpus
@@ -29,7 +29,7 @@ TABLES = {changes.topic_for(c): c for c in changes.cdc_contracts()}
 
 def test_corpus_items_through_kafka_are_dead_lettered_at_their_offsets():
     items = [i for i in load_cdc_corpus() if i.id in PRODUCED]
-    producer = KafkaProducer(bootstrap_servers=get_settings().kafka_bootstrap)
+    producer = KafkaProducer(**kafka_access.login("admin"))
     sent = []  # (item, topic, partition, offset)
     for item in items:
         for key, value in item.messages:

@@ -16,6 +16,7 @@ import psycopg2
 import pytest
 from psycopg2.extras import execute_values
 
+from core import pg_roles
 from core.airflow_client import AirflowClient
 from core.settings import REPO_DIR, get_settings
 from core.sql import thrift_query
@@ -31,7 +32,7 @@ PHONES = [f"145{(BASE_ID + i) % 10**8:08d}" for i in (1, 2, 3)]
 
 
 def _in_crm(sql: str, params=None, rows=None) -> int:
-    with psycopg2.connect(get_settings().pg_dsn("crm")) as conn, conn.cursor() as cur:
+    with psycopg2.connect(pg_roles.dsn("crm", "generator")) as conn, conn.cursor() as cur:
         if rows is not None:
             execute_values(cur, sql, rows)
         else:
@@ -98,7 +99,7 @@ def first_run():
     try:
         start = end_offsets(TOPIC)
         _in_crm("insert into customers values %s", rows=inserted)
-        with psycopg2.connect(get_settings().pg_dsn("crm")) as conn, conn.cursor() as cur:
+        with psycopg2.connect(pg_roles.dsn("crm", "generator")) as conn, conn.cursor() as cur:
             cur.execute("update customers set city = '上海', updated_at = now() where customer_id = %s", (BASE_ID + 1,))
             cur.execute("update customers set city = '北京' where customer_id = %s", (BASE_ID + 1,))
             cur.execute("delete from customers where customer_id = %s", (BASE_ID + 2,))
@@ -162,7 +163,7 @@ def test_with_the_stack_always_on_a_source_change_reaches_gold_untriggered(first
     client = AirflowClient.from_settings()
     client.wait_for_dag("lakehouse_refresh")  # on (a test stack's DAGs start paused)
     (order_id,) = thrift_query("select order_id from gold.fct_orders order by order_id limit 1")[0]
-    with psycopg2.connect(get_settings().pg_dsn("bss")) as conn, conn.cursor() as cur:
+    with psycopg2.connect(pg_roles.dsn("bss", "generator")) as conn, conn.cursor() as cur:
         stamp = datetime.now().replace(microsecond=0)
         cur.execute("update orders set updated_at = %s where order_id = %s", (stamp, order_id))
     subprocess.run([STACK, "start", "capture"], check=True, capture_output=True, timeout=300)
@@ -244,3 +245,16 @@ def test_a_backfill_of_three_days_rebuilds_the_rows_of_their_daily_runs(first_ru
         assert gold_as_of not in BACKFILL_DAYS
     finally:
         client.set_paused("lakehouse_daily", True)
+
+
+def test_gold_columns_carry_their_dbt_descriptions_as_metastore_comments(first_run):
+    from spark_jobs import catalog_docs
+
+    docs = {d.name: d for d in catalog_docs.model_docs()}["dim_user"]
+    table_comment = {r[0]: r[1] for r in thrift_query("describe table extended gold.dim_user")}.get("Comment")
+    assert " ".join((table_comment or "").split()) == docs.description  # dbt's persist_docs at creation
+    first = catalog_docs.apply()
+    assert first.get("gold.dim_user", 0) > 0
+    comments = {r[0]: r[2] for r in thrift_query("describe gold.dim_user")}
+    assert {c: comments.get(c) for c in docs.columns} == docs.columns
+    assert set(catalog_docs.apply().values()) == {0}  # nothing left to change: nothing written

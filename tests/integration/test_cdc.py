@@ -18,7 +18,8 @@ import psycopg2
 import pytest
 from kafka import KafkaProducer
 
-from core.settings import REPO_DIR, get_settings
+from core import kafka_access, pg_roles
+from core.settings import REPO_DIR
 from core.sql import thrift_query
 from lakehouse.reconcile import reconcile_all
 from schemas.contracts import get_contract
@@ -98,7 +99,7 @@ class BackgroundWorkload:
 def test_interleaved_transactions_inserts_updates_deletes_reconcile_exactly():
     ids = [r[0] for r in sql("crm", "select customer_id from customers order by customer_id limit 3")]
     k1, k2, k3 = ids
-    dsn = get_settings().source_dsn("crm")
+    dsn = pg_roles.source_dsn("crm", "generator")
     c1, c2 = psycopg2.connect(dsn), psycopg2.connect(dsn)
     try:
         with c1.cursor() as a, c2.cursor() as b:
@@ -163,7 +164,7 @@ def test_connect_restarted_mid_stream_still_reconciles():
 
 def test_poison_messages_go_to_dead_letters_and_the_stream_goes_on():
     topic = "crm.public.customers"
-    producer = KafkaProducer(bootstrap_servers=get_settings().kafka_bootstrap)
+    producer = KafkaProducer(**kafka_access.login("admin"))
     bad = [b"{not json at all", json.dumps({"op": "x", "hello": "world"}).encode()]
     offsets = [producer.send(topic, key=b'{"customer_id":0}', value=v).get(timeout=10).offset for v in bad]
     producer.close()

@@ -18,7 +18,8 @@ import psycopg2
 import pytest
 from kafka import KafkaAdminClient, TopicPartition
 
-from core.settings import REPO_DIR, get_settings
+from core import kafka_access, pg_roles
+from core.settings import REPO_DIR
 from core.sql import thrift_query
 from lakehouse.reconcile import reconcile_all
 from schemas.contracts import get_contract
@@ -107,7 +108,7 @@ def test_a_retention_gap_stops_its_topic_and_the_recovery_reconciles_exactly():
     position = landed[0][0]
     end = end_offset(TOPIC)
     assert end > position
-    admin = KafkaAdminClient(bootstrap_servers=get_settings().kafka_bootstrap)
+    admin = KafkaAdminClient(**kafka_access.login("admin"))
     try:
         admin.delete_records({TopicPartition(TOPIC, 0): end})  # retention expired while we were down
     finally:
@@ -156,7 +157,7 @@ def test_a_source_truncate_empties_the_current_state_and_the_log_keeps_it():
         truncates = thrift_query(f"select count(*) from {changes.change_table_for(products)} where op = 't'")[0][0]
         assert truncates >= 1, "the change log has no truncate event"
     finally:
-        with psycopg2.connect(get_settings().source_dsn("bss")) as conn, conn.cursor() as cur:
+        with psycopg2.connect(pg_roles.source_dsn("bss", "generator")) as conn, conn.cursor() as cur:
             cur.executemany(insert, rows)
     wait_for_sources()
     run_job("spark_jobs.cdc.consumer", "--apply")

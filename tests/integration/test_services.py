@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 import uuid
 from contextlib import closing
 
@@ -17,36 +15,36 @@ import pytest
 import yaml
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
-from pyhive import hive
 
+from core import kafka_access, pg_roles, services
 from core.airflow_client import AirflowClient
 from core.settings import REPO_DIR, get_settings
-from core.sql import thrift_query
+from core.sql import sql_connect, thrift_query
 
 pytestmark = pytest.mark.integration
 S = get_settings()
 
 
 def test_postgres_has_logical_wal_and_every_database():
-    with psycopg2.connect(S.pg_dsn("postgres")) as conn, conn.cursor() as cur:
+    with psycopg2.connect(pg_roles.dsn("postgres", "pipeline")) as conn, conn.cursor() as cur:
         cur.execute("show wal_level")
         assert cur.fetchone()[0] == "logical"
         cur.execute("select datname from pg_database")
         assert {"crm", "bss", "metastore", "airflow"} <= {r[0] for r in cur.fetchall()}
-    with psycopg2.connect(S.pg_dsn("metastore")) as conn, conn.cursor() as cur:
+    with psycopg2.connect(pg_roles.dsn("metastore", "metastore")) as conn, conn.cursor() as cur:
         cur.execute('select "SCHEMA_VERSION" from "VERSION"')
         assert cur.fetchone()[0] == "2.3.0"
 
 
 def test_kafka_round_trips_a_message():
     topic = f"test-roundtrip-{uuid.uuid4().hex[:8]}"
-    admin = KafkaAdminClient(bootstrap_servers=S.kafka_bootstrap)
+    admin = KafkaAdminClient(**kafka_access.login("admin"))
     admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
     try:
-        producer = KafkaProducer(bootstrap_servers=S.kafka_bootstrap)
+        producer = KafkaProducer(**kafka_access.login("admin"))
         producer.send(topic, b"hello lakehouse").get(timeout=10)
         producer.close()
-        consumer = KafkaConsumer(bootstrap_servers=S.kafka_bootstrap, consumer_timeout_ms=10_000)
+        consumer = KafkaConsumer(**kafka_access.login("admin"), consumer_timeout_ms=10_000)
         consumer.assign([TopicPartition(topic, 0)])
         consumer.seek_to_beginning()
         assert [m.value for m in consumer][:1] == [b"hello lakehouse"]
@@ -57,11 +55,10 @@ def test_kafka_round_trips_a_message():
 
 
 def test_connect_runs_both_debezium_connectors():
-    with urllib.request.urlopen(f"{S.connect_url}/connector-plugins") as r:
-        assert "io.debezium.connector.postgresql.PostgresConnector" in {p["class"] for p in json.load(r)}
+    plugins = services.connect_api("/connector-plugins")
+    assert "io.debezium.connector.postgresql.PostgresConnector" in {p["class"] for p in plugins}
     for name in ("crm", "bss"):
-        with urllib.request.urlopen(f"{S.connect_url}/connectors/{name}/status") as r:
-            status = json.load(r)
+        status = services.connect_api(f"/connectors/{name}/status")
         assert status["connector"]["state"] == "RUNNING"
         assert [t["state"] for t in status["tasks"]] == ["RUNNING"]
 
@@ -73,7 +70,7 @@ def test_thrift_server_writes_and_reads_delta_in_the_shared_metastore():
         assert thrift_query(f"select n, s from {table}") == [(1, "a")]
         provider = {r[0]: r[1] for r in thrift_query(f"describe extended {table}")}["Provider"]
         assert provider == "delta"
-        with psycopg2.connect(S.pg_dsn("metastore")) as conn, conn.cursor() as cur:
+        with psycopg2.connect(pg_roles.dsn("metastore", "metastore")) as conn, conn.cursor() as cur:
             cur.execute('select count(*) from "TBLS" where "TBL_NAME" = %s', (table.split(".")[1],))
             assert cur.fetchone()[0] == 1
     finally:
@@ -90,7 +87,7 @@ def test_an_analysts_query_is_not_queued_behind_a_dbt_build():
 
     def run_big_as_dbt():
         t0 = time.monotonic()
-        with closing(hive.connect(host=S.bind_host, port=S.thrift_port, username="dbt", configuration=as_dbt)) as conn:
+        with closing(sql_connect("pipeline", configuration=as_dbt)) as conn:
             cur = conn.cursor()
             cur.execute("set spark.sql.thriftserver.scheduler.pool")
             took["pool"] = cur.fetchall()[0][1]

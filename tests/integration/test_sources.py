@@ -8,7 +8,7 @@ import re
 import psycopg2
 import pytest
 
-from core.settings import get_settings
+from core import pg_roles
 from schemas.contracts import load_contracts
 from schemas.ddl import pg_type
 from simulator.generator.cli import generate
@@ -20,7 +20,7 @@ CFG = GeneratorConfig(scale=0.003, seed=7, days=3)
 
 
 def _query(db: str, sql: str, params=None):
-    with psycopg2.connect(get_settings().pg_dsn(db)) as conn, conn.cursor() as cur:
+    with psycopg2.connect(pg_roles.dsn(db, "generator")) as conn, conn.cursor() as cur:
         cur.execute(sql, params)
         return cur.fetchall()
 

@@ -45,6 +45,7 @@ def test_a_service_that_dies_at_start_points_to_its_log(tmp_path):
     (tmp_path / "data" / "kafka" / "meta.properties").write_text(
         "version=1\nnode.id=99\ncluster.id=AAAAAAAAAAAAAAAAAAAAAA\ndirectory.id=AAAAAAAAAAAAAAAAAAAAAA\n"
     )
+    (tmp_path / "data" / "kafka" / ".sasl").touch()  # formatted with its logins
     r = _stack(
         "start",
         "kafka",
@@ -55,11 +56,24 @@ def test_a_service_that_dies_at_start_points_to_its_log(tmp_path):
     assert str(tmp_path / "logs" / "kafka.log") in r.stderr
 
 
+def test_a_kafka_log_directory_from_before_the_logins_is_refused_with_the_way_out(tmp_path):
+    (tmp_path / "jars").symlink_to(get_settings().jars_dir)
+    (tmp_path / "data" / "kafka").mkdir(parents=True)
+    (tmp_path / "data" / "kafka" / "meta.properties").write_text("version=1\nnode.id=1\n")
+    r = _stack(
+        "start",
+        "kafka",
+        env_overrides={"LAKEHOUSE_HOME": str(tmp_path), "KAFKA_PORT": "19092", "KAFKA_CONTROLLER_PORT": "19093"},
+    )
+    assert r.returncode != 0
+    assert "formatted before Kafka had logins" in r.stderr and "Logins and secrets" in r.stderr
+
+
 def test_starting_a_running_stack_again_changes_nothing():
     before = {p.name: p.read_text() for p in (get_settings().home / "run").glob("*.pid")}
     r = _stack("start", *TEST_SERVICES)
     assert r.returncode == 0, r.stderr
-    for name in ("postgres", "kafka", "connect", "thrift"):
+    for name in ("postgres", "kafka", "connect", "ldap", "thrift", "serving"):
         assert f"{name}: already running" in r.stdout
     after = {p.name: p.read_text() for p in (get_settings().home / "run").glob("*.pid")}
     assert after == before, "no service was restarted"

@@ -1,0 +1,37 @@
+# shellcheck shell=bash
+# The read-only SQL endpoint for analysts, the governance committee and BI tools: a second Spark
+# Thrift Server (HiveServer2) on the same warehouse and metastore, whose logins are the directory's
+# ou=people (the pipeline's endpoint takes ou=services only) and whose every statement passes the
+# read-only check of infra/jvm/serving (gold and quality only; no writes, DDL, paths or reflection).
+# Sourced by stack.sh.
+
+SERVING_LOG="$LOG_DIR/serving.log"
+SERVING_URL="jdbc:hive2://$LAKEHOUSE_BIND_HOST:$SERVING_PORT/gold"
+SERVING_DATABASES="gold,quality"
+
+serving_ready() {  # a real query, logged in as an analyst
+  "$VENV_DIR/bin/python" -c 'from core.sql import thrift_query; assert thrift_query("select 1", user="analyst") == [(1,)]'
+}
+
+start_serving() {
+  render_spark_conf
+  if pid_alive serving; then say "serving: already running, $SERVING_URL"; return 0; fi
+  port_free serving "$SERVING_PORT"
+  [ -f "$JARS_DIR/serving/lakehouse-serving.jar" ] || die "serving: its extension is not built. Run: infra/fetch_jars.sh"
+  local t=$SECONDS
+  # HiveServer2 takes its port from the environment before any configuration file
+  HIVE_SERVER2_THRIFT_PORT="$SERVING_PORT" HIVE_SERVER2_THRIFT_BIND_HOST="$LAKEHOUSE_BIND_HOST" launch serving "$SERVING_LOG" \
+    "$SPARK_HOME/bin/spark-submit" --master "$SPARK_MASTER" --driver-memory "$SERVING_DRIVER_MEMORY" \
+    --name lakehouse-serving \
+    --conf spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension,lakehouse.serving.ReadOnlyExtension \
+    --conf spark.lakehouse.serving.databases="$SERVING_DATABASES" \
+    --conf spark.sql.runSQLOnFiles=false \
+    --class org.apache.spark.sql.hive.thriftserver.HiveThriftServer2 \
+    --hiveconf hive.server2.thrift.bind.host="$LAKEHOUSE_BIND_HOST" \
+    --hiveconf hive.server2.authentication.ldap.baseDN=ou=people,dc=lakehouse,dc=local spark-internal
+  wait_until serving "$SERVING_LOG" 120 serving_ready
+  say "serving: up, $SERVING_URL (read-only: $SERVING_DATABASES; logins analyst, governance) in $((SECONDS - t))s (log $SERVING_LOG)"
+}
+
+stop_serving() { stop_pid serving TERM; }
+status_serving() { pid_alive serving && serving_ready && echo "up   $SERVING_URL   log $SERVING_LOG" || echo "down            log $SERVING_LOG"; }
