@@ -8,6 +8,8 @@
 SERVING_LOG="$LOG_DIR/serving.log"
 SERVING_URL="jdbc:hive2://$LAKEHOUSE_BIND_HOST:$SERVING_PORT/gold"
 SERVING_DATABASES="gold,quality"
+# ...but not the quality gates' quarantine: the raw rows they held back, PII and all.
+SERVING_HIDDEN_TABLES="quality.quarantine"
 
 serving_ready() {  # a real query, logged in as an analyst
   "$VENV_DIR/bin/python" -c 'from core.sql import thrift_query; assert thrift_query("select 1", user="analyst") == [(1,)]'
@@ -25,6 +27,7 @@ start_serving() {
     --name lakehouse-serving \
     --conf spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension,lakehouse.serving.ReadOnlyExtension \
     --conf spark.lakehouse.serving.databases="$SERVING_DATABASES" \
+    --conf spark.lakehouse.serving.hidden="$SERVING_HIDDEN_TABLES" \
     --conf spark.sql.runSQLOnFiles=false \
     --class org.apache.spark.sql.hive.thriftserver.HiveThriftServer2 \
     --hiveconf hive.server2.thrift.bind.host="$LAKEHOUSE_BIND_HOST" \

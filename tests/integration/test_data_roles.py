@@ -1,7 +1,7 @@
 """Roles on the data, enforced by the servers: ``analyst`` and ``governance`` log in to the serving
 endpoint only, where they read gold and the quality results (a gold view over lower layers too)
-and nothing in bronze or silver, and write nothing anywhere; ``pipeline`` reads and writes every
-layer through its own endpoint."""
+and nothing in bronze or silver nor the quarantine's raw rows, and write nothing anywhere;
+``pipeline`` reads and writes every layer through its own endpoint."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 from pyhive.exc import OperationalError
 
 from core.sql import thrift_query
+from expectations import results
 
 pytestmark = pytest.mark.integration
 READERS = ("analyst", "governance")
@@ -26,6 +27,9 @@ def probes():
         thrift_query(f"create database if not exists {layer}")
         thrift_query(f"create table {table} using delta as select 1 as id, '{layer}' as layer")
     thrift_query(f"create view {VIEW} as select g.id, b.layer from {T['gold']} g join {T['bronze']} b using (id)")
+    # the gates' quarantine, as the gates make it when they first run
+    quarantine = results._ddl(results.QUARANTINE_SCHEMA)
+    thrift_query(f"create table if not exists quality.quarantine ({quarantine}) using delta")
     yield
     thrift_query(f"drop view if exists {VIEW}")
     for table in T.values():
@@ -45,6 +49,8 @@ REFUSED = {
     "select silver": f"select * from {T['silver']}",
     "subquery on bronze": f"select * from {T['gold']} where id in (select id from {T['bronze']})",
     "describe bronze": f"describe {T['bronze']}",
+    "select quarantine": "select * from quality.quarantine",
+    "describe quarantine": "describe quality.quarantine",
     "show tables in silver": "show tables in silver",
     "insert gold": f"insert into {T['gold']} values (2, 'x')",
     "update gold": f"update {T['gold']} set layer = 'x'",

@@ -45,6 +45,8 @@ import scala.runtime.BoxedUnit;
  */
 public final class ReadOnlyExtension extends AbstractFunction1<SparkSessionExtensions, BoxedUnit> {
   public static final String DATABASES = "spark.lakehouse.serving.databases";
+  // Tables of those databases that stay the pipeline's (db.table): raw rows held back by a gate.
+  public static final String HIDDEN = "spark.lakehouse.serving.hidden";
 
   // The catalog's reads a BI tool makes while browsing; everything else that is a Command writes
   // or changes the session's powers.
@@ -79,12 +81,15 @@ public final class ReadOnlyExtension extends AbstractFunction1<SparkSessionExten
   static final class Check extends AbstractFunction1<LogicalPlan, BoxedUnit> {
     private final SparkSession session;
     private final Set<String> databases = new HashSet<>();
+    private final Set<String> hidden = new HashSet<>();
 
     Check(SparkSession session) {
       this.session = session;
-      String listed = session.sparkContext().conf().get(DATABASES, "");
-      for (String db : listed.split(",")) {
+      for (String db : session.sparkContext().conf().get(DATABASES, "").split(",")) {
         if (!db.isBlank()) databases.add(db.trim().toLowerCase(Locale.ROOT));
+      }
+      for (String table : session.sparkContext().conf().get(HIDDEN, "").split(",")) {
+        if (!table.isBlank()) hidden.add(table.trim().toLowerCase(Locale.ROOT));
       }
     }
 
@@ -104,7 +109,7 @@ public final class ReadOnlyExtension extends AbstractFunction1<SparkSessionExten
     private void visit(LogicalPlan node) {
       String kind = node.nodeName();
       if (node instanceof View) {
-        database(((View) node).desc().identifier().database(), "view " + ((View) node).desc().identifier());
+        table(((View) node).desc().identifier());
         return;
       }
       // USE only changes the current database (every session starts in default): what is then read
@@ -119,14 +124,12 @@ public final class ReadOnlyExtension extends AbstractFunction1<SparkSessionExten
       if (node instanceof LogicalRelation) {
         Option<?> table = ((LogicalRelation) node).catalogTable();
         if (table.isDefined()) {
-          TableIdentifier id = ((org.apache.spark.sql.catalyst.catalog.CatalogTable) table.get()).identifier();
-          database(id.database(), "table " + id);
+          table(((org.apache.spark.sql.catalyst.catalog.CatalogTable) table.get()).identifier());
         } else if (!deltaLog((LogicalRelation) node)) {
           refuse("reading files by path");
         }
       } else if (node instanceof HiveTableRelation) {
-        TableIdentifier id = ((HiveTableRelation) node).tableMeta().identifier();
-        database(id.database(), "table " + id);
+        table(((HiveTableRelation) node).tableMeta().identifier());
       } else if (node instanceof DataSourceV2Relation) {
         DataSourceV2Relation rel = (DataSourceV2Relation) node;
         if (rel.identifier().isEmpty()) refuse("reading a data source that is not a table");
@@ -183,21 +186,26 @@ public final class ReadOnlyExtension extends AbstractFunction1<SparkSessionExten
         Object field = fields.next();
         if (field instanceof Option && ((Option<?>) field).isDefined()) field = ((Option<?>) field).get();
         if (field instanceof TableIdentifier) {
-          TableIdentifier id = (TableIdentifier) field;
-          database(id.database(), "table " + id);
+          table((TableIdentifier) field);
         } else if (field instanceof String && command.nodeName().matches("Show(Tables|Views|Columns)Command")) {
           allowed((String) field, "database " + field);
         }
       }
     }
 
-    private void database(Option<String> db, String what) {
-      allowed(db.isDefined() ? db.get() : session.catalog().currentDatabase(), what);
+    private void table(TableIdentifier id) {
+      Option<String> db = id.database();
+      qualified(db.isDefined() ? db.get() : session.catalog().currentDatabase(), id.table(), id.toString());
     }
 
     private void namespace(Identifier id) {
       String[] ns = id.namespace();
-      allowed(ns.length > 0 ? ns[0] : session.catalog().currentDatabase(), id.toString());
+      qualified(ns.length > 0 ? ns[0] : session.catalog().currentDatabase(), id.name(), id.toString());
+    }
+
+    private void qualified(String db, String table, String what) {
+      allowed(db, what);
+      if (hidden.contains((db + "." + table).toLowerCase(Locale.ROOT))) refuse(what + " (the pipeline's only)");
     }
 
     private void allowed(String db, String what) {
