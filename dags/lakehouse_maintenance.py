@@ -14,8 +14,6 @@ Daily over every table, and by hand (e.g. after a large backfill) over every tab
 3. **prune_gx_history**: stored Great Expectations validations and their Data Docs pages older
    than `LAKEHOUSE_GX_HISTORY_RETENTION_DAYS`, each suite keeping its newest
    `LAKEHOUSE_GX_HISTORY_KEEP_RUNS` (`quality.validation_results` keeps every run).
-4. **catalog_docs**: gold's column descriptions from the dbt YAML as metastore comments, where
-   BI tools show them (only those that differ are altered).
 
 Every action's files and bytes before and after (the table's snapshot and its files on disk)
 go to `ops.maintenance`. Safe beside `lakehouse_build`: appends never conflict with a
@@ -105,18 +103,9 @@ def lakehouse_maintenance():
         )
         return _record([outcome])
 
-    @task
-    def catalog_docs() -> dict:
-        from spark_jobs import catalog_docs as cd
-
-        altered = cd.apply()
-        log.info("catalog docs: %d column comments set", sum(altered.values()))
-        return altered
-
     maintain_tables()
     prune_airflow_logs()
     prune_gx_history()
-    catalog_docs()
 
 
 lakehouse_maintenance()

@@ -72,7 +72,7 @@ def test_the_build_runs_each_layer_between_quality_gates(dagbag):
 def test_maintenance_runs_daily_by_itself_and_each_part_alone(dagbag):
     dag = dagbag.dags["lakehouse_maintenance"]
     assert dag.timetable.expression == "0 0 * * *" and dag.max_active_runs == 1
-    assert set(dag.task_ids) == {"maintain_tables", "prune_airflow_logs", "prune_gx_history", "catalog_docs"}
+    assert set(dag.task_ids) == {"maintain_tables", "prune_airflow_logs", "prune_gx_history"}
     # a failed prune must not keep the tables from being compacted, nor the reverse
     assert all(not t.upstream_task_ids for t in dag.tasks)
     assert {t.owner for t in dag.tasks} == {"data-platform"}
