@@ -21,17 +21,13 @@ start_serving() {
   port_free serving "$SERVING_PORT"
   [ -f "$JARS_DIR/serving/lakehouse-serving.jar" ] || die "serving: its extension is not built. Run: infra/fetch_jars.sh"
   local t=$SECONDS
-  # HiveServer2 takes its port from the environment before any configuration file
-  HIVE_SERVER2_THRIFT_PORT="$SERVING_PORT" HIVE_SERVER2_THRIFT_BIND_HOST="$LAKEHOUSE_BIND_HOST" launch serving "$SERVING_LOG" \
-    "$SPARK_HOME/bin/spark-submit" --master "$SPARK_MASTER" --driver-memory "$SERVING_DRIVER_MEMORY" \
+  launch_hiveserver serving "$SERVING_LOG" "$SERVING_PORT" "$SERVING_DRIVER_MEMORY" \
     --name lakehouse-serving \
     --conf spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension,lakehouse.serving.ReadOnlyExtension \
     --conf spark.lakehouse.serving.databases="$SERVING_DATABASES" \
     --conf spark.lakehouse.serving.hidden="$SERVING_HIDDEN_TABLES" \
     --conf spark.sql.runSQLOnFiles=false \
-    --class org.apache.spark.sql.hive.thriftserver.HiveThriftServer2 \
-    --hiveconf hive.server2.thrift.bind.host="$LAKEHOUSE_BIND_HOST" \
-    --hiveconf hive.server2.authentication.ldap.baseDN=ou=people,dc=lakehouse,dc=local spark-internal
+    -- --hiveconf hive.server2.authentication.ldap.baseDN=ou=people,dc=lakehouse,dc=local
   wait_until serving "$SERVING_LOG" 120 serving_ready
   say "serving: up, $SERVING_URL (read-only: $SERVING_DATABASES; logins analyst, governance) in $((SECONDS - t))s (log $SERVING_LOG)"
 }

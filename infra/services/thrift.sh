@@ -6,7 +6,21 @@ THRIFT_LOG="$LOG_DIR/thrift.log"
 THRIFT_URL="jdbc:hive2://$LAKEHOUSE_BIND_HOST:$THRIFT_PORT/default"
 
 thrift_ready() {  # a real query over the HiveServer2 protocol
-  "$VENV_DIR/bin/python" -c 'from core.sql import thrift_query; assert thrift_query("select 1") == [(1,)]' 
+  "$VENV_DIR/bin/python" -c 'from core.sql import thrift_query; assert thrift_query("select 1") == [(1,)]'
+}
+
+# launch_hiveserver NAME LOG PORT MEMORY [SPARK_SUBMIT_OPTION...] [-- HIVECONF_OPTION...]: a Spark
+# Thrift Server (HiveServer2) on PORT, as the pipeline's and the serving endpoint run it. The
+# pyspark wheel has no sbin/start-thriftserver.sh; this is what it would run.
+launch_hiveserver() {
+  local name="$1" log="$2" port="$3" memory="$4" spark=(); shift 4
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do spark+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
+  # HiveServer2 takes its port from the environment before any configuration file
+  HIVE_SERVER2_THRIFT_PORT="$port" HIVE_SERVER2_THRIFT_BIND_HOST="$LAKEHOUSE_BIND_HOST" launch "$name" "$log" \
+    "$SPARK_HOME/bin/spark-submit" --master "$SPARK_MASTER" --driver-memory "$memory" "${spark[@]}" \
+    --class org.apache.spark.sql.hive.thriftserver.HiveThriftServer2 \
+    --hiveconf hive.server2.thrift.bind.host="$LAKEHOUSE_BIND_HOST" "$@" spark-internal
 }
 
 start_thrift() {
@@ -24,15 +38,10 @@ start_thrift() {
   # Spark Connect takes only clients that send this bearer token (from the environment, which
   # only this user can read, not the command line, which everyone can).
   local token; token="$(secret spark_connect_token)" || die "thrift: no Spark Connect token"
-  # The pyspark wheel has no sbin/start-thriftserver.sh; this is what it would run.
-  SPARK_CONNECT_AUTHENTICATE_TOKEN="$token" HIVE_SERVER2_THRIFT_BIND_HOST="$LAKEHOUSE_BIND_HOST" launch thrift "$THRIFT_LOG" \
-    "$SPARK_HOME/bin/spark-submit" --master "$SPARK_MASTER" --driver-memory "$THRIFT_DRIVER_MEMORY" \
+  SPARK_CONNECT_AUTHENTICATE_TOKEN="$token" launch_hiveserver thrift "$THRIFT_LOG" "$THRIFT_PORT" "$THRIFT_DRIVER_MEMORY" \
     --name lakehouse-thrift-server \
     --conf spark.scheduler.mode=FAIR --conf spark.scheduler.allocation.file="$INFRA_DIR/spark/fairscheduler.xml" \
-    "${connect_server[@]}" \
-    --class org.apache.spark.sql.hive.thriftserver.HiveThriftServer2 \
-    --hiveconf hive.server2.thrift.port="$THRIFT_PORT" \
-    --hiveconf hive.server2.thrift.bind.host="$LAKEHOUSE_BIND_HOST" spark-internal
+    "${connect_server[@]}"
   wait_until thrift "$THRIFT_LOG" 120 thrift_ready
   say "thrift: up, $THRIFT_URL${SPARK_CONNECT_PORT:+ and sc://$LAKEHOUSE_BIND_HOST:$SPARK_CONNECT_PORT} in $((SECONDS - t))s (log $THRIFT_LOG)"
 }
