@@ -10,6 +10,8 @@ migrated: what that role owned passes to each database's owner, then the role is
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from core.secrets import libpq_value, scram_sha256, secret
@@ -66,6 +68,21 @@ def admin_dsn(database: str) -> str:
     return f"host={libpq_value(str(socket_dir))} port={s.pg_port} dbname={libpq_value(database)} user={ADMIN}"
 
 
+@contextmanager
+def _admin_cursor(database: str) -> Iterator:
+    """A cursor of the cluster's owner on ``database``, each statement its own transaction
+    (CREATE DATABASE runs in none)."""
+    import psycopg2
+
+    conn = psycopg2.connect(admin_dsn(database))
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            yield cur
+    finally:
+        conn.close()
+
+
 def _exists(cur, sql: str, *args: object) -> bool:
     cur.execute(sql, args)
     return cur.fetchone() is not None
@@ -73,13 +90,11 @@ def _exists(cur, sql: str, *args: object) -> bool:
 
 def bootstrap() -> list[str]:
     """Create or update the roles, databases and grants; returns what it did, a line each."""
-    import psycopg2
     from psycopg2 import sql
 
     done: list[str] = []
-    conn = psycopg2.connect(admin_dsn("postgres"))
-    conn.autocommit = True
-    with conn.cursor() as cur:
+    legacy_role = sql.Identifier(LEGACY_SUPERUSER)
+    with _admin_cursor("postgres") as cur:
         for role in ROLES.values():
             ident = sql.Identifier(role.name)
             if not _exists(cur, "select from pg_roles where rolname = %s", role.name):
@@ -100,21 +115,14 @@ def bootstrap() -> list[str]:
         legacy = _exists(cur, "select from pg_roles where rolname = %s", LEGACY_SUPERUSER)
         cur.execute("select datname from pg_database where not datistemplate and datname <> 'postgres'")
         others = [d for (d,) in cur.fetchall() if d not in DATABASES]
-    conn.close()
     sources = [d for d, owner in DATABASES.items() if owner == "generator"]
     # Scratch copies of the sources (benchmarks) belong to the generator too.
     for database in [*DATABASES, *others]:
         owner = DATABASES.get(database, "generator")
-        conn = psycopg2.connect(admin_dsn(database))
-        conn.autocommit = True
-        with conn.cursor() as cur:
+        with _admin_cursor(database) as cur:
             if legacy:
-                cur.execute(
-                    sql.SQL("reassign owned by {} to {}").format(
-                        sql.Identifier(LEGACY_SUPERUSER), sql.Identifier(owner)
-                    )
-                )
-                cur.execute(sql.SQL("drop owned by {}").format(sql.Identifier(LEGACY_SUPERUSER)))
+                cur.execute(sql.SQL("reassign owned by {} to {}").format(legacy_role, sql.Identifier(owner)))
+                cur.execute(sql.SQL("drop owned by {}").format(legacy_role))
             if database in sources:
                 readers = sql.SQL(", ").join(map(sql.Identifier, SOURCE_READERS))
                 cur.execute(sql.SQL("grant connect on database {} to {}").format(sql.Identifier(database), readers))
@@ -125,14 +133,10 @@ def bootstrap() -> list[str]:
                         "alter default privileges for role generator in schema public grant select on tables to {}"
                     ).format(readers)
                 )
-        conn.close()
     if legacy:
-        conn = psycopg2.connect(admin_dsn("postgres"))
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(sql.SQL("drop owned by {}").format(sql.Identifier(LEGACY_SUPERUSER)))
-            cur.execute(sql.SQL("drop role {}").format(sql.Identifier(LEGACY_SUPERUSER)))
-        conn.close()
+        with _admin_cursor("postgres") as cur:
+            cur.execute(sql.SQL("drop owned by {}").format(legacy_role))
+            cur.execute(sql.SQL("drop role {}").format(legacy_role))
         done.append(f"the shared superuser {LEGACY_SUPERUSER} replaced by per-component roles")
     return done
 
