@@ -6,8 +6,8 @@ file only through ``render``, escaped for that file's format, never pasted in ra
 ``python -m core.secrets render TEMPLATE OUT`` fills a configuration template: ``${VAR}`` from the
 environment, ``${secret:NAME}`` with the secret, ``${secret_url:NAME}`` with it percent-encoded
 for a URL, ``${secret_jaas:NAME}`` escaped for a JAAS option's quotes, ``${secret_path:NAME}``
-with its file's path; every value escaped for the output's
-format (by its suffix: XML, JSON, Java properties), ``$$`` for a literal ``$``.
+with its file's path; every value escaped for the output's format, by its suffix (``ESCAPES``:
+XML, JSON, Java properties, env and URL lines, curl's config), ``$$`` for a literal ``$``.
 ``python -m core.secrets airflow-passwords PATH`` writes the Airflow simple auth manager's
 passwords file for the users of ``AIRFLOW_USERS``.
 """

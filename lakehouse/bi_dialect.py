@@ -6,7 +6,7 @@ the namespace there, so every table is listed under its schema's name; its colum
 stops only at Hive's ``# Partition Information`` marker, not Spark's ``# Partitioning``, and
 drops the columns' comments. Here tables, views, columns and comments come out as they are:
 
-    hive+spark://analyst:<password>@127.0.0.1:10000/gold?auth=LDAP
+    hive+spark://analyst:<password>@127.0.0.1:10001/gold?auth=LDAP
 
 (registered under ``sqlalchemy.dialects`` in ``pyproject.toml``; the password percent-encoded).
 """
