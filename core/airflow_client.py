@@ -73,6 +73,16 @@ class AirflowClient:
     def dag(self, dag_id: str) -> dict:
         return self._request("GET", f"/api/v2/dags/{dag_id}")
 
+    def dags(self) -> dict[str, bool]:
+        """Every DAG's id and whether it is paused."""
+        return {d["dag_id"]: d["is_paused"] for d in self._request("GET", "/api/v2/dags?limit=100")["dags"]}
+
+    def active_tasks(self) -> list[str]:
+        """The task instances queued or running, of any DAG (``dag.task``): what may be writing.
+        A paused DAG's run starts no new task, but the ones already running finish."""
+        path = "/api/v2/dags/~/dagRuns/~/taskInstances?state=running&state=queued&limit=100"
+        return [f"{t['dag_id']}.{t['task_id']}" for t in self._request("GET", path)["task_instances"]]
+
     def set_paused(self, dag_id: str, paused: bool) -> dict:
         """Turn the DAG's schedule off (paused) or on."""
         return self._request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": paused})

@@ -9,7 +9,7 @@ from expectations.rules import LAYERS, checks_for
 # The rules the generator's planted defects break (check name -> defect in the manifest).
 PLANTED = {
     "crm.customers.phone.not_null": "null_phone",
-    "stg_crm__customers.phone_e164.phone_format": "malformed_phone",
+    "stg_crm__customers.user_token.phone_format": "malformed_phone",
     "int_users.crm_gender+bss_gender.gender_matches_bss": "gender_mismatch",
     "fct_orders_merged.user_id.references_customer": "orphan_orders",
     "fct_orders_merged.amount+list_price.amount_matches_price": "amount_mismatch",

@@ -35,7 +35,7 @@ apt_install() {
 apt_install mvn maven
 apt_install shellcheck shellcheck
 apt_install chromium chromium
-apt_install javac openjdk-17-jdk-headless  # compiles the serving endpoint's extension (infra/jvm/serving)
+apt_install javac openjdk-17-jdk-headless  # compiles the serving endpoint's extension (infra/jvm/lakehouse)
 "$INFRA_DIR/fetch_jars.sh"
 
 source "$INFRA_DIR/services/postgres.sh"

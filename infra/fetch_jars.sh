@@ -6,8 +6,25 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 command -v mvn >/dev/null || die "fetch_jars: Maven (mvn) is not installed. Install it: apt-get install -y maven"
-stamp="$(cat "$INFRA_DIR/versions.env" "$INFRA_DIR"/jvm/*/pom.xml "$INFRA_DIR"/jvm/serving/src/lakehouse/serving/*.java | sha256sum | cut -c1-16)"
+# The project's own Spark extensions (infra/jvm/lakehouse) are compiled against the pyspark wheel's
+# jars, nothing to download: a change to their sources recompiles them alone.
+build_extensions() {
+  local src="$INFRA_DIR/jvm/lakehouse/src" out="$JARS_DIR/lakehouse" stamp
+  stamp="$(find "$src" -name '*.java' -print0 | sort -z | xargs -0 cat | sha256sum | cut -c1-16)"
+  [ "$(cat "$out/.complete" 2>/dev/null)" = "$stamp" ] && return 0
+  command -v javac >/dev/null || die "jars: javac is missing (the JDK, not only the JRE). Install it: apt-get install -y openjdk-17-jdk-headless"
+  [ -n "$SPARK_HOME" ] || die "jars: pyspark is not installed in $VENV_DIR. Run: infra/bootstrap.sh"
+  say "jars: compiling the serving endpoint's authorization and the PII functions (infra/jvm/lakehouse)"
+  rm -rf "$out" && mkdir -p "$out/classes"
+  find "$src" -name '*.java' -print0 | xargs -0 javac -nowarn -d "$out/classes" -cp "$SPARK_HOME/jars/*" \
+    > "$LOG_DIR/fetch_jars.lakehouse.log" 2>&1 || { cat "$LOG_DIR/fetch_jars.lakehouse.log" >&2; die "jars: compiling infra/jvm/lakehouse failed"; }
+  (cd "$out/classes" && jar cf ../lakehouse-spark.jar lakehouse) || die "jars: packaging infra/jvm/lakehouse failed"
+  echo "$stamp" > "$out/.complete"
+}
+
+stamp="$(cat "$INFRA_DIR/versions.env" "$INFRA_DIR"/jvm/*/pom.xml | sha256sum | cut -c1-16)"
 if [ "$(cat "$JARS_DIR/.complete" 2>/dev/null)" = "$stamp" ]; then
+  build_extensions
   say "jars: cached in $JARS_DIR ($(du -sh "$JARS_DIR" | cut -f1))"; exit 0
 fi
 rm -rf "$JARS_DIR"; mkdir -p "$JARS_DIR"
@@ -26,14 +43,6 @@ mvn_copy spark -Ddelta.version="$DELTA_VERSION" -Ddelta.spark.artifact="$DELTA_S
   -Dpostgres.jdbc.version="$POSTGRES_JDBC_VERSION" -Dhive.version="$HIVE_VERSION" -DexcludeTransitive=true
 # Data Docs' CSS/JS/fonts (WebJars), so the quality report needs no CDN.
 mvn_copy webjars -DexcludeTransitive=true
-# The serving endpoint's read-only authorization (a Spark session extension of this project's
-# own), compiled against the pyspark wheel's jars: nothing to download.
-command -v javac >/dev/null || die "jars: javac is missing (the JDK, not only the JRE). Install it: apt-get install -y openjdk-17-jdk-headless"
-[ -n "$SPARK_HOME" ] || die "jars: pyspark is not installed in $VENV_DIR. Run: infra/bootstrap.sh"
-say "jars: compiling the serving endpoint's authorization (infra/jvm/serving)"
-rm -rf "$JARS_DIR/serving" && mkdir -p "$JARS_DIR/serving/classes"
-javac -nowarn -d "$JARS_DIR/serving/classes" -cp "$SPARK_HOME/jars/*" "$INFRA_DIR"/jvm/serving/src/lakehouse/serving/*.java \
-  > "$LOG_DIR/fetch_jars.serving.log" 2>&1 || { cat "$LOG_DIR/fetch_jars.serving.log" >&2; die "jars: compiling infra/jvm/serving failed"; }
-(cd "$JARS_DIR/serving/classes" && jar cf ../lakehouse-serving.jar lakehouse) || die "jars: packaging infra/jvm/serving failed"
+build_extensions
 echo "$stamp" > "$JARS_DIR/.complete"
 say "jars: $(find "$JARS_DIR" -name '*.jar' | wc -l) jars, $(du -sh "$JARS_DIR" | cut -f1) in $JARS_DIR"

@@ -22,7 +22,7 @@ def customers_without_user() -> tuple[int, int]:
     """(current CRM customers in silver, those whose user is missing from gold.dim_user)."""
     return thrift_query(
         "select count(*), count_if(u.user_key is null) from silver.stg_crm__customers c "
-        "left join gold.dim_user u on coalesce(c.phone_e164, concat('crm-', c.customer_id)) = u.user_key"
+        "left join gold.dim_user u on coalesce(c.user_token, concat('crm-', c.customer_id)) = u.user_key"
     )[0]
 
 

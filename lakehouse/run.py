@@ -34,7 +34,7 @@ from lakehouse.gold_report import report as gold_report
 from lakehouse.reconcile import reconcile_all
 from simulator.generator.cli import default_landing, generate
 from simulator.generator.config import GeneratorConfig, GeneratorError
-from spark_jobs import maintenance
+from spark_jobs import erasure, maintenance
 from spark_jobs.cdc import changes, positions, source_health
 from spark_jobs.cdc.fence import wait_for_sources
 from spark_jobs.landing import tables as landing_tables
@@ -203,6 +203,9 @@ def run(scale: float, seed: int) -> int:
         f"  SQL for pipeline  {s.thrift_jdbc_url}  (login pipeline: dbt, tools)\n"
         f"  logins            every endpoint asks for one; the stack's generated secrets in {secret_path('')} "
         "(0600; write a file first to use your own)\n"
+        "  personal data     phones as tokens (user_key) and 138****1234, names and birth dates encrypted in "
+        "silver (pii.decrypt: the pipeline only); erase a person: python -m lakehouse.erase --phone <number> "
+        f"--requested-by <who> (audit {erasure.REQUESTS_TABLE})\n"
         f"  quality report    {scorecard_path()} (scorecard, trends) and {docs_index()} (Data Docs); "
         f"results {results_table()}, quarantine {quarantine_table()}\n"
         f"  landing zone      {default_landing()} (manifest _manifest.json)\n"

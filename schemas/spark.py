@@ -1,8 +1,10 @@
-"""Spark schemas derived from the contracts."""
+"""Spark schemas derived from the contracts, and the Delta property that keeps their personal
+columns out of the transaction log."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from pyspark.sql import types as T
 
@@ -31,3 +33,16 @@ def spark_type(contract_type: str) -> T.DataType:
 
 def spark_schema(contract: Contract) -> T.StructType:
     return T.StructType([T.StructField(c.name, spark_type(c.type), c.nullable) for c in contract.columns])
+
+
+# The types Delta keeps min/max statistics of (a boolean or binary column may not be named).
+_STATS_TYPES = (T.NumericType, T.DateType, T.TimestampType, T.TimestampNTZType, T.StringType)
+
+
+def stats_without(fields: Iterable[T.StructField], personal: Iterable[str]) -> dict[str, str]:
+    """The table property that keeps Delta's file statistics (a column's min and max, in the
+    transaction log) off the ``personal`` columns: a person's phone or name must not outlive the
+    files that held it in ``_delta_log`` (spark_jobs/erasure.py)."""
+    excluded = set(personal)
+    kept = [f"`{f.name}`" for f in fields if f.name not in excluded and isinstance(f.dataType, _STATS_TYPES)]
+    return {"delta.dataSkippingStatsColumns": ",".join(kept)}

@@ -2,7 +2,8 @@
 # The read-only SQL endpoint for analysts, the governance committee and BI tools: a second Spark
 # Thrift Server (HiveServer2) on the same warehouse and metastore, whose logins are the directory's
 # ou=people (the pipeline's endpoint takes ou=services only) and whose every statement passes the
-# read-only check of infra/jvm/serving (gold and quality only; no writes, DDL, paths or reflection).
+# read-only check of infra/jvm/lakehouse (gold and quality only; no writes, DDL, paths, reflection
+# or PII functions outside the pipeline's views; no pii.decrypt at all).
 # Sourced by stack.sh.
 
 SERVING_LOG="$LOG_DIR/serving.log"
@@ -19,7 +20,7 @@ start_serving() {
   render_spark_conf
   if pid_alive serving; then say "serving: already running, $SERVING_URL"; return 0; fi
   port_free serving "$SERVING_PORT"
-  [ -f "$JARS_DIR/serving/lakehouse-serving.jar" ] || die "serving: its extension is not built. Run: infra/fetch_jars.sh"
+  [ -f "$JARS_DIR/lakehouse/lakehouse-spark.jar" ] || die "serving: its extension is not built. Run: infra/fetch_jars.sh"
   local t=$SECONDS
   launch_hiveserver serving "$SERVING_LOG" "$SERVING_PORT" "$SERVING_DRIVER_MEMORY" \
     --name lakehouse-serving \
@@ -27,6 +28,7 @@ start_serving() {
     --conf spark.lakehouse.serving.databases="$SERVING_DATABASES" \
     --conf spark.lakehouse.serving.hidden="$SERVING_HIDDEN_TABLES" \
     --conf spark.sql.runSQLOnFiles=false \
+    --conf spark.sql.catalog.pii.decrypt=false \
     -- --hiveconf hive.server2.authentication.ldap.baseDN=ou=people,dc=lakehouse,dc=local
   wait_until serving "$SERVING_LOG" 120 serving_ready
   say "serving: up, $SERVING_URL (read-only: $SERVING_DATABASES; logins analyst, governance) in $((SECONDS - t))s (log $SERVING_LOG)"

@@ -41,7 +41,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from schemas.contracts import Contract
-from schemas.spark import spark_schema
+from schemas.spark import spark_schema, stats_without
 from spark_jobs import bronze
 from spark_jobs.cdc.changes import cdc_contracts, change_table_for, ensure_tables
 
@@ -87,6 +87,15 @@ def current_schema(contract: Contract):
 TABLE_PROPERTIES = {"delta.enableDeletionVectors": "true"}
 
 
+def table_properties(contract: Contract) -> dict[str, str]:
+    """TABLE_PROPERTIES, and no statistics on the contract's pii columns (nor on the key, when one
+    of them is part of it: a number's monthly usage is keyed by the number)."""
+    personal = [c.name for c in contract.columns if c.pii]
+    if set(personal) & set(contract.primary_key):
+        personal.append("_key")
+    return {**TABLE_PROPERTIES, **stats_without(current_schema(contract).fields, personal)}
+
+
 def ensure_current_table(spark: SparkSession, contract: Contract) -> str:
     """Create the merged table and the readers' view, or give an older merged table the table
     properties it lacks; returns the merged table. A current-state table of the layout before
@@ -101,10 +110,10 @@ def ensure_current_table(spark: SparkSession, contract: Contract) -> str:
     if not spark.catalog.tableExists(name):
         spark.sql(
             f"create table if not exists {name} ({bronze.ddl_columns(current_schema(contract).fields)}) "
-            f"using delta tblproperties ({bronze.properties_sql(TABLE_PROPERTIES)})"
+            f"using delta tblproperties ({bronze.properties_sql(table_properties(contract))})"
         )
     else:
-        bronze.set_properties(spark, name, TABLE_PROPERTIES)
+        bronze.set_properties(spark, name, table_properties(contract))
     replace_view(spark, contract, applied_offsets(spark, name))
     return name
 

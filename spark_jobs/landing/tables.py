@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
-from schemas.spark import spark_schema
+from schemas.spark import spark_schema, stats_without
 from spark_jobs import bronze  # one bronze database for CDC and files (benchmarks rename it)
 from spark_jobs.landing.feeds import Feed
 from spark_jobs.landing.parse import LINE, RESCUED
@@ -75,25 +75,30 @@ def feed_schema(feed: Feed) -> T.StructType:
 
 
 def ensure_tables(spark: SparkSession, feed: Feed) -> None:
-    """Create what is missing; commits to a table that exists only to add a column it lacks (a
-    contract or manifest column added since it was created), so a rerun leaves versions alone."""
+    """Create what is missing; commits to a table that exists only to add a column or a property
+    it lacks (added since it was created), so a rerun leaves versions alone."""
     if not spark.catalog.databaseExists(bronze.bronze_db()):  # the metastore logs an error for "if not exists" on one
         spark.sql(f"create database if not exists {bronze.bronze_db()}")
-    for name, schema, partition in (
-        (feed_table(feed), feed_schema(feed), feed.partition[0] if feed.partition else None),
-        (manifest_table(), MANIFEST_SCHEMA, None),
-        (quarantine_table(), QUARANTINE_SCHEMA, None),
+    personal = [c.name for c in feed.contract.columns if c.pii]
+    for name, schema, partition, unstated in (
+        (feed_table(feed), feed_schema(feed), feed.partition[0] if feed.partition else None, personal),
+        (manifest_table(), MANIFEST_SCHEMA, None, []),
+        (quarantine_table(), QUARANTINE_SCHEMA, None, ["raw_line"]),
     ):
+        # Loads write one file per date; many small loads of one date get compacted. No file
+        # statistics of a personal column (or a raw line) in the transaction log (nor of the
+        # partition column, which Delta refuses to name there).
+        props = {"delta.autoOptimize.autoCompact": "true", **stats_without(schema.fields, [*unstated, partition or ""])}
         if spark.catalog.tableExists(name):
             have = set(spark.table(name).schema.fieldNames())
             missing = [f for f in schema if f.name not in have]
             if missing:  # Delta adds them nullable: the rows already there have none
                 spark.sql(f"alter table {name} add columns ({bronze.ddl_columns(missing)})")
+            bronze.set_properties(spark, name, props)
             continue
-        # DDL, not an empty frame written (no Spark job). Loads write one file per date; many
-        # small loads of one date get compacted.
+        # DDL, not an empty frame written (no Spark job)
         partitioned = f" partitioned by (`{partition}`)" if partition else ""
         spark.sql(
             f"create table if not exists {name} ({bronze.ddl_columns(schema.fields)}) using delta{partitioned} "
-            "tblproperties ('delta.autoOptimize.autoCompact' = 'true')"
+            f"tblproperties ({bronze.properties_sql(props)})"
         )

@@ -13,17 +13,16 @@ import pandas as pd
 import pyarrow as pa
 import yaml
 
+from core import pii
 from core.dbt_cli import DBT_PROJECT_DIR
 
 VARS = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
-_MOBILE = re.compile(r"^(0086|86)?1[3-9]\d{9}$")
 
 
-def e164(phone) -> str | None:
-    if phone is None or (isinstance(phone, float) and np.isnan(phone)):
-        return None
-    digits = re.sub(r"\D", "", phone)
-    return "+86" + digits[-11:] if _MOBILE.match(digits) else None
+def user_id(phone) -> str | None:
+    """The unified user ID as gold holds it: the token of the E.164 phone (core/pii.py)."""
+    number = pii.e164(phone) if isinstance(phone, str) else None
+    return pii.token(number) if number else None
 
 
 def _df(table: pa.Table) -> pd.DataFrame:
@@ -82,7 +81,7 @@ class AppActivity:
 
 def fct_app_activity_daily(events: pd.DataFrame) -> AppActivity:
     """App activity per user and local day (China Standard Time)."""
-    events["user_key"] = events.user_phone.map(e164).fillna("unidentified")
+    events["user_key"] = events.user_phone.map(user_id).fillna("unidentified")
     local = pd.to_datetime(events.event_at, utc=True).dt.tz_convert("Asia/Shanghai")
     events["day"] = local.dt.date
     as_of = max(events.day)
@@ -108,9 +107,9 @@ def dim_user(
 
 
 def _unified_users(customers: pd.DataFrame, subs: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """The E.164 phone joins CRM and BSS; unusable phones keep a record of their own."""
-    customers["user_key"] = [e164(p) or f"crm-{cid}" for p, cid in zip(customers.phone, customers.customer_id)]
-    subs["user_key"] = [e164(p) or f"bss-{sid}" for p, sid in zip(subs.phone, subs.subscriber_id)]
+    """The E.164 phone (its token) joins CRM and BSS; unusable phones keep a record of their own."""
+    customers["user_key"] = [user_id(p) or f"crm-{cid}" for p, cid in zip(customers.phone, customers.customer_id)]
+    subs["user_key"] = [user_id(p) or f"bss-{sid}" for p, sid in zip(subs.phone, subs.subscriber_id)]
     assert customers.user_key.is_unique and subs.user_key.is_unique, "the generator gives one record per number"
     users = customers.set_index("user_key")[["customer_id", "gender", "birth_date"]].join(
         subs.set_index("user_key")[["gender", "plan_product_id", "status"]].rename(columns={"gender": "bss_code"}),
@@ -125,7 +124,7 @@ def _unified_users(customers: pd.DataFrame, subs: pd.DataFrame) -> tuple[pd.Data
 
 def _with_value_tier(users: pd.DataFrame, usage: pd.DataFrame) -> pd.DataFrame:
     """Average monthly bill and data per user, and the value tier the bill puts them in."""
-    usage["user_id"] = usage.phone.map(e164)
+    usage["user_id"] = usage.phone.map(user_id)
     per_user = usage.groupby("user_id").agg(
         bill=("bill_amount", lambda s: float(np.mean([float(x) for x in s]))),
         data_gb=("data_gb", lambda s: float(np.mean([float(x) for x in s]))),
@@ -174,7 +173,7 @@ class OrderFacts:
 
 
 def fct_orders(orders: pd.DataFrame, products: pd.DataFrame) -> OrderFacts:
-    orders["user_id"] = orders.phone.map(e164)
+    orders["user_id"] = orders.phone.map(user_id)
     status = dict(_status_map().items())
     orders["order_status"] = orders.status.map(status)
     orders["category"] = orders.product_id.map(products.category)

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from psycopg2.extras import execute_values
 
-from core import pg_roles
+from core import pg_roles, pii
 from core.airflow_client import AirflowClient
 from core.settings import REPO_DIR, get_settings
 from core.sql import thrift_query
@@ -51,11 +51,29 @@ def _run_build() -> None:
 
 
 def _gold(ids) -> dict[int, tuple]:
+    """Gold's users of these customers, with the name and birth date silver holds encrypted, as
+    the pipeline (and only it) decrypts them."""
     rows = thrift_query(
-        "select customer_id, user_id, full_name, gender, birth_date, city from gold.dim_user "
-        f"where customer_id in ({', '.join(map(str, ids))})"
+        "select u.customer_id, u.user_id, pii.decrypt(s.full_name_encrypted), u.gender, "
+        "pii.decrypt(s.birth_date_encrypted), u.city, u.full_name_masked, u.phone_masked "
+        "from gold.dim_user u join silver.int_users s on u.user_key = s.user_key "
+        f"where u.customer_id in ({', '.join(map(str, ids))})"
     )
     return {r[0]: tuple(r) for r in rows}
+
+
+def _user(customer_id: int, phone: str, name: str, gender: str, birth: date, city: str) -> tuple:
+    e164 = "+86" + phone
+    return (
+        customer_id,
+        pii.token(e164),
+        name,
+        gender,
+        birth.isoformat(),
+        city,
+        pii.mask_name(name),
+        pii.mask_phone(e164),
+    )
 
 
 def _event(tag: str, n: int) -> str:
@@ -127,12 +145,12 @@ def test_inserts_then_updates_and_deletes_reach_gold(first_run):
     assert ops == [(ids[0], "c"), (ids[1], "c"), (ids[2], "c"), (ids[0], "u"), (ids[0], "u"), (ids[1], "d")]
     gold = _gold(ids)
     assert set(gold) == {ids[0], ids[2]}, "the deleted customer must not reach gold"
-    # thrift returns dates as strings; every phone format unified to E.164, the user ID
+    # every phone format unified to E.164, whose token is the user ID
     first, third = inserted[0], inserted[2]
-    assert gold[ids[0]] == (ids[0], "+86" + PHONES[0], first[2], first[3], first[4].isoformat(), "北京"), (
+    assert gold[ids[0]] == _user(ids[0], PHONES[0], first[2], first[3], first[4], "北京"), (
         "the last update of the transaction wins"
     )
-    assert gold[ids[2]] == (ids[2], "+86" + PHONES[2], third[2], third[3], third[4].isoformat(), third[5])
+    assert gold[ids[2]] == _user(ids[2], PHONES[2], *third[2:6])
 
 
 def test_a_file_dropped_in_the_landing_zone_lands_once_through_the_dag(first_run):

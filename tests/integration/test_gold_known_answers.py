@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -99,11 +100,11 @@ def test_users_are_unified_by_e164_phone_across_crm_and_bss(built):
     )
     got = {r[0]: r for r in rows}
     assert set(got) == set(exp.users.index)
-    # every planted phone format became the same E.164 number as the BSS account's
+    # every planted phone format became the same E.164 number as the BSS account's, as its token
     variants = manifest.defects["phone_format_variants"]["keys"]
     unified = {r[2]: r for r in rows if r[2] in set(variants)}
     assert len(unified) == len(variants) and all(
-        r[1] and r[1].startswith("+86") and len(r[1]) == 14 for r in unified.values()
+        r[1] and re.fullmatch("[0-9a-f]{32}", r[1]) and r[1] == r[0] for r in unified.values()
     )
     # customers with no usable phone keep a row of their own, with no user ID
     unusable = manifest.defects["null_phone"]["keys"] + manifest.defects["malformed_phone"]["keys"]
@@ -209,7 +210,7 @@ def test_quality_rules_count_exactly_the_planted_defects_and_quarantine_holds_ba
         assert failed == {
             "crm.customers.phone.not_null": planted["null_phone"],
             "bss.orders.order_id.pattern": 1,
-            "stg_crm__customers.phone_e164.phone_format": planted["malformed_phone"],
+            "stg_crm__customers.user_token.phone_format": planted["malformed_phone"],
             "int_users.crm_gender+bss_gender.gender_matches_bss": planted["gender_mismatch"],
             "fct_orders_merged.user_id.references_customer": planted["orphan_orders"],
             "fct_orders_merged.amount+list_price.amount_matches_price": planted["amount_mismatch"],

@@ -7,19 +7,29 @@ import logging
 import pytest
 from pyspark.sql import SparkSession
 
+from core import pii
 from core.settings import get_settings, jvm_version
 
 
 @pytest.fixture(scope="session")
-def spark(tmp_path_factory):
-    jars = get_settings().jars_dir / "spark"
+def pii_home(tmp_path_factory):
+    """A home of the tests' own, holding only the PII keys the session's pii catalog reads."""
+    home = tmp_path_factory.mktemp("home")
+    pii.ensure_keys(home)
+    return home
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory, pii_home):
+    jars = get_settings().jars_dir
     delta = [
-        jars / f"{jvm_version('DELTA_SPARK_ARTIFACT')}-{jvm_version('DELTA_VERSION')}.jar",
-        jars / f"delta-storage-{jvm_version('DELTA_VERSION')}.jar",
+        jars / "spark" / f"{jvm_version('DELTA_SPARK_ARTIFACT')}-{jvm_version('DELTA_VERSION')}.jar",
+        jars / "spark" / f"delta-storage-{jvm_version('DELTA_VERSION')}.jar",
+        jars / "lakehouse" / "lakehouse-spark.jar",
     ]
     missing = [str(j) for j in delta if not j.exists()]
     if missing:
-        pytest.fail(f"Delta jars missing ({missing}); run infra/fetch_jars.sh")
+        pytest.fail(f"jars missing ({missing}); run infra/fetch_jars.sh")
     # Not the stack's configuration: these tests need no metastore or services.
     empty_conf = tmp_path_factory.mktemp("spark-conf")
     classpath = ":".join(str(j) for j in delta)
@@ -33,6 +43,8 @@ def spark(tmp_path_factory):
         .config("spark.driver.extraClassPath", classpath)
         .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+        .config("spark.sql.catalog.pii", "lakehouse.pii.PiiCatalog")
+        .config("spark.sql.catalog.pii.keys", str(pii_home / "secrets"))
         .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("warehouse")))
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.databricks.delta.snapshotPartitions", "2")

@@ -52,7 +52,7 @@ def test_bronze_checks_come_from_keys_nullability_allowed_values_and_patterns():
 def test_cross_table_rules_run_where_their_inputs_meet():
     silver, gold = _by_name("silver"), _by_name("gold")
     assert silver["int_users.crm_gender+bss_gender.gender_matches_bss"].dimension == "consistency"
-    assert silver["stg_crm__customers.phone_e164.phone_format"].where == "phone_raw is not null"
+    assert silver["stg_crm__customers.user_token.phone_format"].where == "has_phone"
     amount = gold["fct_orders_merged.amount+list_price.amount_matches_price"]
     assert (amount.dimension, amount.kind) == ("accuracy", "pair_equal")
     refs = {n: c.ref for n, c in gold.items() if c.kind == "exists_in"}
@@ -64,10 +64,7 @@ def test_cross_table_rules_run_where_their_inputs_meet():
 
 def test_failing_sql_says_what_the_expectation_counts():
     silver, gold = _by_name("silver"), _by_name("gold")
-    assert (
-        silver["stg_crm__customers.phone_e164.phone_format"].failing_sql()
-        == "(phone_raw is not null) and (phone_e164 is null)"
-    )
+    assert silver["stg_crm__customers.user_token.phone_format"].failing_sql() == "(has_phone) and (user_token is null)"
     assert (
         gold["fct_orders_merged.user_id.references_customer"].failing_sql()
         == "user_id is not null and _ref_user_id is null"
@@ -236,7 +233,7 @@ def test_only_checks_without_spark_sql_run_in_pandas():
     assert bronze["bss.orders.order_id.pattern"].runs_in_pandas  # a plain pattern: Python reads it alike
     assert bronze["network.cell_kpis.cell_id+period_start.unique_key"].runs_in_pandas
     assert not gold["fct_orders_merged.user_id.references_customer"].runs_in_pandas  # a join and a condition
-    assert not _by_name("silver")["stg_crm__customers.phone_e164.phone_format"].runs_in_pandas  # a row condition
+    assert not _by_name("silver")["stg_crm__customers.user_token.phone_format"].runs_in_pandas  # a row condition
     java_only = _from_rule(
         "bronze",
         "crm.customers",

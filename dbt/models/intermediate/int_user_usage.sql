@@ -5,7 +5,7 @@ with
 usage as (
 
     select * from {{ ref('stg_bss__monthly_usage') }}
-    where phone_e164 is not null
+    where user_token is not null
 
 ),
 
@@ -13,7 +13,7 @@ ranked as (
 
     select
         *,
-        row_number() over (partition by phone_e164 order by bill_month desc) as recency
+        row_number() over (partition by user_token order by bill_month desc) as recency
     from usage
 
 ),
@@ -21,7 +21,7 @@ ranked as (
 per_user as (
 
     select
-        phone_e164 as user_id,
+        user_token as user_id,
         count(*) as billed_months,
         max(bill_month) as latest_bill_month,
         max(case when recency = 1 then data_gb end) as latest_month_data_gb,
@@ -30,7 +30,7 @@ per_user as (
         cast(avg(bill_amount) as decimal(10, 2)) as avg_monthly_bill_amount,
         cast(avg(call_minutes) as decimal(10, 1)) as avg_monthly_call_minutes
     from ranked
-    group by phone_e164
+    group by user_token
 
 )
 

@@ -1,5 +1,6 @@
--- One row per user. The unified user ID is the phone number in E.164 (REQUIREMENTS §3.3.1): it
--- joins the CRM customer and the BSS account. A record whose phone cannot be normalised keeps a
+-- One row per user. The unified user ID is the phone number in E.164 (REQUIREMENTS §3.3.1), as
+-- its keyed-hash token (user_token): it joins the CRM customer and the BSS account. A record
+-- whose phone cannot be normalised keeps a
 -- row of its own (user_key 'crm-<customer_id>' / 'bss-<subscriber_id>', user_id null), so no
 -- customer or account is dropped; the quality rules report them. When two CRM customers share a
 -- number, the most recently updated one describes the user and the count says how many there are.
@@ -10,8 +11,8 @@ customers as (
 
     select
         *,
-        count(*) over (partition by phone_e164) as phone_customers,
-        row_number() over (partition by phone_e164 order by updated_at desc, customer_id desc) as phone_rank
+        count(*) over (partition by user_token) as phone_customers,
+        row_number() over (partition by user_token order by updated_at desc, customer_id desc) as phone_rank
     from {{ ref('stg_crm__customers') }}
 
 ),
@@ -19,28 +20,33 @@ customers as (
 crm as (
 
     select
-        coalesce(phone_e164, concat('crm-', customer_id)) as user_key,
-        phone_e164 as user_id,
+        coalesce(user_token, concat('crm-', customer_id)) as user_key,
+        user_token as user_id,
         customer_id,
-        case when phone_e164 is null then 1 else phone_customers end as crm_customer_count,
-        full_name,
+        case when user_token is null then 1 else phone_customers end as crm_customer_count,
+        phone_masked,
+        phone_encrypted,
+        full_name_encrypted,
+        full_name_masked,
         gender,
-        birth_date,
+        birth_date_encrypted,
         city,
         acquisition_channel,
         created_at,
         updated_at
     from customers
-    where phone_e164 is null or phone_rank = 1
+    where user_token is null or phone_rank = 1
 
 ),
 
 bss as (
 
     select
-        coalesce(phone_e164, concat('bss-', subscriber_id)) as user_key,
-        phone_e164 as user_id,
+        coalesce(user_token, concat('bss-', subscriber_id)) as user_key,
+        user_token as user_id,
         subscriber_id,
+        phone_masked,
+        phone_encrypted,
         gender,
         plan_product_id,
         status,
@@ -51,12 +57,12 @@ bss as (
             *,
             -- an open account describes the number better than a closed one
             row_number() over (
-                partition by phone_e164
+                partition by user_token
                 order by status = 'closed', updated_at desc, subscriber_id desc
             ) as phone_rank
         from {{ ref('stg_bss__subscribers') }}
     ) as ranked
-    where phone_e164 is null or phone_rank = 1
+    where user_token is null or phone_rank = 1
 
 ),
 
@@ -68,14 +74,17 @@ joined as (
         crm.customer_id,
         bss.subscriber_id,
         coalesce(crm.crm_customer_count, 0) as crm_customer_count,
-        crm.full_name,
+        coalesce(crm.phone_masked, bss.phone_masked) as phone_masked,
+        coalesce(crm.phone_encrypted, bss.phone_encrypted) as phone_encrypted,
+        crm.full_name_encrypted,
+        crm.full_name_masked,
         -- the CRM is the system of record for demographics; BSS fills in when the CRM does not know
         case when crm.gender in ('M', 'F') then crm.gender else coalesce(bss.gender, crm.gender, 'U') end as gender,
         crm.gender as crm_gender,
         bss.gender as bss_gender,
         case when crm.gender is not null and bss.gender is not null then crm.gender = bss.gender end
             as is_gender_consistent,
-        crm.birth_date,
+        crm.birth_date_encrypted,
         crm.city,
         crm.acquisition_channel,
         bss.plan_product_id,

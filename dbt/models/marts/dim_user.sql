@@ -69,11 +69,14 @@ final as (
         profile.user_id,
         profile.customer_id,
         profile.subscriber_id,
-        profile.full_name,
+        profile.phone_masked,
+        profile.full_name_masked,
         profile.gender,
         profile.is_gender_consistent,
-        profile.birth_date,
-        cast(floor(months_between(as_of.as_of_date, profile.birth_date) / 12) as int) as age,
+        -- the birth date stays encrypted in silver: gold has the age only
+        cast(floor(months_between(
+            as_of.as_of_date, cast({{ pii_decrypt('profile.birth_date_encrypted') }} as date)
+        ) / 12) as int) as age,
         profile.city,
         profile.plan_product_id,
         profile.plan_name,

@@ -19,7 +19,7 @@ events as (
 
     select
         *,
-        coalesce(phone_e164, 'unidentified') as user_key
+        coalesce(user_token, 'unidentified') as user_key
     from {{ ref('stg_app__events') }}
 
 ),
@@ -38,7 +38,7 @@ daily as (
 
     select
         user_key,
-        max(phone_e164) as user_id,
+        max(user_token) as user_id,
         event_date as activity_date,
         count(*) as events,
         count_if(event_type = 'login') as logins,

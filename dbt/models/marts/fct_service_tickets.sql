@@ -41,8 +41,8 @@ final as (
         ticket_id,
         customer_id,
         -- the user the ticket belongs to: its phone, or the CRM customer when the phone is unusable
-        coalesce(phone_e164, concat('crm-', customer_id)) as user_key,
-        phone_e164 as user_id,
+        coalesce(user_token, concat('crm-', customer_id)) as user_key,
+        user_token as user_id,
         category,
         channel,
         status,

@@ -23,7 +23,7 @@ final as (
 
     select
         orders.order_id,
-        orders.phone_e164 as user_id,
+        orders.user_token as user_id,
         orders.product_id,
         orders.business_type,
         orders.channel,

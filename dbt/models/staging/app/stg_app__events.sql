@@ -1,10 +1,9 @@
--- App events with the phone the app logged in with as the unified user ID; event_date is the
+-- App events with the phone the app logged in with as the unified user ID's token; event_date is the
 -- operator's local date (the landing loader's partition).
 
 select
     event_id,
-    user_phone as phone_raw,
-    {{ normalize_phone('user_phone') }} as phone_e164,
+    {{ user_token('user_phone') }} as user_token,
     device_id,
     event_type,
     event_at,

@@ -12,7 +12,7 @@ source as (
 renamed as (
 
     select
-        {{ normalize_phone('phone') }} as phone_e164,
+        {{ user_token('phone') }} as user_token,
         bill_month,
         data_gb,
         call_minutes,

@@ -29,8 +29,8 @@ renamed as (
 
     select
         source.order_id,
-        source.phone as phone_raw,
-        {{ normalize_phone('source.phone') }} as phone_e164,
+        {{ user_token('source.phone') }} as user_token,
+        source.phone is not null as has_phone,
         source.product_id,
         source.business_type,
         source.channel,

@@ -1,4 +1,5 @@
--- BSS accounts, one per number: gender from ISO/IEC 5218 codes to the CRM's M / F / U.
+-- BSS accounts, one per number: gender from ISO/IEC 5218 codes to the CRM's M / F / U; the phone
+-- as the unified user ID's token, masked and encrypted (dbt/macros/pii.sql).
 
 with
 
@@ -19,8 +20,9 @@ renamed as (
 
     select
         source.subscriber_id,
-        source.phone as phone_raw,
-        {{ normalize_phone('source.phone') }} as phone_e164,
+        {{ user_token('source.phone') }} as user_token,
+        {{ mask_phone('source.phone') }} as phone_masked,
+        {{ pii_encrypt('source.phone') }} as phone_encrypted,
         source.gender as gender_code,
         coalesce(genders.gender, 'U') as gender,
         source.plan_product_id,

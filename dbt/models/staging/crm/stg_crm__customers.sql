@@ -1,5 +1,6 @@
--- Current CRM customers: one row per customer, deleted ones dropped, the phone kept as typed
--- and normalised to E.164 (the unified user ID).
+-- Current CRM customers: one row per customer, deleted ones dropped. The contract's pii columns
+-- leave bronze protected (dbt/macros/pii.sql): the phone as the unified user ID's token and a
+-- masked form, the name and birth date encrypted, the name masked.
 
 with
 
@@ -14,11 +15,14 @@ renamed as (
 
     select
         customer_id,
-        phone as phone_raw,
-        {{ normalize_phone('phone') }} as phone_e164,
-        full_name,
+        {{ user_token('phone') }} as user_token,
+        phone is not null as has_phone,
+        {{ mask_phone('phone') }} as phone_masked,
+        {{ pii_encrypt('phone') }} as phone_encrypted,
+        {{ pii_encrypt('full_name') }} as full_name_encrypted,
+        {{ mask_name('full_name') }} as full_name_masked,
         {{ standard_gender('gender') }} as gender,
-        birth_date,
+        {{ pii_encrypt('birth_date') }} as birth_date_encrypted,
         city,
         acquisition_channel,
         created_at,

@@ -1,4 +1,5 @@
--- Current service tickets with their stage times; the customer's phone normalised like the CRM's.
+-- Current service tickets with their stage times; the customer's phone as the CRM's: the unified
+-- user ID's token.
 
 with
 
@@ -14,7 +15,7 @@ renamed as (
     select
         ticket_id,
         customer_id,
-        {{ normalize_phone('phone') }} as phone_e164,
+        {{ user_token('phone') }} as user_token,
         category,
         channel,
         status,

@@ -12,6 +12,7 @@ import org.apache.spark.sql.catalyst.analysis.ResolvedNamespace;
 import org.apache.spark.sql.catalyst.analysis.ResolvedPersistentView;
 import org.apache.spark.sql.catalyst.analysis.ResolvedTable;
 import org.apache.spark.sql.catalyst.catalog.HiveTableRelation;
+import org.apache.spark.sql.catalyst.expressions.ApplyFunctionExpression;
 import org.apache.spark.sql.catalyst.expressions.Expression;
 import org.apache.spark.sql.catalyst.expressions.SubqueryExpression;
 import org.apache.spark.sql.catalyst.plans.logical.Command;
@@ -38,7 +39,8 @@ import scala.runtime.BoxedUnit;
  * MERGE, DELETE, CREATE, DROP, ALTER, CACHE, ADD JAR or function. A query reads only tables and
  * views of the databases in {@code spark.lakehouse.serving.databases}: a view is checked as
  * itself (what it reads below is its owner's business, as in every SQL database), a table read
- * by path, a file or a stream is refused, and so are the functions that call Java by reflection.
+ * by path, a file or a stream is refused, and so are the functions that call Java by reflection
+ * and the PII functions (lakehouse.pii) outside the views that use them.
  *
  * <p>Enabled with {@code spark.sql.extensions=...,lakehouse.serving.ReadOnlyExtension}; the
  * databases are read once, when the session is made (a static setting: a client cannot SET it).
@@ -167,6 +169,12 @@ public final class ReadOnlyExtension extends AbstractFunction1<SparkSessionExten
     private void checkExpression(Expression e) {
       String kind = e.getClass().getSimpleName();
       if (kind.contains("Reflect")) refuse("calling Java by reflection (" + e.prettyName() + ")");
+      // pii.token and pii.encrypt run here only inside the pipeline's views (a view is not
+      // visited below): called directly, they would let a client tokenise any phone number.
+      if (e instanceof ApplyFunctionExpression
+          && ((ApplyFunctionExpression) e).function().getClass().getName().startsWith("lakehouse.pii.")) {
+        refuse("calling " + ((ApplyFunctionExpression) e).function().canonicalName() + " (the pipeline's only)");
+      }
       if (e instanceof SubqueryExpression) visit(((SubqueryExpression) e).plan());
       Iterator<Expression> children = e.children().iterator();
       while (children.hasNext()) checkExpression(children.next());
