@@ -77,6 +77,11 @@ class AirflowClient:
         """Every DAG's id and whether it is paused."""
         return {d["dag_id"]: d["is_paused"] for d in self._request("GET", "/api/v2/dags?limit=100")["dags"]}
 
+    def event_logs(self, limit: int = 100, offset: int = 0) -> list[dict]:
+        """Airflow's audit log (who triggered, paused or changed what), newest first."""
+        path = f"/api/v2/eventLogs?order_by=-event_log_id&limit={limit}&offset={offset}"
+        return self._request("GET", path)["event_logs"]
+
     def active_tasks(self) -> list[str]:
         """The task instances queued or running, of any DAG (``dag.task``): what may be writing.
         A paused DAG's run starts no new task, but the ones already running finish."""

@@ -36,7 +36,7 @@ from pathlib import Path
 from core import alerts
 from core.settings import REPO_DIR, get_settings
 from core.sql import thrift_query
-from lakehouse import watch
+from lakehouse import audit, watch
 
 log = logging.getLogger("capture")
 
@@ -260,7 +260,12 @@ class Service:
                 self.watching.start()
 
     def _watch(self) -> None:
-        """Gold's freshness and the rows set aside (``lakehouse.watch``), alerted on change."""
+        """Gold's freshness and the rows set aside (``lakehouse.watch``), alerted on change; and
+        the audit's new statements and Airflow events collected (``lakehouse.audit``)."""
+        try:
+            audit.collect()
+        except Exception as e:  # noqa: BLE001 - the next minute tries again
+            log.warning("capture: audit not collected: %s", e)
         try:
             found = self.watch.observe(watch.measure())
         except Exception as e:  # noqa: BLE001 - the Thrift server down: the next minute tries again

@@ -30,6 +30,7 @@ from expectations.docs import docs_index
 from expectations.results import quarantine_table, results_table
 from expectations.run_summary import summary as quality_summary
 from expectations.scorecard import scorecard_path
+from lakehouse import audit
 from lakehouse.gold_report import report as gold_report
 from lakehouse.reconcile import reconcile_all
 from simulator.generator.cli import default_landing, generate
@@ -183,6 +184,7 @@ def run(scale: float, seed: int) -> int:
         "capture service up" if services.running("capture") else "capture service DOWN: infra/stack.sh start capture"
     )
     print(f"[9/9] always on: {capture}; {', '.join(SCHEDULED_DAGS)} switched on")
+    statements, events = audit.collect()
     print(
         "\nSummary\n"
         f"  time              {time.monotonic() - t0:.0f}s\n"
@@ -206,6 +208,8 @@ def run(scale: float, seed: int) -> int:
         "  personal data     phones as tokens (user_key) and 138****1234, names and birth dates encrypted in "
         "silver (pii.decrypt: the pipeline only); erase a person: python -m lakehouse.erase --phone <number> "
         f"--requested-by <who> (audit {erasure.REQUESTS_TABLE})\n"
+        f"  audit             {audit.SQL_TABLE} ({statements:,} statements so far: login, time, text hash, tables "
+        f"read), {audit.AIRFLOW_TABLE} (+{events} Airflow events), {erasure.REQUESTS_TABLE}: governance only\n"
         f"  quality report    {scorecard_path()} (scorecard, trends) and {docs_index()} (Data Docs); "
         f"results {results_table()}, quarantine {quarantine_table()}\n"
         f"  landing zone      {default_landing()} (manifest _manifest.json)\n"

@@ -8,9 +8,11 @@
 
 SERVING_LOG="$LOG_DIR/serving.log"
 SERVING_URL="jdbc:hive2://$LAKEHOUSE_BIND_HOST:$SERVING_PORT/gold"
-SERVING_DATABASES="gold,quality"
+SERVING_DATABASES="gold,quality,audit"
 # ...but not the quality gates' quarantine: the raw rows they held back, PII and all.
 SERVING_HIDDEN_TABLES="quality.quarantine"
+# ...and the audit (who ran what, who erased whom) is the governance committee's.
+SERVING_RESTRICTED="audit:governance"
 
 serving_ready() {  # a real query, logged in as an analyst
   "$VENV_DIR/bin/python" -c 'from core.sql import thrift_query; assert thrift_query("select 1", user="analyst") == [(1,)]'
@@ -24,9 +26,10 @@ start_serving() {
   local t=$SECONDS
   launch_hiveserver serving "$SERVING_LOG" "$SERVING_PORT" "$SERVING_DRIVER_MEMORY" \
     --name lakehouse-serving \
-    --conf spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension,lakehouse.serving.ReadOnlyExtension \
+    --conf spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension,lakehouse.serving.ReadOnlyExtension,lakehouse.audit.AuditExtension \
     --conf spark.lakehouse.serving.databases="$SERVING_DATABASES" \
     --conf spark.lakehouse.serving.hidden="$SERVING_HIDDEN_TABLES" \
+    --conf spark.lakehouse.serving.restricted="$SERVING_RESTRICTED" \
     --conf spark.sql.runSQLOnFiles=false \
     --conf spark.sql.catalog.pii.decrypt=false \
     -- --hiveconf hive.server2.authentication.ldap.baseDN=ou=people,dc=lakehouse,dc=local

@@ -11,7 +11,9 @@ thrift_ready() {  # a real query over the HiveServer2 protocol
 
 # launch_hiveserver NAME LOG PORT MEMORY [SPARK_SUBMIT_OPTION...] [-- HIVECONF_OPTION...]: a Spark
 # Thrift Server (HiveServer2) on PORT, as the pipeline's and the serving endpoint run it. The
-# pyspark wheel has no sbin/start-thriftserver.sh; this is what it would run.
+# pyspark wheel has no sbin/start-thriftserver.sh; this is what it would run. Each statement's
+# login, times, text hash and tables read go to $LOG_DIR/audit/sql-NAME.jsonl (lakehouse.audit:
+# the listener here, the check rule in each endpoint's spark.sql.extensions).
 launch_hiveserver() {
   local name="$1" log="$2" port="$3" memory="$4" spark=(); shift 4
   while [ $# -gt 0 ] && [ "$1" != -- ]; do spark+=("$1"); shift; done
@@ -19,6 +21,8 @@ launch_hiveserver() {
   # HiveServer2 takes its port from the environment before any configuration file
   HIVE_SERVER2_THRIFT_PORT="$port" HIVE_SERVER2_THRIFT_BIND_HOST="$LAKEHOUSE_BIND_HOST" launch "$name" "$log" \
     "$SPARK_HOME/bin/spark-submit" --master "$SPARK_MASTER" --driver-memory "$memory" "${spark[@]}" \
+    --conf spark.extraListeners=lakehouse.audit.AuditListener \
+    --conf spark.lakehouse.audit.file="$LOG_DIR/audit/sql-$name.jsonl" --conf spark.lakehouse.audit.endpoint="$name" \
     --class org.apache.spark.sql.hive.thriftserver.HiveThriftServer2 \
     --hiveconf hive.server2.thrift.bind.host="$LAKEHOUSE_BIND_HOST" "$@" spark-internal
 }
@@ -40,6 +44,7 @@ start_thrift() {
   local token; token="$(secret spark_connect_token)" || die "thrift: no Spark Connect token"
   SPARK_CONNECT_AUTHENTICATE_TOKEN="$token" launch_hiveserver thrift "$THRIFT_LOG" "$THRIFT_PORT" "$THRIFT_DRIVER_MEMORY" \
     --name lakehouse-thrift-server \
+    --conf spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension,lakehouse.audit.AuditExtension \
     --conf spark.scheduler.mode=FAIR --conf spark.scheduler.allocation.file="$INFRA_DIR/spark/fairscheduler.xml" \
     "${connect_server[@]}"
   wait_until thrift "$THRIFT_LOG" 120 thrift_ready

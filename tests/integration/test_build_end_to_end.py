@@ -275,3 +275,8 @@ def test_gold_tables_and_columns_carry_their_dbt_descriptions_as_comments(first_
     assert " ".join((extended.get("Comment") or "").split()) == " ".join(model["description"].split())
     comments = {r[0]: " ".join((r[2] or "").split()) for r in thrift_query("describe gold.dim_user")}
     assert {c: comments.get(c) for c in described} == described
+    # a view's columns too: gold.fct_orders carries the docs of the table under it
+    view = {r[0]: " ".join((r[2] or "").split()) for r in thrift_query("describe gold.fct_orders")}
+    table = {r[0]: " ".join((r[2] or "").split()) for r in thrift_query("describe gold.fct_orders_merged")}
+    documented = [c for c, text in table.items() if text and not c.startswith("#") and c != "_built_at"]
+    assert len(documented) >= 10 and {c: view.get(c) for c in documented} == {c: table[c] for c in documented}

@@ -7,6 +7,7 @@ import java.util.Set;
 
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.SparkSessionExtensions;
+import org.apache.spark.sql.catalyst.CurrentUserContext;
 import org.apache.spark.sql.catalyst.TableIdentifier;
 import org.apache.spark.sql.catalyst.analysis.ResolvedNamespace;
 import org.apache.spark.sql.catalyst.analysis.ResolvedPersistentView;
@@ -49,6 +50,8 @@ public final class ReadOnlyExtension extends AbstractFunction1<SparkSessionExten
   public static final String DATABASES = "spark.lakehouse.serving.databases";
   // Tables of those databases that stay the pipeline's (db.table): raw rows held back by a gate.
   public static final String HIDDEN = "spark.lakehouse.serving.hidden";
+  // Databases only some logins read, db:user|user,...: the audit is the governance committee's.
+  public static final String RESTRICTED = "spark.lakehouse.serving.restricted";
 
   // The catalog's reads a BI tool makes while browsing; everything else that is a Command writes
   // or changes the session's powers.
@@ -84,6 +87,7 @@ public final class ReadOnlyExtension extends AbstractFunction1<SparkSessionExten
     private final SparkSession session;
     private final Set<String> databases = new HashSet<>();
     private final Set<String> hidden = new HashSet<>();
+    private final java.util.Map<String, Set<String>> restricted = new java.util.HashMap<>();
 
     Check(SparkSession session) {
       this.session = session;
@@ -92,6 +96,12 @@ public final class ReadOnlyExtension extends AbstractFunction1<SparkSessionExten
       }
       for (String table : session.sparkContext().conf().get(HIDDEN, "").split(",")) {
         if (!table.isBlank()) hidden.add(table.trim().toLowerCase(Locale.ROOT));
+      }
+      for (String entry : session.sparkContext().conf().get(RESTRICTED, "").split(",")) {
+        String[] dbUsers = entry.split(":", 2);
+        if (dbUsers.length == 2) {
+          restricted.put(dbUsers[0].trim().toLowerCase(Locale.ROOT), new HashSet<>(Arrays.asList(dbUsers[1].trim().split("\\|"))));
+        }
       }
     }
 
@@ -217,8 +227,14 @@ public final class ReadOnlyExtension extends AbstractFunction1<SparkSessionExten
     }
 
     private void allowed(String db, String what) {
-      if (!databases.contains(db.toLowerCase(Locale.ROOT))) {
+      String name = db.toLowerCase(Locale.ROOT);
+      if (!databases.contains(name)) {
         refuse(what + " (this endpoint reads only " + String.join(", ", new java.util.TreeSet<>(databases)) + ")");
+      }
+      // the login of the statement being checked, as Spark's current_user() sees it
+      Set<String> users = restricted.get(name);
+      if (users != null && !users.contains(CurrentUserContext.getCurrentUserOrEmpty())) {
+        refuse(what + " (" + String.join(", ", new java.util.TreeSet<>(users)) + " only)");
       }
     }
 
