@@ -13,7 +13,7 @@ from pyspark.sql import types as T
 
 from core.settings import get_settings
 from expectations.rules import Check
-from schemas.spark import stats_without
+from schemas.spark import properties_sql, set_properties, stats_without
 
 RESULTS_SCHEMA = T.StructType(
     [
@@ -177,13 +177,10 @@ def ensure_tables(spark: SparkSession) -> None:
         props = stats_without(schema.fields, ["key_value", "row_json"]) if schema is QUARANTINE_SCHEMA else {}
         if not spark.catalog.tableExists(name):
             # DDL, not an empty frame written: no Spark job (a cold server: 7.4 s -> 4.9 s)
-            tblproperties = "".join(f" tblproperties ('{k}' = '{v}')" for k, v in props.items())
+            tblproperties = f" tblproperties ({properties_sql(props)})" if props else ""
             spark.sql(f"create table if not exists {name} ({_ddl(schema)}) using delta{tblproperties}")
-        else:
-            have = {r.key: r.value for r in spark.sql(f"show tblproperties {name}").collect()}
-            for key, value in props.items():
-                if have.get(key) != value:
-                    spark.sql(f"alter table {name} set tblproperties ('{key}' = '{value}')")
+        elif props:
+            set_properties(spark, name, props)
 
 
 def _in(values) -> str:

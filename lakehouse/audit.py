@@ -14,6 +14,7 @@ analyst is refused the ``audit`` database):
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -40,7 +41,9 @@ def sql_log_dir() -> Path:
     return Path(get_settings().log_dir) / "audit"
 
 
+@functools.cache
 def ensure_tables() -> None:
+    """Once per process (the capture service collects every minute)."""
     thrift_query(f"create database if not exists {DB}")
     thrift_query(f"create table if not exists {SQL_TABLE} ({_SQL_COLUMNS}) using delta")
     thrift_query(f"create table if not exists {AIRFLOW_TABLE} ({_AIRFLOW_COLUMNS}) using delta")

@@ -1,11 +1,12 @@
-"""Spark schemas derived from the contracts, and the Delta property that keeps their personal
-columns out of the transaction log."""
+"""Spark schemas derived from the contracts, and Delta table properties: the one that keeps their
+personal columns out of the transaction log, and how any is set."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
 
+from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
 from schemas.contracts import Contract
@@ -46,3 +47,16 @@ def stats_without(fields: Iterable[T.StructField], personal: Iterable[str]) -> d
     excluded = set(personal)
     kept = [f"`{f.name}`" for f in fields if f.name not in excluded and isinstance(f.dataType, _STATS_TYPES)]
     return {"delta.dataSkippingStatsColumns": ",".join(kept)}
+
+
+def set_properties(spark: SparkSession, table: str, wanted: dict[str, str]) -> None:
+    """Set the table properties that differ from ``wanted`` (one ALTER, none when all match)."""
+    have = {r.key: r.value for r in spark.sql(f"show tblproperties {table}").collect()}
+    changed = {k: v for k, v in wanted.items() if have.get(k) != v}
+    if changed:
+        spark.sql(f"alter table {table} set tblproperties ({properties_sql(changed)})")
+
+
+def properties_sql(props: dict[str, str]) -> str:
+    """Table properties for TBLPROPERTIES (...)."""
+    return ", ".join(f"{k!r} = {v!r}" for k, v in props.items())

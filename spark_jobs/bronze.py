@@ -13,6 +13,10 @@ from pyspark.sql import types as T
 
 from core.settings import get_settings
 
+# Table properties are set the same way in every layer (expectations too): re-exported here.
+from schemas.spark import properties_sql as properties_sql
+from schemas.spark import set_properties as set_properties
+
 log = logging.getLogger(__name__)
 
 # What Spark, the metastore and Delta raise when another process creates or alters the same table
@@ -53,23 +57,10 @@ def append(df: DataFrame, table: str, location: str | None = None) -> None:
         df.write.format("delta").mode("append").saveAsTable(table)
 
 
-def set_properties(spark: SparkSession, table: str, wanted: dict[str, str]) -> None:
-    """Set the table properties that differ from ``wanted`` (one ALTER, none when all match)."""
-    have = {r.key: r.value for r in spark.sql(f"show tblproperties {table}").collect()}
-    changed = {k: v for k, v in wanted.items() if have.get(k) != v}
-    if changed:
-        spark.sql(f"alter table {table} set tblproperties ({properties_sql(changed)})")
-
-
 def ddl_columns(fields: Iterable[T.StructField]) -> str:
     """Columns for CREATE TABLE or ADD COLUMNS. No NOT NULL, at any depth: the layout an empty
     frame written as a table has, which the tables made before DDL was used have."""
     return ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in fields)
-
-
-def properties_sql(props: dict[str, str]) -> str:
-    """Table properties for TBLPROPERTIES (...)."""
-    return ", ".join(f"{k!r} = {v!r}" for k, v in props.items())
 
 
 def created_concurrently(error: BaseException) -> bool:
