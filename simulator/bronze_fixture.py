@@ -5,7 +5,8 @@ dbt's known-answer tests and its benchmark build on it, in a bronze database of 
 ``python -m simulator.bronze_fixture --scale 0.002 --bronze-db kat_bronze [--change 0.01]``
 
 ``--change`` then applies a change of that share of the rows (updated orders, tickets,
-customers and plans; a new day of app events and cell KPIs) the way the pipelines would.
+customers and plans; a new day of app events and cell KPIs) the way the pipelines would, and
+the planted price change (``price_change``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import json
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -30,20 +33,27 @@ from simulator.generator.cli import build_tables
 from simulator.generator.common import US_PER_DAY, phone_variants, pick_rows, stream
 from simulator.generator.config import GeneratorConfig
 from simulator.generator.manifest import Manifest
+from spark_jobs.bronze import ddl_columns
+from spark_jobs.cdc.changes import change_log_schema, topic_for
 from spark_jobs.cdc.current_state import current_schema
 from spark_jobs.landing.feeds import Feed
 from spark_jobs.landing.parse import partition_values
 from spark_jobs.landing.tables import feed_schema
 
 UTC_US = pa.timestamp("us", tz="UTC")
+# The change logs the models read besides the current state (the product price history's),
+# written with it as Debezium's initial snapshot would.
+CHANGE_LOGS = ("bss.products",)
+PRICE_RISE = Decimal("10.00")
 
 
-def generate(cfg: GeneratorConfig) -> dict[str, pa.Table]:
+def generate(cfg: GeneratorConfig, m: Manifest | None = None) -> dict[str, pa.Table]:
     """Every source table by qualified name, as the sources hold it (file feeds without the
-    file-level defects the loader removes: duplicates, broken lines and files)."""
-    m = Manifest(cfg.seed, cfg.scale)
+    file-level defects the loader removes: duplicates, broken lines and files); the ground truth
+    goes to ``m`` when given."""
+    m = m or Manifest(cfg.seed, cfg.scale)
     tables, people, cells = build_tables(cfg, m)
-    kpis = pa.concat_tables([network.cell_kpis_day(cfg, cells, d) for d in range(cfg.days)])
+    kpis = pa.concat_tables([network.cell_kpis_day(cfg, cells, d, m.truth) for d in range(cfg.days)])
     ev = app_events.events(cfg, people)
     # A share of events carry the phone as people type it; the models must unify them.
     rng = stream(cfg.seed, "fixture-app-phones")
@@ -110,6 +120,67 @@ def table_name(bronze_db: str, qualified_name: str) -> str:
     return f"{bronze_db}.{source}_{name}"
 
 
+def change_log_name(bronze_db: str, qualified_name: str) -> str:
+    return f"{table_name(bronze_db, qualified_name)}_changes"
+
+
+def _log_changes(spark, bronze_db: str, name: str, op: str, where: str = "true", **after: str) -> None:
+    """Append to the table's change log the events CDC lands for its current-state rows
+    ``where``: snapshot reads (op r), or updates (op u) to the values ``after`` (SQL)."""
+    contract = get_contract(name)
+    current, log = table_name(bronze_db, name), change_log_name(bronze_db, name)
+    before = "null" if op == "r" else "struct(" + ", ".join(f"`{c}`" for c in contract.column_names) + ")"
+    image = "struct(" + ", ".join(f"{after.get(c, f'`{c}`')} as `{c}`" for c in contract.column_names) + ")"
+    # positions after the log's last event, as a later commit has
+    spark.sql(
+        f"insert into {log} select _key, '{op}', {before}, {image}, current_timestamp(), null, "
+        f"logged.n + _lsn, logged.n + _commit_lsn, {op == 'r'}, null, '{topic_for(contract)}', 0, "
+        f"logged.n + _kafka_offset, current_timestamp() "
+        f"from {current} cross join (select count(*) as n from {log}) as logged where {where}"
+    )
+
+
+@dataclass(frozen=True)
+class PriceChange:
+    """The planted price change: the most ordered product's price rises an hour after the newest
+    order, and two orders follow it, one at the old price (wrong now), one at the new."""
+
+    product_id: int
+    old_price: Decimal
+    new_price: Decimal
+    changed_at: datetime  # the new version's updated_at (UTC, naive as the generator's)
+    product: pa.Table  # the product's new version, a bss.products row
+    orders: pa.Table  # bss.orders rows: at the old price, then at the new
+
+
+def price_change(data: dict[str, pa.Table]) -> PriceChange:
+    """The planted price change of the generated ``data`` (deterministic: the known-answer test
+    recomputes it)."""
+    orders, products = data["bss.orders"], data["bss.products"]
+    counts = orders.column("product_id").to_pandas().value_counts().sort_index()
+    pid = int(counts.idxmax())
+    (product,) = products.filter(pc.equal(products["product_id"], pid)).to_pylist()
+    old, new = product["price"], product["price"] + PRICE_RISE
+    changed_at = pc.max(orders["created_at"]).as_py() + timedelta(hours=1)
+    mine = orders.filter(pc.equal(orders["product_id"], pid))
+    template = mine.slice(pc.index(mine["created_at"], pc.max(mine["created_at"])).as_py(), 1).to_pylist()[0]
+    planted = []
+    for n, amount in enumerate((old, new), start=1):
+        created = changed_at + timedelta(hours=n)
+        shift = created - template["created_at"]
+        row = {c: v + shift if isinstance(v, datetime) else v for c, v in template.items()}
+        row.update(order_id=f"{template['business_type']}{created:%Y%m%d}{999_990 + n}", amount=amount)
+        planted.append(row)
+    return PriceChange(
+        product_id=pid,
+        old_price=old,
+        new_price=new,
+        changed_at=changed_at,
+        product=pa.Table.from_pylist([{**product, "price": new, "updated_at": changed_at}], schema=products.schema),
+        orders=pa.Table.from_pylist(planted, schema=orders.schema),
+    )
+
+
 def _bronze_schema(contract: Contract):
     """The pipeline's own schema of the bronze table: current state, or file feed."""
     return current_schema(contract) if contract.is_database_table else feed_schema(Feed(contract))
@@ -146,13 +217,19 @@ def write(spark, data: dict[str, pa.Table], bronze_db: str, progress=_progress) 
             _write(spark, bronze_db, name, bronze_shaped(name, table), "overwrite", Path(tmp))
             rows[name] = table.num_rows
             progress(f"  {table_name(bronze_db, name):<32} {table.num_rows:>11,} rows  {time.monotonic() - t0:5.1f}s")
+    for name in CHANGE_LOGS:
+        if name in data:
+            columns = ddl_columns(change_log_schema(get_contract(name)).fields)
+            spark.sql(f"create or replace table {change_log_name(bronze_db, name)} ({columns}) using delta")
+            _log_changes(spark, bronze_db, name, "r")
     return rows
 
 
 def change(spark, data: dict[str, pa.Table], bronze_db: str, share: float, progress=_progress) -> dict[str, int]:
     """Change ``share`` of the rows as the pipelines would land it: updates merged into the
     current-state tables (newer _applied_at), as many orders deleted (tombstones), a new day of app
-    events and cell KPIs appended (newer _ingested_at). Returns rows changed per table."""
+    events and cell KPIs appended (newer _ingested_at), and the planted price change
+    (``price_change``). Returns rows changed per table."""
     changed = {}
     updates = {
         "bss.orders": (
@@ -182,7 +259,22 @@ def change(spark, data: dict[str, pa.Table], bronze_db: str, share: float, progr
     spark.sql(f"update {target} set _is_deleted = true, _applied_at = current_timestamp() where {where}")
     changed["bss.orders deleted"] = n
     progress(f"  {target:<32} {n:>11,} rows deleted")
+    # The price change: the product's update event, then its current state; the orders after it.
+    plan = price_change(data)
+    where = f"product_id = {plan.product_id}"
+    values = {"price": f"cast({plan.new_price} as decimal(10,2))", "updated_at": f"timestamp'{plan.changed_at}'"}
+    _log_changes(spark, bronze_db, "bss.products", "u", where, **values)
+    target = table_name(bronze_db, "bss.products")
+    assignments = ", ".join(f"{c} = {v}" for c, v in values.items())
+    spark.sql(f"update {target} set {assignments}, _applied_at = current_timestamp() where {where}")
+    changed["bss.products"] = 1
+    progress(f"  {target:<32} {1:>11,} rows updated (a price change)")
+    planted = ", ".join(f"'{o}'" for o in plan.orders["order_id"].to_pylist())
+    spark.sql(f"delete from {table_name(bronze_db, 'bss.orders')} where order_id in ({planted})")  # a rerun's
     with tempfile.TemporaryDirectory() as tmp:
+        _write(spark, bronze_db, "bss.orders", bronze_shaped("bss.orders", plan.orders), "append", Path(tmp))
+        changed["bss.orders after the price change"] = plan.orders.num_rows
+        progress(f"  {table_name(bronze_db, 'bss.orders'):<32} {plan.orders.num_rows:>11,} rows appended (priced)")
         for name, ts_col, id_col in (
             ("app.events", "event_at", "event_id"),
             ("network.cell_kpis", "period_start", None),
@@ -213,6 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scale", type=float, default=0.002)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--bronze-db", required=True, help="bronze database to (re)write, e.g. kat_bronze")
+    p.add_argument("--days", type=int, default=30)
+    p.add_argument("--monthly-churn", type=float, default=GeneratorConfig.monthly_churn)
+    p.add_argument("--truth", type=Path, default=None, help="write the ground truth (terminations, faults) here")
     p.add_argument("--change", type=float, default=None, help="instead: change this share of the rows (e.g. 0.01)")
     args = p.parse_args(argv)
     if args.bronze_db in ("bronze", "default"):
@@ -220,8 +315,11 @@ def main(argv: list[str] | None = None) -> int:
     from core.session import get_spark
 
     t0 = time.monotonic()
-    cfg = GeneratorConfig(scale=args.scale, seed=args.seed)
-    data = generate(cfg)
+    cfg = GeneratorConfig(scale=args.scale, seed=args.seed, days=args.days, monthly_churn=args.monthly_churn)
+    m = Manifest(cfg.seed, cfg.scale)
+    data = generate(cfg, m)
+    if args.truth:
+        args.truth.write_text(json.dumps(m.truth))
     _progress(f"generated scale {cfg.scale} in {time.monotonic() - t0:.1f}s")
     spark = get_spark("bronze-fixture")
     if args.change is None:

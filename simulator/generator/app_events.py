@@ -1,5 +1,5 @@
 """App and mini-program events: a login on every active day, then page views, video plays,
-data sessions and purchases, heavier for the young; churners go silent for good."""
+data sessions and purchases, heavier for the young; churners fade, then go silent for good."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from simulator.generator.common import US_PER_DAY, diurnal_offsets, epoch_us, he
 from simulator.generator.config import GeneratorConfig
 
 TYPES = np.array(["page_view", "video_play", "data_session", "purchase", "logout"])
-# Per life stage: how often a user opens the app, extra events per active day, event mix.
-ACTIVE_P = np.array([0.9, 0.72, 0.4])
-EXTRA_EVENTS = np.array([5.6, 4.0, 2.2])
+# Per life stage: how often a user opens the app, extra events per active day, event mix. An
+# operator's app is opened every other day or less: many who stay go 3 days without a login.
+ACTIVE_P = np.array([0.55, 0.4, 0.22])
+EXTRA_EVENTS = np.array([10.0, 7.4, 4.4])
 MIX = np.array(
     [
         [0.40, 0.32, 0.18, 0.03, 0.07],  # young: video
@@ -57,10 +58,9 @@ def _draw_user_days(rng: np.random.Generator, cfg: GeneratorConfig, people: Peop
     seg = people.segment_idx
     scale = cfg.EVENTS_PER_CUSTOMER / 100.0
     user_p = np.clip(ACTIVE_P[seg] * rng.uniform(0.7, 1.1, n), 0.05, 0.98)
-    active = rng.random((n, days)) < user_p[:, None]
-    silent_from = np.where(people.churn_day >= 0, people.churn_day, days)
-    active &= np.arange(days)[None, :] < silent_from[:, None]
-    extra = np.where(active, rng.poisson(EXTRA_EVENTS[seg][:, None] * scale, (n, days)), 0)
+    factor = people.activity(days)
+    active = rng.random((n, days)) < user_p[:, None] * factor
+    extra = np.where(active, rng.poisson(EXTRA_EVENTS[seg][:, None] * scale * np.maximum(factor, 0.2)), 0)
     per_cell = np.where(active, 1 + extra, 0).ravel()
     user = np.repeat(np.repeat(np.arange(n), days), per_cell)
     day = np.repeat(np.tile(np.arange(days), n), per_cell)

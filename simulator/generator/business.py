@@ -56,7 +56,40 @@ class People:
     segment: np.ndarray  # young / family / senior
     segment_idx: np.ndarray  # 0 / 1 / 2, the same
     age: np.ndarray
-    churn_day: np.ndarray  # day index after which the user goes silent; -1 = never
+    churn: Churn
+
+    @property
+    def churn_day(self) -> np.ndarray:
+        return self.churn.day
+
+    def activity(self, days: int) -> np.ndarray:
+        """(users x days) factor on each user's app and data use: 1 as usual, fading over a
+        churner's last weeks, 0 once the account is closed, a dip that recovers for some others."""
+        c = self.churn
+        d = np.arange(days)[None, :]
+        fade_from = (c.day - c.decline_days)[:, None]
+        fading = np.clip((d - fade_from) / np.maximum(c.decline_days, 1)[:, None], 0, 1)
+        factor = np.where((c.day >= 0)[:, None], 1 - 0.9 * np.sqrt(fading), 1.0)  # steepest at first
+        dip = (d >= c.dip_start[:, None]) & (d < (c.dip_start + c.dip_days)[:, None])
+        factor = np.where(dip, factor * c.dip_depth[:, None], factor)
+        gone = np.where(c.day >= 0, c.day, np.where(c.closed_before, 0, days))
+        return np.where(d < gone[:, None], factor, 0.0)
+
+
+@dataclass
+class Churn:
+    """Who terminates and how their last weeks look (the churn model's ground truth).
+
+    ``day``: the window day the account closes (-1: stays); ``decline_days``: how long use fades
+    before (0: leaves without warning); a dip (``dip_*``, depth < 1) is a non-churner's false
+    signal; ``closed_before``: closed before the window (no activity, not a churn in it)."""
+
+    day: np.ndarray
+    decline_days: np.ndarray
+    dip_start: np.ndarray
+    dip_days: np.ndarray
+    dip_depth: np.ndarray
+    closed_before: np.ndarray
 
 
 def _decimals(values, digits: int, precision: int) -> pa.Array:
@@ -114,10 +147,10 @@ def customers(cfg: GeneratorConfig, m: Manifest) -> tuple[pa.Table, pa.Table, Pe
     pools = _name_pools(cfg.seed)
     prof = _draw_profiles(rng, cfg, pools)
     crm_phone, unusable_phone = _plant_crm_phone_defects(rng, cfg, m, prof)
-    churn_day = _draw_churn_days(rng, cfg, prof.segment_idx)
+    churn = _draw_churn(rng, cfg, prof.segment_idx)
     crm = _crm_customers_table(rng, prof, crm_phone, pools)
-    subs = _bss_subscribers_table(rng, cfg, m, prof, unusable_phone)
-    people = People(prof.customer_id, prof.phone, SEGMENTS[prof.segment_idx], prof.segment_idx, prof.age, churn_day)
+    subs = _bss_subscribers_table(rng, cfg, m, prof, unusable_phone, churn)
+    people = People(prof.customer_id, prof.phone, SEGMENTS[prof.segment_idx], prof.segment_idx, prof.age, churn)
     return crm, subs, people
 
 
@@ -163,11 +196,30 @@ def _plant_crm_phone_defects(
     return crm_phone, np.concatenate([nulls, bad])
 
 
-def _draw_churn_days(rng: np.random.Generator, cfg: GeneratorConfig, segment_idx: np.ndarray) -> np.ndarray:
-    """Churners: a share of users whose app use stops at least 3 days before the window ends."""
+# Relative churn by life stage (young, family, senior) and the share of churners who leave
+# without their use fading first: what keeps any rule or model from being perfect.
+CHURN_BY_SEGMENT = np.array([1.1, 0.75, 1.4])
+SILENT_CHURNERS = 0.12
+FALSE_SIGNALS = 0.03  # non-churners whose use dips for a while and recovers
+
+
+def _draw_churn(rng: np.random.Generator, cfg: GeneratorConfig, segment_idx: np.ndarray) -> Churn:
     n = len(segment_idx)
-    churn = rng.random(n) < np.select([segment_idx == 2], [0.12], 0.07)
-    return np.where(churn, rng.integers(0, max(1, cfg.days - 3), n), -1)
+    monthly = np.clip(cfg.monthly_churn * CHURN_BY_SEGMENT[segment_idx], 0, 1)
+    churns = rng.random(n) < 1 - (1 - monthly) ** (cfg.days / 30)
+    day = np.where(churns, rng.integers(0, cfg.days, n), -1)
+    decline = np.where(rng.random(n) < SILENT_CHURNERS, 0, rng.integers(21, 43, n))
+    dips = ~churns & (rng.random(n) < FALSE_SIGNALS)
+    dip_start = np.where(dips, rng.integers(-14, cfg.days, n), cfg.days)
+    closed_before = ~churns & (rng.random(n) < 0.02)
+    return Churn(
+        day=day,
+        decline_days=np.where(churns, decline, 0),
+        dip_start=dip_start,
+        dip_days=rng.integers(7, 22, n),
+        dip_depth=rng.uniform(0.1, 0.5, n),
+        closed_before=closed_before,
+    )
 
 
 def _crm_customers_table(
@@ -194,10 +246,16 @@ def _crm_customers_table(
 
 
 def _bss_subscribers_table(
-    rng: np.random.Generator, cfg: GeneratorConfig, m: Manifest, prof: _Profiles, unusable_phone: np.ndarray
+    rng: np.random.Generator,
+    cfg: GeneratorConfig,
+    m: Manifest,
+    prof: _Profiles,
+    unusable_phone: np.ndarray,
+    churn: Churn,
 ) -> pa.Table:
     """BSS: one account per number, its own gender code (ISO 5218); some disagree with the CRM
-    (planted only where the CRM's gender is known and its phone can be matched)."""
+    (planted only where the CRM's gender is known and its phone can be matched). Terminations
+    close the account and record when; the manifest's truth lists the window's."""
     n = len(prof.customer_id)
     gender = prof.gender
     code = np.select([gender == "M", gender == "F"], ["1", "2"], "0").astype(object)
@@ -206,7 +264,25 @@ def _bss_subscribers_table(
     flips = planter.plant("gender_mismatch", cfg.defects.gender_mismatch, eligible=comparable)
     code[flips] = np.where(gender[flips] == "M", "2", "1")
     plans = _segment_products(rng, prof.segment_idx, {"mobile_4g", "mobile_5g"})
-    status = rng.choice(np.array(["active", "suspended", "closed"]), size=n, p=[0.95, 0.03, 0.02])
+    start_us = epoch_us(cfg.start)
+    closed = (churn.day >= 0) | churn.closed_before
+    terminated = np.where(
+        churn.day >= 0,
+        start_us + churn.day * US_PER_DAY + diurnal_offsets(rng, n),
+        prof.created + ((start_us - prof.created) * rng.uniform(0.1, 0.99, n)).astype(np.int64),
+    )
+    terminated = np.where(closed, terminated, -1)
+    status = np.where(closed, "closed", np.where(rng.random(n) < 0.03, "suspended", "active"))
+    churned = np.flatnonzero(churn.day >= 0)
+    m.truth["terminations"] = [
+        {"phone": p, "terminated_at": str(t), "fading_days": int(f)}
+        for p, t, f in zip(
+            prof.phone[churned].tolist(),
+            to_datetime64(terminated[churned]).astype(str).tolist(),
+            churn.decline_days[churned].tolist(),
+            strict=True,
+        )
+    ]
     return pa.table(
         {
             "subscriber_id": prof.customer_id + 5_000_000,
@@ -215,7 +291,8 @@ def _bss_subscribers_table(
             "plan_product_id": plans,
             "status": status,
             "activated_at": to_datetime64(prof.created),
-            "updated_at": to_datetime64(prof.updated),
+            "terminated_at": pa.array(to_datetime64(terminated), mask=terminated < 0),
+            "updated_at": to_datetime64(np.maximum(prof.updated, terminated)),
         }
     )
 
@@ -374,23 +451,31 @@ def _next_month(d: date) -> date:
 
 
 def monthly_usage(cfg: GeneratorConfig, people: People, subs: pa.Table) -> pa.Table:
+    """A bill per open account and month; a churner's data use fades with its app use and its
+    last bill is the month it terminates in."""
     rng = stream(cfg.seed, "usage")
-    open_rows = np.flatnonzero(subs.column("status").to_numpy(zero_copy_only=False) != "closed")
+    open_rows = np.flatnonzero(~people.churn.closed_before)
     seg = people.segment[open_rows]
     mean_gb = np.select([seg == "young", seg == "family"], [55.0, 28.0], 6.0)
     plan = subs.column("plan_product_id").to_numpy()[open_rows]
     plan_price = PRICES[plan - 1]
+    activity = people.activity(cfg.days)[open_rows]
+    churn_day = people.churn_day[open_rows]
     cols = {k: [] for k in ("phone", "bill_month", "data_gb", "call_minutes", "bill_amount", "updated_at")}
     for mo in _bill_months(cfg):
-        k = len(open_rows)
-        gb = np.round(rng.gamma(2.0, mean_gb / 2.0, k), 3)
-        minutes = rng.poisson(np.select([seg == "senior"], [320], 150))
+        first = max(0, (mo - cfg.start).days)
+        last = min(cfg.days, (_next_month(mo) - cfg.start).days)
+        billed = (churn_day < 0) | (churn_day >= first)
+        k = int(billed.sum())
+        use = activity[billed, first:last].mean(axis=1)
+        gb = np.round(rng.gamma(2.0, mean_gb[billed] / 2.0, k) * use, 3)
+        minutes = np.round(rng.poisson(np.select([seg[billed] == "senior"], [320], 150)) * use)
         extra = np.round(np.maximum(0, gb - 60) * 0.5, 2)
-        cols["phone"].append(people.phone[open_rows])
+        cols["phone"].append(people.phone[open_rows][billed])
         cols["bill_month"].append(np.full(k, np.datetime64(mo, "D")))
         cols["data_gb"].append(gb)
         cols["call_minutes"].append(minutes.astype(np.int32))
-        cols["bill_amount"].append(np.round(plan_price + extra, 2))
+        cols["bill_amount"].append(np.round(plan_price[billed] + extra, 2))
         cols["updated_at"].append(np.full(k, np.datetime64(_next_month(mo), "us")))
     cat_ = {k: np.concatenate(v) for k, v in cols.items()}
     return pa.table(
@@ -417,13 +502,13 @@ class _TicketStages(NamedTuple):
 
 def service_tickets(cfg: GeneratorConfig, people: People, crm: pa.Table) -> pa.Table:
     rng = stream(cfg.seed, "tickets")
-    n = int(round(0.3 * len(people.phone)))
-    owner = rng.integers(0, len(people.phone), n)
+    owner, day = _ticket_owners(rng, cfg, people)
+    n = len(owner)
     category = rng.choice(
         np.array(["network", "billing", "service", "product", "other"]), size=n, p=[0.4, 0.25, 0.2, 0.1, 0.05]
     )
     channel = rng.choice(np.array(["hotline", "app", "wechat", "store"]), size=n, p=[0.5, 0.25, 0.15, 0.1])
-    st = _draw_ticket_stages(rng, cfg, category)
+    st = _draw_ticket_stages(rng, cfg, category, day)
     late_minutes = np.maximum(0, (st.answered - st.opened) / US_PER_MIN - 60) * (st.answered > 0)
     score = np.clip(np.round(5 - late_minutes / 30 - rng.exponential(0.6, n)), 1, 5).astype(np.int16)
     has_score = (st.resolved > 0) & (rng.random(n) < 0.85)
@@ -451,11 +536,27 @@ def service_tickets(cfg: GeneratorConfig, people: People, crm: pa.Table) -> pa.T
     )
 
 
-def _draw_ticket_stages(rng: np.random.Generator, cfg: GeneratorConfig, category: np.ndarray) -> _TicketStages:
+def _ticket_owners(rng: np.random.Generator, cfg: GeneratorConfig, people: People) -> tuple[np.ndarray, np.ndarray]:
+    """Who complains on which day: anyone, any day; and more often while their use fades or
+    dips (a churner's last weeks, a false signal's)."""
+    n_users = len(people.phone)
+    n = int(round(0.3 * n_users))
+    owner = rng.integers(0, n_users, n)
+    day = rng.integers(0, cfg.days, n)
+    activity = people.activity(cfg.days)
+    fading = (activity > 0) & (activity < 0.8)
+    fading &= (people.churn_day >= 0)[:, None] | (people.churn.dip_start < cfg.days)[:, None]
+    user, fade_day = np.nonzero(fading & (rng.random(fading.shape) < 0.07))
+    return np.concatenate([owner, user]), np.concatenate([day, fade_day])
+
+
+def _draw_ticket_stages(
+    rng: np.random.Generator, cfg: GeneratorConfig, category: np.ndarray, day: np.ndarray
+) -> _TicketStages:
     n = len(category)
     start_us = epoch_us(cfg.start)
     end_us = start_us + cfg.days * US_PER_DAY
-    opened = start_us + rng.integers(0, cfg.days, n) * US_PER_DAY + diurnal_offsets(rng, n)
+    opened = start_us + day * US_PER_DAY + diurnal_offsets(rng, n)
     # Stage SLAs: accept <= 10 min, network check <= 30 min, answer <= 60 min from opening.
     accepted = opened + (rng.exponential(5, n) * US_PER_MIN).astype(np.int64)
     checked = np.where(category == "network", accepted + (rng.exponential(14, n) * US_PER_MIN).astype(np.int64), -1)

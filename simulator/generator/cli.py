@@ -80,7 +80,7 @@ def generate(cfg: GeneratorConfig, landing_dir: Path | None, load_db: bool, show
         landing.write_cells(cfg, cells, landing_dir, m)
         kpi_rows = 0
         for day in range(cfg.days):
-            kpis = network.cell_kpis_day(cfg, cells, day)
+            kpis = network.cell_kpis_day(cfg, cells, day, m.truth)
             landing.write_kpi_day(cfg, kpis, day, landing_dir, m)
             kpi_rows += kpis.num_rows
             step(f"kpis day {day + 1}")

@@ -49,6 +49,7 @@ class GeneratorConfig:
     start: date = date(2026, 10, 1)
     days: int = 30
     defects: DefectRates = field(default_factory=DefectRates)
+    monthly_churn: float = 0.02  # share of subscribers who terminate per 30 days (the plan's 1-3 %)
 
     # Scale factor 1 (REQUIREMENTS-sized): ~100k customers, ~1M orders, 30 days of
     # 15-minute KPIs for ~2,000 cells, ~10M app events.
@@ -64,6 +65,8 @@ class GeneratorConfig:
             raise GeneratorError(f"seed must be a non-negative integer, got {self.seed!r}")
         if not isinstance(self.days, int) or not 3 <= self.days <= 92:
             raise GeneratorError(f"days must be between 3 and 92, got {self.days!r}")
+        if isinstance(self.monthly_churn, bool) or not 0 <= self.monthly_churn <= 0.2:
+            raise GeneratorError(f"monthly_churn must be between 0 and 0.2, got {self.monthly_churn!r}")
         if self.n_customers < 20:
             raise GeneratorError(
                 f"scale {self.scale} gives {self.n_customers} customers; the smallest is 20 (scale >= 0.0002)"

@@ -21,6 +21,9 @@ class Manifest:
     defects: dict[str, dict[str, Any]] = field(default_factory=dict)
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     loads: dict[str, dict[str, int]] = field(default_factory=dict)  # this run's database sync, not ground truth
+    # What the models must predict: who terminated when, which cell failed when (and which
+    # cells only looked like failing).
+    truth: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def defect(self, name: str, table: str, keys, key_name: str = "customer_id", **extra) -> None:
         """Record a planted defect; past KEYS_CAP keys only the count is kept."""
@@ -32,7 +35,14 @@ class Manifest:
 
     def to_json(self) -> str:
         return json.dumps(
-            {"seed": self.seed, "scale": self.scale, "rows": self.rows, "defects": self.defects, "files": self.files},
+            {
+                "seed": self.seed,
+                "scale": self.scale,
+                "rows": self.rows,
+                "defects": self.defects,
+                "files": self.files,
+                "truth": self.truth,
+            },
             indent=1,
             sort_keys=True,
             ensure_ascii=False,
