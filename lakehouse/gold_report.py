@@ -30,14 +30,18 @@ def report() -> tuple[bool, str]:
     customers, missing = customers_without_user()
     counts = {t: thrift_query(f"select count(*) from gold.{t}")[0][0] for t in GOLD_TABLES}
     segments = thrift_query("select segment, users from gold.fct_segment_sizes order by segment")
-    kpis = thrift_query("select kpi, kpi_value, target from gold.fct_operations_kpis order by kpi")
+    kpis = thrift_query(
+        "select kpi, kpi_value, target, meets_target from gold.fct_operations_kpis where period = 'day' order by kpi"
+    )
     lines = [
         f"{customers:,} CRM customers, {missing} without a user in gold.dim_user",
         "rows: " + ", ".join(f"{t} {n:,}" for t, n in counts.items()),
         "segments: " + ", ".join(f"{s} {n:,}" for s, n in segments),
-        "KPIs: "
+        "KPIs of the day: "
         + ", ".join(
-            f"{k} {v:.3g}" + (f" (target {t:g})" if t is not None else "") for k, v, t in kpis if v is not None
+            f"{k} {v:.3g}" + (f" ({'meets' if met else 'misses'} target {t:.3g})" if t is not None else "")
+            for k, v, t, met in kpis
+            if v is not None
         ),
     ]
     return missing == 0 and counts["dim_user"] > 0, "\n      ".join(lines)

@@ -38,6 +38,9 @@ ACTIONS = ("stop", "quarantine", "record")
 LANDING_MODES = ("append", "upsert")
 # Types whose order is a version's order.
 _VERSION_TYPES = ("smallint", "int", "bigint", "date", "timestamp", "timestamptz")
+# Who answers for an entity (REQUIREMENTS, governance): IT for its collection, a business
+# department for its use, as `owner: IT (collection) / billing (use)`.
+_OWNER_RE = re.compile(r"^(?P<collection>[^/()]+?) \(collection\) / (?P<use>[^/()]+?) \(use\)$")
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,12 @@ class Contract:
         return f"{self.source}.{self.name}"
 
     @property
+    def owners(self) -> tuple[str, str]:
+        """(collection, use): who collects the data and who uses it; empty without an owner."""
+        found = _OWNER_RE.match(self.owner)
+        return (found["collection"], found["use"]) if found else ("", "")
+
+    @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
 
@@ -160,6 +169,11 @@ def parse_contract(doc: dict, path: Path | None = None) -> Contract:
             raise ContractError(
                 f"{where}: {kind} name {name!r} is not a plain identifier (lower-case letters, digits, _)"
             )
+    if contract.owner and not _OWNER_RE.match(contract.owner):
+        raise ContractError(
+            f"{where}: owner {contract.owner!r} is not '<who> (collection) / <who> (use)', "
+            "e.g. 'IT (collection) / billing (use)'"
+        )
     for c in columns:
         if not _TYPE_RE.match(c.type):
             raise ContractError(f"{where}: column {c.name!r} has unsupported type {c.type!r}")

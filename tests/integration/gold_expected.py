@@ -4,9 +4,13 @@ not with the models' SQL. The known-answer tests compare these with what dbt bui
 
 from __future__ import annotations
 
+import calendar
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -34,7 +38,9 @@ class Expected:
     users: pd.DataFrame  # one row per user_key with the 360 attributes the segments use
     as_of: date
     segment_sizes: dict[str, int]
-    kpis: dict[str, float]
+    campaign_lists: dict[str, set[tuple[str, str]]]  # list -> (user key, offer), without the model's list
+    kpis: dict[tuple[str, str], Kpi]  # the KPI board as of as_of, by (period, kpi)
+    kpi_board: Callable[..., dict[tuple[str, str], Kpi]]  # (as_of, five_g_baseline=None): the board of another day
     order_status_counts: dict[str, int]
     amount_mismatches: int
     invalid_order_numbers: int
@@ -48,16 +54,20 @@ def compute(data: dict[str, pa.Table]) -> Expected:
     """Every expected gold figure, one mart at a time, from the generated source tables."""
     products = _df(data["bss.products"]).set_index("product_id")
     app = fct_app_activity_daily(_df(data["app.events"]))
-    users, gender_inconsistent = dim_user(
-        _df(data["crm.customers"]), _df(data["bss.subscribers"]), _df(data["bss.monthly_usage"]), app
-    )
+    subs = _df(data["bss.subscribers"])
+    users, gender_inconsistent = dim_user(_df(data["crm.customers"]), subs, _df(data["bss.monthly_usage"]), app)
     orders = fct_orders(_df(data["bss.orders"]), products)
     hourly, fault = fct_cell_kpi_hourly(_df(data["network.cell_kpis"]))
+    members = segment_members(users, orders.orders)
+    offers = pd.read_csv(DBT_PROJECT_DIR / "seeds" / "campaign_offers.csv", dtype=str)
+    board = partial(operations_kpis, orders.orders, _df(data["crm.service_tickets"]), subs, users, products, app)
     return Expected(
         users=users,
         as_of=app.as_of,
-        segment_sizes=segment_sizes(users, orders.orders),
-        kpis=operations_kpis(orders.orders, _df(data["crm.service_tickets"]), users, products, app),
+        segment_sizes=segment_sizes(members),
+        campaign_lists=campaign_lists(users, orders.orders, members, offers),
+        kpis=board(app.as_of),
+        kpi_board=board,
         order_status_counts=orders.status_counts,
         amount_mismatches=orders.amount_mismatches,
         invalid_order_numbers=orders.invalid_order_numbers,
@@ -168,7 +178,7 @@ def _age(birth, as_of: date) -> int | None:
 class OrderFacts:
     orders: pd.DataFrame  # with user_id, the unified order_status and the product's category
     status_counts: dict[str, int]
-    amount_mismatches: int  # orders whose amount is not the product's price
+    amount_mismatches: int  # orders whose amount is not the product's price when they were created
     invalid_order_numbers: int
 
 
@@ -180,16 +190,36 @@ def fct_orders(orders: pd.DataFrame, products: pd.DataFrame) -> OrderFacts:
     return OrderFacts(
         orders=orders,
         status_counts=orders.order_status.value_counts().to_dict(),
-        amount_mismatches=int((orders.amount != orders.product_id.map(products.price)).sum()),
+        amount_mismatches=len(amount_mismatches(orders, products.reset_index())),
         invalid_order_numbers=int((~orders.apply(_order_number_ok, axis=1)).sum()),
     )
+
+
+def amount_mismatches(orders: pd.DataFrame, product_versions: pd.DataFrame) -> set[str]:
+    """The orders whose amount is not their product's list price when they were created. Each
+    version of a product (a row of ``product_versions``) holds from its updated_at, the first
+    from the product's creation, until the next version's."""
+    versions = product_versions.sort_values("updated_at")
+    first = ~versions.product_id.duplicated()
+    versions = versions.assign(
+        valid_from=versions.updated_at.where(~first, versions[["created_at", "updated_at"]].min(axis=1))
+    )
+    priced = pd.merge_asof(
+        orders.sort_values("created_at"),
+        versions.sort_values("valid_from")[["product_id", "valid_from", "price"]],
+        left_on="created_at",
+        right_on="valid_from",
+        by="product_id",
+    )
+    wrong = priced.price.notna() & (priced.amount != priced.price)
+    return set(priced.order_id[wrong])
 
 
 # --- segments ----------------------------------------------------------------------------------
 
 
-def segment_sizes(users: pd.DataFrame, orders: pd.DataFrame) -> dict[str, int]:
-    """Users per segment (segments with no users left out), as the segment-sizes mart counts them."""
+def segment_members(users: pd.DataFrame, orders: pd.DataFrame) -> dict[str, pd.Index]:
+    """Each segment's user keys, as fct_user_segments has them (segments with no users left out)."""
     # Products each user has activated, by category.
     activated = orders[orders.order_status == "activated"]
     owned = activated.groupby("user_id").category.agg(set)
@@ -198,70 +228,174 @@ def segment_sizes(users: pd.DataFrame, orders: pd.DataFrame) -> dict[str, int]:
     reachable = users.status.fillna("") != "closed"
     heavy = users.data_gb > VARS["heavy_data_min_monthly_gb"]
     seg = {
-        "value_high": int((users.value_tier == "high").sum()),
-        "value_medium": int((users.value_tier == "medium").sum()),
-        "value_low": int((users.value_tier == "low").sum()),
-        "at_risk": int(users.at_risk.sum()),
-        "audience_25_30_heavy_data_video": int(
-            (
-                reachable
-                & users.age.between(VARS["audience_min_age"], VARS["audience_max_age"])
-                & heavy
-                & (users.video_plays_30d >= VARS["video_watcher_min_plays_30d"])
-            ).sum()
+        "value_high": users.value_tier == "high",
+        "value_medium": users.value_tier == "medium",
+        "value_low": users.value_tier == "low",
+        "at_risk": users.at_risk.astype(bool),
+        "audience_25_30_heavy_data_video": (
+            reachable
+            & users.age.between(VARS["audience_min_age"], VARS["audience_max_age"])
+            & heavy
+            & (users.video_plays_30d >= VARS["video_watcher_min_plays_30d"])
         ),
-        "cross_sell_data_pack_video": int(
-            (reachable & heavy & ~has.map(lambda s: {"data_pack", "video_membership"} <= s)).sum()
-        ),
-        "cross_sell_smart_home": int((reachable & has.map(lambda s: "broadband" in s and "smart_home" not in s)).sum()),
+        "cross_sell_data_pack_video": reachable & heavy & ~has.map(lambda s: {"data_pack", "video_membership"} <= s),
+        "cross_sell_smart_home": reachable & has.map(lambda s: "broadband" in s and "smart_home" not in s),
     }
-    return {s: n for s, n in seg.items() if n}
+    return {s: users.index[m] for s, m in seg.items() if m.any()}
+
+
+def segment_sizes(members: dict[str, pd.Index]) -> dict[str, int]:
+    return {s: len(keys) for s, keys in members.items()}
+
+
+def campaign_lists(
+    users: pd.DataFrame, orders: pd.DataFrame, members: dict[str, pd.Index], offers: pd.DataFrame
+) -> dict[str, set[tuple[str, str]]]:
+    """Each marketing list's (user key, offer) pairs: the segment's identified, open users with
+    the list's offer; the data/video cross-sell list offers each of the two a user lacks."""
+    activated = orders[orders.order_status == "activated"]
+    owned = activated.groupby("user_id").category.agg(set)
+    identified = ~users.index.str.startswith(("crm-", "bss-"))  # a usable phone: a user ID
+    reachable = users.index[(users.status.fillna("") != "closed") & identified]
+    lists: dict[str, set[tuple[str, str]]] = {}
+    for name, rows in offers.groupby("list_name"):
+        for key in members.get(name, pd.Index([])).intersection(reachable):
+            for need, offer in zip(rows.needs, rows.offer, strict=True):
+                if pd.isna(need) or need not in owned.get(key, set()):
+                    lists.setdefault(name, set()).add((key, offer))
+    return lists
 
 
 # --- operations KPI board ----------------------------------------------------------------------
+
+
+class Kpi(NamedTuple):
+    value: float | None
+    target: float | None
+    meets_target: bool | None
 
 
 def _minutes(a: pd.Series, b: pd.Series) -> pd.Series:
     return (b - a).dt.total_seconds() / 60.0
 
 
+def _utc(s: pd.Series) -> pd.Series:
+    return pd.to_datetime(s, utc=True)
+
+
+def _at(day: date) -> pd.Timestamp:
+    """A day's start, UTC (the board's periods are UTC days)."""
+    return pd.Timestamp(day, tz="UTC")
+
+
 def operations_kpis(
-    orders: pd.DataFrame, tickets: pd.DataFrame, users: pd.DataFrame, products: pd.DataFrame, app: AppActivity
-) -> dict[str, float]:
-    """The operations KPI board: retention, activation and ticket-stage times, SLA shares, satisfaction, 5G share."""
-    act = orders[orders.activated_at.notna()]
-    to_act = _minutes(act.created_at, act.activated_at)
-    t_accept = _minutes(tickets.opened_at, tickets.accepted_at).dropna()
-    t_check = _minutes(tickets.opened_at, tickets.network_checked_at).dropna()
-    t_answer = _minutes(tickets.opened_at, tickets.answered_at).dropna()
-    t_resolve = _minutes(tickets.opened_at, tickets.resolved_at).dropna()
-    active_subs = users[users.status == "active"]
-    k = {
-        "weekly_retention_rate": _weekly_retention(app),
-        "order_to_activation_p50_minutes": np.percentile(to_act, 50),
-        "order_to_activation_p95_minutes": np.percentile(to_act, 95),
-        "activated_within_2h_share": (to_act <= VARS["activation_target_minutes"]).mean(),
-        "ticket_accept_p50_minutes": np.percentile(t_accept, 50),
-        "ticket_network_check_p50_minutes": np.percentile(t_check, 50),
-        "ticket_answer_p50_minutes": np.percentile(t_answer, 50),
-        "ticket_resolve_p50_minutes": np.percentile(t_resolve, 50),
-        "ticket_accept_within_sla_share": (t_accept <= VARS["sla_accept_minutes"]).mean(),
-        "ticket_network_check_within_sla_share": (t_check <= VARS["sla_network_check_minutes"]).mean(),
-        "ticket_answer_within_sla_share": (t_answer <= VARS["sla_answer_minutes"]).mean(),
-        "avg_satisfaction": tickets.satisfaction_score.dropna().astype(float).mean(),
-        "five_g_user_share": active_subs.plan_product_id.map(products.category).eq("mobile_5g").mean(),
-        "at_risk_user_share": users[users.last_login.notna()].at_risk.mean(),
+    orders: pd.DataFrame,
+    tickets: pd.DataFrame,
+    subs: pd.DataFrame,
+    users: pd.DataFrame,
+    products: pd.DataFrame,
+    app: AppActivity,
+    as_of: date,
+    five_g_baseline: float | None = None,
+) -> dict[tuple[str, str], Kpi]:
+    """The operations KPI board as of a day, by (period, kpi), period 'day' (that day) or 'month'
+    (its month to date): each value with its target and whether it is met, the targets as
+    dbt_project.yml's kpi_targets state them. ``five_g_baseline``: the 5G share the uplift is on
+    (default: the day's own)."""
+    end = _at(as_of + timedelta(days=1))
+    periods = {"day": as_of, "month": as_of.replace(day=1)}
+    values = {p: _period_values(orders, tickets, subs, products, _at(start), end) for p, start in periods.items()}
+    stocks = {  # as of the day, whatever the period
+        "app_login_weekly_retention_rate": _weekly_retention(app, as_of),
+        "at_risk_user_share": _at_risk_share(users, app, as_of),
     }
-    return {n: float(v) for n, v in k.items()}
+    baseline = values["day"]["five_g_user_share"] if five_g_baseline is None else five_g_baseline
+    board = {}
+    for period, start in periods.items():
+        days_in_month = calendar.monthrange(start.year, start.month)[1]
+        for kpi, value in {**values[period], **stocks}.items():
+            rule = VARS["kpi_targets"].get(kpi)
+            target = None
+            if kpi == "five_g_user_share":
+                target = baseline * (1 + rule["uplift"])
+            elif kpi == "subscriber_retention_rate":
+                target = rule["target"] ** (((as_of - start).days + 1) / days_in_month)
+            elif rule:
+                target = float(rule["target"])
+            value = None if value is None or np.isnan(value) else float(value)
+            meets = None
+            if rule and value is not None and target is not None:
+                meets = value >= target if rule["direction"] == "at_least" else value <= target
+            board[(period, kpi)] = Kpi(value, target, meets)
+    return board
 
 
-def _weekly_retention(app: AppActivity) -> float:
+def _period_values(
+    orders: pd.DataFrame,
+    tickets: pd.DataFrame,
+    subs: pd.DataFrame,
+    products: pd.DataFrame,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+) -> dict[str, float | None]:
+    """The KPIs of a period [start, end): orders activated in it, tickets opened in it, accounts
+    open at its start (retention) and at its end (5G share)."""
+    activated = _utc(orders.activated_at)
+    act = orders[(activated >= start) & (activated < end)]
+    to_act = _minutes(_utc(act.created_at), _utc(act.activated_at))
+    opened = _utc(tickets.opened_at)
+    t = tickets[(opened >= start) & (opened < end)]
+    stage = {
+        s: _minutes(_utc(t.opened_at), _utc(t[f"{s}_at"])).dropna()
+        for s in ("accepted", "network_checked", "answered", "resolved")
+    }
+    sla = {
+        "accepted": "sla_accept_minutes",
+        "network_checked": "sla_network_check_minutes",
+        "answered": "sla_answer_minutes",
+    }
+    within = {s: (stage[s] <= VARS[v]).mean() if len(stage[s]) else None for s, v in sla.items()}
+
+    def open_at(ts: pd.Timestamp) -> pd.Series:
+        terminated = _utc(subs.terminated_at)
+        return (_utc(subs.activated_at) < ts) & (terminated.isna() | (terminated >= ts))
+
+    at_start, at_end = open_at(start), open_at(end)
+    is_5g = subs.plan_product_id.map(products.category).eq("mobile_5g")
+    return {
+        "subscriber_retention_rate": at_end[at_start].mean(),
+        "order_to_activation_p50_minutes": _percentile(to_act, 50),
+        "order_to_activation_p95_minutes": _percentile(to_act, 95),
+        "activated_within_2h_share": (to_act <= VARS["activation_target_minutes"]).mean() if len(to_act) else None,
+        "ticket_accept_p50_minutes": _percentile(stage["accepted"], 50),
+        "ticket_network_check_p50_minutes": _percentile(stage["network_checked"], 50),
+        "ticket_answer_p50_minutes": _percentile(stage["answered"], 50),
+        "ticket_resolve_p50_minutes": _percentile(stage["resolved"], 50),
+        "ticket_accept_within_sla_share": within["accepted"],
+        "ticket_network_check_within_sla_share": within["network_checked"],
+        "ticket_answer_within_sla_share": within["answered"],
+        "avg_satisfaction": t.satisfaction_score.dropna().astype(float).mean(),
+        "five_g_user_share": is_5g[at_end].mean(),
+    }
+
+
+def _percentile(s: pd.Series, q: float) -> float | None:
+    return float(np.percentile(s, q)) if len(s) else None
+
+
+def _weekly_retention(app: AppActivity, as_of: date) -> float:
     """Of the users who logged in 7-13 days before as_of, the share who logged in in the last 7 days."""
-    as_of = app.as_of
-    login_days = app.logins.groupby("user_key").day.agg(set)
+    login_days = app.logins[app.logins.day <= as_of].groupby("user_key").day.agg(set)
     prev = login_days[login_days.map(lambda s: any(as_of - timedelta(13) <= d <= as_of - timedelta(7) for d in s))]
     kept = prev.map(lambda s: any(as_of - timedelta(6) <= d <= as_of for d in s))
     return kept.mean()
+
+
+def _at_risk_share(users: pd.DataFrame, app: AppActivity, as_of: date) -> float:
+    """Of the users who have logged in by as_of, the share with no login on each of the last
+    at_risk_days_without_login days."""
+    last = app.logins[app.logins.day <= as_of].groupby("user_key").day.max().reindex(users.index).dropna()
+    return (last <= as_of - timedelta(days=VARS["at_risk_days_without_login"])).mean()
 
 
 # --- fct_cell_kpi_hourly -----------------------------------------------------------------------

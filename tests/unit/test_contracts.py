@@ -26,6 +26,13 @@ def test_every_contract_file_loads_with_its_key_among_its_columns():
         assert set(c.primary_key) <= set(c.column_names)
 
 
+def test_every_contract_names_its_it_and_business_owners():
+    owners = {c.qualified_name: c.owners for c in load_contracts()}
+    assert all(collection == "IT" and use and use != "IT" for collection, use in owners.values()), owners
+    assert owners["bss.orders"] == ("IT", "sales")
+    assert parse_contract(_doc()).owners == ("", "")
+
+
 def test_phone_is_pii_and_carries_the_completeness_rule():
     phone = get_contract("crm.customers").column("phone")
     assert phone.pii
@@ -54,6 +61,7 @@ def test_ddl_has_types_nullability_key_and_allowed_values():
         # names go into SQL and topic names unquoted
         ({"name": "things; drop table x"}, "table name 'things; drop table x' is not a plain identifier"),
         ({"source": "CRM"}, "source name 'CRM' is not a plain identifier"),
+        ({"owner": "billing"}, "owner 'billing' is not '<who> \\(collection\\) / <who> \\(use\\)'"),
         (
             {
                 "columns": [

@@ -85,6 +85,8 @@ def test_incremental_models_are_read_from_the_dbt_project():
         "fct_user_segments_history",
         "fct_segment_sizes_history",
         "fct_operations_kpis_history",
+        "fct_operations_kpis_monthly",
+        "campaign_lists",
     }
 
 

@@ -4,7 +4,7 @@ the scorecard: pure logic, no Spark."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -192,6 +192,86 @@ def test_scorecard_scores_are_mean_pass_rates_with_a_trend_per_group():
     assert "Latest run <b>r2</b>: 1 of 2 checks" in page
     assert "<td class='num'>50</td><td class='num'>100</td><td class='num'>50.00%</td>" in page
     assert not re.search(r"""(src|href)=["']https?:""", page)
+
+
+def _kpi(kpi, day, value, target=None, unit="share", direction=None, meets=None, **month):
+    return {
+        "kpi": kpi,
+        "as_of_date": date(2026, 10, day),
+        "kpi_value": value,
+        "target": target,
+        "unit": unit,
+        "direction": direction,
+        "meets_target": meets,
+        **month,
+    }
+
+
+def test_scorecard_charts_each_kpi_against_its_target_and_names_each_sources_owners():
+    rows = [_row("r1", 1, "crm", "completeness", 1.0, "a"), _row("r1", 1, "bss", "validity", 0.9, "c", True, 10)]
+    share = [
+        _kpi("activated_within_2h_share", d, v, 0.9, direction="at_least", meets=v >= 0.9)
+        for d, v in [(3, 0.92), (1, 0.8), (2, 0.95)]  # in no order: charted by day
+    ]
+    median = [_kpi("order_to_activation_p50_minutes", d, 30.0 + d, unit="minutes") for d in (1, 2, 3)]
+    month = _kpi(
+        "activated_within_2h_share",
+        3,
+        0.89,
+        0.9,
+        direction="at_least",
+        meets=False,
+        month_start=date(2026, 10, 1),
+        is_month_complete=False,
+    )
+    page = scorecard.render(rows, kpi_days=share + median, kpi_months=[month])
+    # two score charts, one per KPI; a target line (dashed, no dots) only where there is a target
+    assert page.count("<svg") == 4 and page.count("stroke-dasharray") == 1
+    dots = re.findall(r"<title>value ([^<]+)</title>", page)
+    assert dots[:3] == ["80.0% (2026-10-01)", "95.0% (2026-10-02)", "92.0% (2026-10-03)"]
+    assert "<title>value 33 min (2026-10-03)</title>" in page
+    # the latest day meets its target, the month to date misses it
+    assert (
+        "<td>activated_within_2h_share</td><td>at_least</td><td class='num'>92.0%</td><td class='num'>90.0%</td>"
+        "<td>meets</td><td class='num'>89.0%</td><td class='num'>90.0%</td><td class='bad'>misses</td>"
+    ) in page
+    assert "month 2026-10 (to 2026-10-03)" in page
+    # every contract's owners, with its source's latest score
+    assert "<td>bss</td><td>bss.orders</td><td>IT</td><td>sales</td><td class='num'>90.00%</td>" in page
+    assert page.count("<td>IT</td>") == len(load_contracts())
+    assert "No KPI history yet" in scorecard.render(rows)
+
+
+def _run(version, auc, rule_auc, promoted, decision="first model"):
+    return {
+        "model": "churn",
+        "version": version,
+        "trained_at": datetime(2026, 10, int(version[-1])),
+        "held_out": "cutoff 2026-10-01",
+        "metrics": {"roc_auc": auc, "top_decile_precision": 0.2},
+        "baseline_metrics": {"roc_auc": rule_auc, "precision": 0.05},
+        "promoted": promoted,
+        "decision": decision,
+        "train_seconds": 38.0,
+        "inputs": {"gold.dim_user": 4, "gold.fct_app_activity_daily": 7},
+    }
+
+
+def test_scorecard_shows_each_models_runs_beside_its_rule_and_the_drift_of_its_scores():
+    rows = [_row("r1", 1, "crm", "completeness", 1.0, "a")]
+    runs = [_run("v2", 0.78, 0.57, False, "kept the current model"), _run("v1", 0.81, 0.56, True)]
+    scoring = [{"model": "churn", "scored_at": datetime(2026, 10, d, 1), "psi": p} for d, p in [(2, 0.02), (3, 0.31)]]
+    page = scorecard.render(rows, model_runs=runs, model_scoring=scoring)
+    # per figure: the model's line with dots, the rule's dashed; the drift chart with its limit
+    assert "<title>model 0.810 (v1)</title>" in page and "<title>model 0.780 (v2)</title>" in page
+    assert "<title>churn 0.310 (2026-10-03 01:00)</title>" in page
+    assert page.count("stroke-dasharray") == 3  # two rules and the drift limit
+    # newest run first; a run kept out is marked, with the Delta versions it read
+    v2, v1 = page.index("<td>v2</td>"), page.index("<td>v1</td>")
+    assert v2 < v1 and "<tr class=warn><td>v2</td>" in page
+    assert "<td class='num'>0.810</td><td class='num'>0.200</td><td class='num'>0.560</td>" in page
+    assert "gold.dim_user v4, gold.fct_app_activity_daily v7" in page
+    assert "No model trained yet" in scorecard.render(rows)
 
 
 def test_history_pruning_keeps_each_suites_newest_validations(tmp_path):

@@ -41,6 +41,8 @@ final as (
         products.category as plan_category,
         coalesce(products.is_5g_plan, false) as is_5g_plan,
         users.subscriber_status,
+        users.subscriber_activated_at,
+        users.terminated_at,
         usage.avg_monthly_bill_amount,
         case
             when usage.avg_monthly_bill_amount >= {{ var('value_tier_high_min_monthly_bill') }} then 'high'

@@ -51,6 +51,7 @@ bss as (
         plan_product_id,
         status,
         activated_at,
+        terminated_at,
         updated_at
     from (
         select
@@ -89,6 +90,8 @@ joined as (
         crm.acquisition_channel,
         bss.plan_product_id,
         bss.status as subscriber_status,
+        bss.activated_at as subscriber_activated_at,
+        bss.terminated_at,
         least(crm.created_at, bss.activated_at) as customer_since,
         greatest(crm.updated_at, bss.updated_at) as updated_at
     from crm

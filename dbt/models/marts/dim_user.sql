@@ -83,6 +83,8 @@ final as (
         profile.plan_category,
         profile.is_5g_plan,
         profile.subscriber_status,
+        profile.subscriber_activated_at,
+        profile.terminated_at,
         usage.latest_bill_month,
         usage.latest_month_data_gb,
         usage.avg_monthly_data_gb,

@@ -78,6 +78,7 @@ final as (
         hourly.alarm_count,
         hourly.avg_load_pct >= {{ var('fault_risk_min_load_pct') }}
         or hourly.max_bandwidth_util_pct >= {{ var('fault_risk_min_util_pct') }} as is_fault_risk,
+        hourly.max_drop_rate_pct >= {{ var('fault_min_drop_rate_pct') }} as is_fault,
         hourly.last_ingested_at,
         {{ build_started_at() }} as _built_at
     from hourly

@@ -1,11 +1,12 @@
--- One row per order: the unified status, the list price it must match, and order-to-activation
--- minutes against the 2-hour target. A view, fresh within seconds of the source: the orders as
--- of the latest refresh (fct_orders_merged, checked by the data tests and the quality gates),
--- with every order the CDC apply changed since then read from bronze through the same
--- transformation (int_orders) in their place: an update shows its new version, a delete hides
--- the order, a new order appears. A changed row the bronze gate would hold back (its row rules:
--- the bronze_row_fails macro, generated from the contracts) leaves the merged version in place,
--- as the refresh will. `_built_at` is null on the rows read from bronze.
+-- One row per order: the unified status, the list price it must match (the one valid when the
+-- order was created), and order-to-activation minutes against the 2-hour target. A view, fresh
+-- within seconds of the source: the orders as of the latest refresh (fct_orders_merged, checked
+-- by the data tests and the quality gates), with every order the CDC apply changed since then
+-- read from bronze through the same transformation (int_orders) in their place: an update shows
+-- its new version, a delete hides the order, a new order appears. A changed row the bronze gate
+-- would hold back (its row rules: the bronze_row_fails macro, generated from the contracts)
+-- leaves the merged version in place, as the refresh will. `_built_at` is null on the rows read
+-- from bronze.
 
 {{ config(materialized='view') }}
 

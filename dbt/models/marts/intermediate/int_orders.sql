@@ -1,6 +1,7 @@
 -- Every current order, priced and timed: the rows of gold's order fact, computed on read. Both
 -- fct_orders_merged (the changed ones, merged at each refresh) and the fct_orders view (the ones
--- changed since) select from here, so the two cannot drift apart.
+-- changed since) select from here, so the two cannot drift apart. The list price is the one
+-- valid when the order was created: a later price change leaves older orders as they were.
 
 with
 
@@ -10,12 +11,9 @@ orders as (
 
 ),
 
-products as (
+prices as (
 
-    select
-        product_id,
-        price
-    from {{ ref('stg_bss__products') }}
+    select * from {{ ref('dim_product_price_history') }}
 
 ),
 
@@ -31,8 +29,8 @@ final as (
         orders.order_status,
         orders.is_order_number_valid,
         orders.amount,
-        products.price as list_price,
-        orders.amount = products.price as is_amount_matching_price,
+        prices.price as list_price,
+        orders.amount = prices.price as is_amount_matching_price,
         orders.created_at,
         cast(orders.created_at as date) as order_date,
         {{ month_start('orders.created_at') }} as order_month,
@@ -44,7 +42,11 @@ final as (
         orders.updated_at,
         orders._applied_at
     from orders
-    left join products on orders.product_id = products.product_id
+    left join prices
+        on
+            orders.product_id = prices.product_id
+            and orders.created_at >= prices.valid_from
+            and (orders.created_at < prices.valid_to or prices.valid_to is null)
 
 )
 

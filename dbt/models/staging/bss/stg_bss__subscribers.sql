@@ -28,6 +28,7 @@ renamed as (
         source.plan_product_id,
         source.status,
         source.activated_at,
+        source.terminated_at,
         source.updated_at
     from source
     left join genders on source.gender = genders.gender_code
