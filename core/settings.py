@@ -103,6 +103,9 @@ class Settings:
         "LAKEHOUSE_SOURCE_DB_SUFFIX", "points the generator and the workload at an uncaptured copy (crm<suffix>)", ""
     )
     gx_root: Path | None = _env("LAKEHOUSE_GX_ROOT", "Great Expectations' project folder (default <home>/gx)")
+    models_dir: str | None = _env(
+        "LAKEHOUSE_MODELS", "trained Spark ML models: a folder or a Hadoop file system URI (default <home>/models)"
+    )
     data_docs_dir: Path | None = _env(
         "LAKEHOUSE_DATA_DOCS", "the offline Data Docs site (default <home>/reports/data_docs)"
     )
@@ -148,6 +151,7 @@ class Settings:
             "landing_dir": str(self.home / "landing"),
             "spark_conf_dir": self.home / "conf" / "spark",
             "gx_root": self.home / "gx",
+            "models_dir": str(self.home / "models"),
             "data_docs_dir": self.home / "reports" / "data_docs",
         }
         for name, value in home_defaults.items():

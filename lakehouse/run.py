@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import re
 import sys
 import time
@@ -40,10 +41,19 @@ from spark_jobs.cdc import changes, positions, source_health
 from spark_jobs.cdc.fence import wait_for_sources
 from spark_jobs.landing import tables as landing_tables
 from spark_jobs.landing.feeds import file_feeds
+from spark_jobs.ml.registry import runs_table
 
 DAG_ID = "lakehouse_build"
 # Switched on at the end: the stack then follows the sources by itself.
-SCHEDULED_DAGS = ("lakehouse_files", "lakehouse_refresh", "lakehouse_daily", "lakehouse_maintenance")
+SCHEDULED_DAGS = (
+    "lakehouse_files",
+    "lakehouse_refresh",
+    "lakehouse_daily",
+    "lakehouse_maintenance",
+    "lakehouse_models",
+    "lakehouse_forecast",
+)
+MODELS_DAG = "lakehouse_models"
 TRY_CHANGE = "make try-change"
 
 
@@ -115,6 +125,44 @@ def _exists(table: str) -> bool:
     return bool(thrift_query(f"show tables in {db} like '{name}'"))
 
 
+def train_models(client: AirflowClient) -> tuple[bool, str]:
+    """Train and score both models (the weekly DAG, run now); their held-out figures beside the
+    rules they replace. At make run's scale the held-out periods hold a handful of terminations
+    and faults: benchmarks/bench_ml.py measures the models at scale."""
+    client.wait_for_dag(MODELS_DAG)
+    run_id = client.trigger(MODELS_DAG)
+    state = client.wait_for_run(MODELS_DAG, run_id, timeout_s=1800, progress=lambda line: print("      " + line))
+    if state != "success":
+        return False, f"{MODELS_DAG} run {run_id} ended {state}: {client.task_states(MODELS_DAG, run_id)}"
+    rows = thrift_query(
+        "select model, version, metrics, baseline_metrics, promoted from "
+        f"(select *, row_number() over (partition by model order by trained_at desc) as n from {runs_table()}) "
+        "where n = 1 order by model"
+    )
+    parts = []
+    for model, version, m, b, promoted in rows:
+        m, b = _as_map(m), _as_map(b)
+        if model == "churn":
+            figures = (
+                f"ROC AUC {m.get('roc_auc', float('nan')):.2f} (3-day rule {b.get('roc_auc', float('nan')):.2f}), "
+                f"top-decile precision {m.get('top_decile_precision', float('nan')):.2f} vs the rule's "
+                f"{b.get('precision', float('nan')):.2f} on {m.get('positives', 0):.0f} held-out terminations"
+            )
+        else:
+            figures = (
+                f"recall {m.get('recall', float('nan')):.2f} at precision {m.get('precision', float('nan')):.2f} "
+                f"(threshold flag {b.get('recall', float('nan')):.2f} / {b.get('precision', float('nan')):.2f}) "
+                f"on {m.get('faults', 0):.0f} held-out faults"
+            )
+        parts.append(f"{model} {version} {'promoted' if promoted else 'kept the current'}: {figures}")
+    return bool(rows), "; ".join(parts) + f" (runs in {runs_table()})"
+
+
+def _as_map(value) -> dict[str, float]:
+    """A map<string,double> as the Thrift client returns it (a dict, or its JSON text)."""
+    return value if isinstance(value, dict) else json.loads(value) if value else {}
+
+
 def switch_on(client: AirflowClient) -> list[str]:
     """Every scheduled DAG on; a line per DAG of the lakehouse with its schedule and next run."""
     for dag_id in SCHEDULED_DAGS:
@@ -147,15 +195,15 @@ def run(scale: float, seed: int) -> int:
     manifest = generate(cfg, default_landing(), load_db=True)
     changed = sum(v["upserted"] + v["deleted"] for v in manifest.loads.values())
     print(
-        f"[1/9] generator: {sum(manifest.rows.values()):,} rows at scale {scale} "
+        f"[1/10] generator: {sum(manifest.rows.values()):,} rows at scale {scale} "
         f"({changed:,} source rows changed; landing zone {default_landing()})"
     )
     wait_for_sources()
-    print("[2/9] debezium: every committed CRM and BSS change is in Kafka")
+    print("[2/10] debezium: every committed CRM and BSS change is in Kafka")
     client = AirflowClient.from_settings()
     client.wait_for_dag(DAG_ID)
     run_id = client.trigger(DAG_ID)
-    print(f"[3/9] airflow: triggered {DAG_ID} run {run_id}")
+    print(f"[3/10] airflow: triggered {DAG_ID} run {run_id}")
     state = client.wait_for_run(
         DAG_ID, run_id, timeout_s=900 + 7200 * scale, progress=lambda line: print("      " + line)
     )
@@ -167,23 +215,25 @@ def run(scale: float, seed: int) -> int:
         )
         return 1
     gold_ok, gold_text = gold_report()
-    print(f"[4/9] gold (through Thrift): {gold_text}")
+    print(f"[4/10] gold (through Thrift): {gold_text}")
     quality_ok, quality_text = quality_summary(run_id, manifest.defects)
-    print(f"[5/9] quality (Great Expectations, {results_table()}): {quality_text}")
+    print(f"[5/10] quality (Great Expectations, {results_table()}): {quality_text}")
     diffs = reconcile_all()
     print(
-        "[6/9] reconcile: "
+        "[6/10] reconcile: "
         + "; ".join(f"{d.table} {d.source_rows:,} rows {'exact' if d.exact else 'DIFFERS'}" for d in diffs)
     )
     landed_ok, landing_report = landing_accounting(manifest, default_landing())
-    print(f"[7/9] landing: {landing_report}")
+    print(f"[7/10] landing: {landing_report}")
     capture_ok, capture_text = capture_health()
-    print(f"[8/9] capture: {capture_text}")
+    print(f"[8/10] capture: {capture_text}")
+    models_ok, models_text = train_models(client)
+    print(f"[9/10] models: {models_text}")
     schedules = switch_on(client)
     capture = (
         "capture service up" if services.running("capture") else "capture service DOWN: infra/stack.sh start capture"
     )
-    print(f"[9/9] always on: {capture}; {', '.join(SCHEDULED_DAGS)} switched on")
+    print(f"[10/10] always on: {capture}; {', '.join(SCHEDULED_DAGS)} switched on")
     statements, events = audit.collect()
     print(
         "\nSummary\n"
@@ -210,6 +260,9 @@ def run(scale: float, seed: int) -> int:
         f"--requested-by <who> (audit {erasure.REQUESTS_TABLE})\n"
         f"  audit             {audit.SQL_TABLE} ({statements:,} statements so far: login, time, text hash, tables "
         f"read), {audit.AIRFLOW_TABLE} (+{events} Airflow events), {erasure.REQUESTS_TABLE}: governance only\n"
+        f"  predictions       gold.user_churn_scores (daily: score, decile, top features), gold.cell_fault_forecast "
+        f"(hourly: outage in the next 1-6 h); runs, figures and drift in {runs_table()}; at scale: "
+        "python benchmarks/bench_ml.py\n"
         f"  quality report    {scorecard_path()} (scorecard, trends) and {docs_index()} (Data Docs); "
         f"results {results_table()}, quarantine {quarantine_table()}\n"
         f"  landing zone      {default_landing()} (manifest _manifest.json)\n"
@@ -222,7 +275,7 @@ def run(scale: float, seed: int) -> int:
         + f"  try it            {TRY_CHANGE}   (changes an order at the source, prints the seconds to gold)\n"
         "  stop everything   make stop"
     )
-    ok = gold_ok and quality_ok and all(d.exact for d in diffs) and landed_ok and capture_ok
+    ok = gold_ok and quality_ok and all(d.exact for d in diffs) and landed_ok and capture_ok and models_ok
     return 0 if ok else 1
 
 

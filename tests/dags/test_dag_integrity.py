@@ -133,12 +133,13 @@ def test_daily_builds_the_day_dependent_models_as_of_its_logical_date(dagbag):
     dag = dagbag.dags["lakehouse_daily"]
     assert type(dag.timetable).__name__ == "CronDataIntervalTimetable" and dag.timetable._expression == "0 0 * * *"
     history = {p.stem for p in (REPO_DIR / "dbt" / "models" / "marts" / "history").glob("*.sql")}
-    assert len(history) == 4
+    assert len(history) == 6
     builds = {t.task_id for t in dag.tasks if t.task_id.startswith("daily.")}
     assert {f"daily.{m}_model_build" for m in DAILY_MODELS | history} <= builds
     assert not any("fct_orders_merged_model" in b or "stg_" in b for b in builds)  # the frequent path's
-    gate = dag.get_task("validate_bronze")
-    assert {t.split(".")[1] for t in gate.downstream_task_ids} == {"int_user_app_activity_model_build"}
+    assert dag.get_task("validate_bronze").downstream_task_ids == {"score_churn"}
+    scoring = dag.get_task("score_churn")  # the day's scores before the lists that take its top decile
+    assert {t.split(".")[1] for t in scoring.downstream_task_ids} == {"int_user_app_activity_model_build"}
     assert dag.get_task("daily.dim_user_history_model_build").downstream_task_ids == {"validate_gold"}
 
     build = dag.get_task("daily.dim_user_model_build")
@@ -150,3 +151,15 @@ def test_daily_builds_the_day_dependent_models_as_of_its_logical_date(dagbag):
         rendered = {k: env.from_string(v).render(**context) for k, v in build.vars.items()}
         assert rendered == {"as_of_date": "2026-10-27", "day_models_schema": schema}
         assert _not_a_backfill(context) is (run_type != "backfill")
+
+
+def test_models_train_weekly_and_score_each_day_and_hour_with_the_current_model(dagbag):
+    models = dagbag.dags["lakehouse_models"]
+    assert models.schedule == "@weekly"
+    chain = ["train_churn", "score_churn", "train_faults", "score_faults"]  # one at a time: each takes both cores
+    assert [models.get_task(a).downstream_task_ids for a in chain[:-1]] == [{b} for b in chain[1:]]
+    forecast = dagbag.dags["lakehouse_forecast"]
+    assert forecast.schedule == "@hourly"
+    assert {t.task_id for t in forecast.tasks} == {"score_faults"}
+    daily = dagbag.dags["lakehouse_daily"]
+    assert daily.get_task("score_churn").trigger_rule == "none_failed"  # a backfill (gate skipped) scores too

@@ -9,7 +9,7 @@ import json
 import subprocess
 import time
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import psycopg2
@@ -98,7 +98,7 @@ def first_run():
     stack has none), then three customers inserted in the CRM (phones as people type them), in a
     second transaction one updated twice and another deleted; an app-log file dropped in the
     landing zone (two events, a duplicate, a cut line); then one DAG run."""
-    generate(GeneratorConfig(scale=0.002, seed=42), default_landing(), load_db=True, show_progress=False)
+    manifest = generate(GeneratorConfig(scale=0.002, seed=42), default_landing(), load_db=True, show_progress=False)
     wait_for_sources()
     folder = Path(get_settings().landing_dir) / "app" / "events"
     made = [p for p in (folder.parent.parent, folder.parent, folder) if not p.exists()]
@@ -126,7 +126,7 @@ def first_run():
             tx = cur.fetchone()[0]
         wait_for_transaction(TOPIC, tx, 3, start)
         _run_build()
-        yield inserted, tag
+        yield inserted, tag, manifest
     finally:
         path.unlink(missing_ok=True)
         for p in reversed(made):
@@ -134,7 +134,7 @@ def first_run():
 
 
 def test_inserts_then_updates_and_deletes_reach_gold(first_run):
-    inserted, _ = first_run
+    inserted, *_ = first_run
     ids = [r[0] for r in inserted]
     # each change went through bronze in commit order
     ops = thrift_query(
@@ -154,7 +154,7 @@ def test_inserts_then_updates_and_deletes_reach_gold(first_run):
 
 
 def test_a_file_dropped_in_the_landing_zone_lands_once_through_the_dag(first_run):
-    _, tag = first_run
+    _, tag, _ = first_run
     assert thrift_query(
         "select status, rows_read, rows_landed, rows_quarantined, duplicates_skipped from bronze.landing_files "
         f"where file_path like '%events_it_{tag}.jsonl.gz'"
@@ -198,6 +198,68 @@ def test_with_the_stack_always_on_a_source_change_reaches_gold_untriggered(first
         client.set_paused("lakehouse_refresh", True)
 
 
+def _epoch(utc: str) -> int:
+    return int(datetime.fromisoformat(utc).replace(tzinfo=UTC).timestamp())
+
+
+def test_the_models_learn_from_the_generators_truth_and_score_gold_through_their_dag(first_run):
+    """Known answers first: every termination in gold is one the generator planted (when, to the
+    second), every outage onset in gold.fct_cell_kpi_hourly a planted fault's hour. Then
+    ``lakehouse_models`` trains both models on that gold and scores with them: each run records
+    the Delta versions it read and its saved model; the scores cover every subscriber open on the
+    day scored and every cell-hour; an alert is a probability at the model's threshold."""
+    _, _, manifest = first_run
+    planted = {pii.token(pii.e164(t["phone"])): _epoch(t["terminated_at"]) for t in manifest.truth["terminations"]}
+    in_gold = dict(
+        thrift_query(
+            "select user_key, unix_seconds(terminated_at) from gold.dim_user where terminated_at >= '2026-10-01'"
+        )
+    )
+    assert planted and in_gold == planted
+    faults = {
+        (f["cell_id"], datetime.fromisoformat(f["at"]).replace(minute=0) + timedelta(hours=8))
+        for f in manifest.truth["cell_faults"]
+    }
+    onsets = thrift_query(
+        "select cell_id, cast(local_hour as string) from (select cell_id, local_hour, is_fault, "
+        "lag(is_fault) over (partition by cell_id order by local_hour) as before from gold.fct_cell_kpi_hourly) "
+        "where is_fault and not coalesce(before, false)"
+    )
+    assert faults and {(c, datetime.fromisoformat(h)) for c, h in onsets} == faults
+
+    client = AirflowClient.from_settings()
+    client.wait_for_dag("lakehouse_models")
+    run_id = client.trigger("lakehouse_models")
+    state = client.wait_for_run("lakehouse_models", run_id, timeout_s=1200, progress=lambda _: None)
+    assert state == "success", client.task_states("lakehouse_models", run_id)
+    runs = thrift_query(
+        "select model, inputs, params, artifact from quality.model_runs where trained_at = "
+        "(select max(trained_at) from quality.model_runs r where r.model = model_runs.model)"
+    )
+    assert {r[0] for r in runs} == {"churn", "cell_faults"}
+    for model, inputs, params, artifact in runs:
+        for table, version in json.loads(inputs).items():
+            newest = thrift_query(f"describe history {table} limit 1")[0][0]
+            assert 0 <= version <= newest, (model, table)
+        assert (Path(artifact) / "metadata").is_dir() and (Path(artifact) / "stages").is_dir()
+        if model == "cell_faults":
+            threshold = json.loads(params)["threshold"]
+    (day,) = thrift_query("select max(as_of_date) from gold.user_churn_scores")[0]
+    scored, deciles = thrift_query(
+        f"select count(*), count(distinct decile) from gold.user_churn_scores where as_of_date = '{day}'"
+    )[0]
+    (open_then,) = thrift_query(
+        "select count(*) from gold.dim_user where subscriber_id is not null and "
+        f"to_date(subscriber_activated_at) <= '{day}' and (terminated_at is null or to_date(terminated_at) > '{day}')"
+    )[0]
+    assert scored == open_then > 0 and deciles == min(10, scored)
+    hours, forecast, wrong = thrift_query(
+        "select (select count(*) from gold.fct_cell_kpi_hourly), count(*), "
+        f"count_if(is_alert <> (probability_fault >= {threshold})) from gold.cell_fault_forecast"
+    )[0]
+    assert forecast == hours and wrong == 0
+
+
 HISTORY = ["dim_user_history", "fct_user_segments_history", "fct_segment_sizes_history", "fct_operations_kpis_history"]
 BACKFILL_DAYS = ["2026-10-27", "2026-10-28"]  # inside the generated month of app activity
 
@@ -237,6 +299,20 @@ def test_a_backfill_of_two_days_rebuilds_the_rows_of_their_daily_runs(first_run)
                     thrift_query(f"delete from gold.{table} where as_of_date in ({days})")
                 assert all(not rows for rows in _history_rows().values())
         assert _history_rows() == original
+        # the daily run scored each day with the model trained above before building its lists:
+        # the churn list is that day's top decile, less closed and unidentified accounts
+        listed = thrift_query(
+            "select cast(list_date as string), user_key, offer from gold.campaign_lists "
+            f"where list_name = 'churn_top_decile' and list_date in ({days})"
+        )
+        top = thrift_query(
+            "select cast(s.as_of_date as string), s.user_key, 'RETENTION-CALL' from gold.user_churn_scores s "
+            "join gold.dim_user_history h on s.user_key = h.user_key and s.as_of_date = h.as_of_date "
+            f"where s.decile = 1 and s.as_of_date in ({days}) and coalesce(h.subscriber_status, '') <> 'closed' "
+            "and s.user_key not like 'bss-%'"
+        )
+        assert listed and sorted(listed) == sorted(top)
+        assert {r[0] for r in listed} == set(BACKFILL_DAYS)
         # as of each day, each user's last login is the last day with a login up to that day,
         # counted from gold's daily activity (the backfilled rows must not see later logins)
         login_days: dict[str, list[str]] = {}

@@ -36,6 +36,8 @@ def test_the_schedules_are_switched_on_and_read_as_words():
             _dag("lakehouse_refresh", "Asset", "Triggered by assets"),
             _dag("lakehouse_daily", "0 0 * * *", "At 00:00", "2026-12-01T00:00:00Z"),
             _dag("lakehouse_maintenance", "0 0 * * *", "At 00:00", "2026-12-01T00:00:00Z"),
+            _dag("lakehouse_models", "@weekly", "At 00:00, only on Sunday", "2026-12-06T00:00:00Z"),
+            _dag("lakehouse_forecast", "@hourly", "At 0 minutes past the hour", "2026-11-30T15:00:00Z"),
             _dag("example_other", "@daily", "At 00:00"),
         ]
     )
@@ -45,6 +47,8 @@ def test_the_schedules_are_switched_on_and_read_as_words():
         "lakehouse_build        by hand (make run); paused",
         "lakehouse_daily        At 00:00 UTC (0 0 * * *); on, next 2026-12-01T00:00",
         "lakehouse_files        every 5 minutes; on, next 2026-11-30T14:20",
+        "lakehouse_forecast     At 0 minutes past the hour UTC (@hourly); on, next 2026-11-30T15:00",
         "lakehouse_maintenance  At 00:00 UTC (0 0 * * *); on, next 2026-12-01T00:00",
+        "lakehouse_models       At 00:00, only on Sunday UTC (@weekly); on, next 2026-12-06T00:00",
         "lakehouse_refresh      when a bronze table has new data (assets); on",
     ]
