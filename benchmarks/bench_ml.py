@@ -24,6 +24,7 @@ from pathlib import Path
 
 BRONZE, PREFIX = "mlb_bronze", "mlb_"
 GOLD_INPUTS = "+dim_user +fct_app_activity_daily +fct_service_tickets +fct_cell_kpi_hourly +dim_product"
+KPI_BOARD = "+fct_operations_kpis"  # the KPI table with targets, at the same scale
 
 
 def main() -> int:
@@ -59,7 +60,15 @@ def main() -> int:
         t0 = time.monotonic()
         with tempfile.TemporaryDirectory() as target:
             done = run_dbt(
-                ["build", *PIPELINE_BUILD_FLAGS, "--select", *GOLD_INPUTS.split(), "--exclude", "test_type:data"],
+                [
+                    "build",
+                    *PIPELINE_BUILD_FLAGS,
+                    "--select",
+                    *GOLD_INPUTS.split(),
+                    KPI_BOARD,
+                    "--exclude",
+                    "test_type:data",
+                ],
                 bronze_db=BRONZE,
                 schema_prefix=PREFIX,
                 target_path=target,
@@ -70,6 +79,15 @@ def main() -> int:
         figures["dbt_seconds"] = time.monotonic() - t0
         print(f"gold built in {figures['dbt_seconds']:.0f}s", flush=True)
     with shared_spark("bench-ml") as spark:
+        board = f"{PREFIX}gold.fct_operations_kpis"
+        if spark.catalog.tableExists(board):
+            figures["kpis"] = [
+                r.asDict()
+                for r in spark.table(board)
+                .select("period", "kpi", "kpi_value", "unit", "direction", "target", "meets_target", "as_of_date")
+                .orderBy("period", "kpi")
+                .collect()
+            ]
         for name, job in (("churn", churn.train), ("faults", faults.train)):
             t0 = time.monotonic()
             run = job(spark)
@@ -79,14 +97,22 @@ def main() -> int:
                 "baseline": run.baseline_metrics,
                 "held_out": run.held_out,
             }
-        for name, job in (("churn", churn.score_day), ("faults", faults.score_hours)):
+        for name, scorer in (("churn", churn.score_day), ("faults", faults.score_hours)):
             t0 = time.monotonic()
-            figures[name]["scored_rows"] = job(spark)
+            figures[name]["scored_rows"] = scorer(spark)
             figures[name]["score_seconds"] = time.monotonic() - t0
     out = Path(get_settings().reports_dir) / f"bench_ml-{args.scale:g}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(figures, indent=1, default=str))
     c, f = figures["churn"], figures["faults"]
+    for k in figures.get("kpis", []):
+        target = (
+            ""
+            if k["target"] is None
+            else f"{k['direction']} {k['target']:.3f}: {'meets' if k['meets_target'] else 'misses'}"
+        )
+        value = "" if k["kpi_value"] is None else f"{k['kpi_value']:.3f}"
+        print(f"{k['period']:<6} {k['kpi']:<38} {value:>9} {k['unit']:<10} {target}")
     print(
         f"\nchurn: ROC AUC {c['metrics']['roc_auc']:.3f} (target >= 0.80), top-decile precision "
         f"{c['metrics']['top_decile_precision']:.3f} vs the 3-day rule's {c['baseline']['precision']:.3f} "
