@@ -1,10 +1,11 @@
 """Model runs and the current model of each kind, in Delta (quality.model_runs) beside the saved
 Spark ML pipelines (settings.models_dir/<model>/<version>).
 
-MLflow would add a tracking server and Flask/SQLAlchemy/alembic pins beside Airflow's; a Delta
-table gives the same record (inputs' Delta versions, parameters, metrics, artifact), queryable
-by the governance report and over the serving endpoint. A run is promoted only when it beats the
-current model on the same held-out period; scoring always loads the promoted one.
+MLflow 2.x/3.x does not resolve beside the project's pins (pyarrow, cryptography; see the
+README's Predictions); a Delta table gives the same record (inputs' Delta versions, parameters,
+metrics, artifact), queryable by the governance report and over the serving endpoint. A run is
+promoted only when it beats the current model on the same held-out period; scoring always loads
+the promoted one.
 """
 
 from __future__ import annotations
