@@ -132,7 +132,8 @@ class Workload:
             ),
         )
         bss.execute(
-            "insert into subscribers values (%s, %s, %s, %s, 'active', now(), now()) on conflict do nothing",
+            "insert into subscribers (subscriber_id, phone, gender, plan_product_id, status, activated_at, updated_at) "
+            "values (%s, %s, %s, %s, 'active', now(), now()) on conflict do nothing",
             (sid, phone, {"M": "1", "F": "2"}[gender], self.rng.choice([1, 2, 4, 5])),
         )
         self.customer_ids.append(cid)
