@@ -228,7 +228,7 @@ def train(spark: SparkSession, horizon_days: int = 14, progress=print) -> regist
     labels, scores, rule = _held_out(score(model, test_df))
     run = registry.Run(MODEL, versions, params, split.describe())
     run.metrics, run.baseline_metrics = judge(labels, scores, rule)
-    run.test_scores = _sample(scores)
+    run.test_scores = metrics.reference_sample(scores)
     current = registry.champion(spark, MODEL)
     beats = None
     if current is not None:
@@ -246,12 +246,6 @@ def train(spark: SparkSession, horizon_days: int = 14, progress=print) -> regist
         f"in {time.monotonic() - t0:.0f}s"
     )
     return run
-
-
-def _sample(scores: np.ndarray, n: int = 2000) -> list[float]:
-    """Evenly spaced quantiles of the held-out scores: the reference the daily scores' drift is
-    measured against."""
-    return np.quantile(scores, np.linspace(0, 1, n)).tolist() if len(scores) else []
 
 
 def scores_table() -> str:

@@ -165,7 +165,7 @@ def train(spark: SparkSession, test_share: float = 0.3, progress=print) -> regis
     test = _frame(probabilities(model, test_df))
     run = registry.Run(MODEL, versions, params, held_out)
     run.metrics, run.baseline_metrics = judge(test, threshold)
-    run.test_scores = test.probability_fault.quantile(np.linspace(0, 1, 2000)).tolist()
+    run.test_scores = metrics.reference_sample(test["probability_fault"].to_numpy())
     current = registry.champion(spark, MODEL)
     beats = None
     if current is not None:

@@ -69,3 +69,9 @@ def psi(expected: np.ndarray, actual: np.ndarray, bins: int = 10) -> float:
     a = np.bincount(np.searchsorted(edges, actual, side="right"), minlength=len(edges) + 1) / len(actual)
     e, a = np.clip(e, 1e-4, None), np.clip(a, 1e-4, None)
     return float(np.sum((a - e) * np.log(a / e)))
+
+
+def reference_sample(scores: np.ndarray, n: int = 2000) -> list[float]:
+    """Evenly spaced quantiles of held-out scores: the reference a model's later scores' drift
+    (psi) is measured against."""
+    return np.quantile(scores, np.linspace(0, 1, n)).tolist() if len(scores) else []
