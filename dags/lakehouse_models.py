@@ -45,7 +45,7 @@ def lakehouse_models():
         job = {"churn": churn.train, "faults": faults.train}[model]
         with shared_spark("lakehouse-models") as spark:
             run = job(spark, progress=log.info)
-        return {"version": run.version, **run.metrics}
+        return run.summary()
 
     @task
     def score(model: str) -> int:

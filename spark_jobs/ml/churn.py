@@ -196,7 +196,7 @@ def judge(labels: np.ndarray, scores: np.ndarray, rule: np.ndarray) -> tuple[dic
         "precision": metrics.flag_precision(labels, rule),
         "flagged_share": float(rule.mean()) if len(rule) else float("nan"),
     }
-    model["top_decile_lift_over_rule"] = model["top_decile_precision"] / baseline["precision"]
+    model["top_decile_lift_over_rule"] = metrics.lift(model["top_decile_precision"], baseline["precision"])
     return model, baseline
 
 

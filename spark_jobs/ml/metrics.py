@@ -35,6 +35,12 @@ def flag_precision(labels: np.ndarray, flags: np.ndarray) -> float:
     return float(np.asarray(labels, dtype=bool)[flags].mean()) if flags.any() else float("nan")
 
 
+def lift(precision: float, baseline: float) -> float:
+    """How many times the baseline's precision; nan where the baseline caught nothing (or
+    flagged nothing): a held-out period too small to compare on, not a failure to train."""
+    return precision / baseline if baseline > 0 else float("nan")
+
+
 def fault_alert_metrics(hours: pd.DataFrame, alert: str, min_lead: int = 1, max_lead: int = 6) -> dict[str, float]:
     """Recall over faults, precision over alerts and lead times, for one alert column.
 

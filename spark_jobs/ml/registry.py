@@ -11,6 +11,7 @@ the promoted one.
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -88,6 +89,10 @@ class Run:
     @property
     def artifact(self) -> str:
         return f"{str(get_settings().models_dir).rstrip('/')}/{self.model}/{self.version}"
+
+    def summary(self) -> dict:
+        """The version and held-out figures as JSON takes them (an undefined figure as null)."""
+        return {"version": self.version, **{k: v if math.isfinite(v) else None for k, v in self.metrics.items()}}
 
 
 @dataclass(frozen=True)

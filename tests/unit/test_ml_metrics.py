@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import date
 
@@ -9,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spark_jobs.ml import metrics
+from spark_jobs.ml import metrics, registry
 from spark_jobs.ml.churn import plan_split
 
 
@@ -29,6 +30,9 @@ def test_top_decile_precision_and_a_rules_precision():
     flags[[0, 50, 60, 70]] = True
     assert metrics.flag_precision(labels, flags) == 0.25
     assert math.isnan(metrics.flag_precision(labels, np.zeros(100, bool)))
+    assert metrics.lift(0.5, 0.25) == 2.0
+    # a rule whose flags caught no churner (or that flagged nobody): no ratio, and no crash
+    assert math.isnan(metrics.lift(0.5, 0.0)) and math.isnan(metrics.lift(0.5, float("nan")))
 
 
 def test_a_fault_is_caught_by_an_alert_1_to_6_hours_before_it():
@@ -67,3 +71,11 @@ def test_the_held_out_cutoffs_label_window_is_after_every_training_window():
     assert short.horizon_days == 7 and short.test_cutoff == date(2026, 10, 23)
     with pytest.raises(ValueError, match="too few"):
         plan_split(date(2026, 10, 1), date(2026, 10, 10))
+
+
+def test_a_runs_summary_is_json_with_an_undefined_figure_as_null():
+    """What the training task hands Airflow (strict JSON): a held-out period with no churner
+    has no ROC AUC."""
+    run = registry.Run("churn", {}, {}, "", metrics={"roc_auc": float("nan"), "base_rate": 0.0})
+    summary = json.loads(json.dumps(run.summary(), allow_nan=False))
+    assert summary == {"version": run.version, "roc_auc": None, "base_rate": 0.0}
