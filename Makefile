@@ -1,5 +1,5 @@
 # The two commands of the README, the stack's controls and the checks. Each step is idempotent.
-.PHONY: run try-change test unit lint setup start stop status hooks
+.PHONY: run try-change test test-faults unit lint setup start stop status hooks
 # The tests start and stop the capture service themselves (their own consumers would race it).
 TEST_SERVICES := postgres kafka connect ldap thrift serving airflow
 
@@ -13,10 +13,15 @@ run: start
 try-change:
 	$(PY) -m lakehouse.try_change
 
-## test: install what is missing, start the stack, run every test tier
+## test: install what is missing, start the stack, run every test tier but the fault injections
 test: setup
 	infra/stack.sh start $(TEST_SERVICES)
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not faults"
+
+## test-faults: the fault-injection tier (kills and restarts of the stack's parts, retention gaps)
+test-faults: setup
+	infra/stack.sh start $(TEST_SERVICES)
+	$(PY) -m pytest -m faults tests/integration
 
 ## unit: the pure-logic tier (no JVM, no services)
 unit: setup

@@ -198,6 +198,17 @@ def test_with_the_stack_always_on_a_source_change_reaches_gold_untriggered(first
         client.set_paused("lakehouse_refresh", True)
 
 
+def _scheduled_runs_since(dag_id: str, since: datetime) -> list[str]:
+    """The DAG's scheduled runs queued since then (one not queued yet counts too)."""
+    runs = AirflowClient.from_settings()._request("GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=50")["dag_runs"]
+    return [
+        r["dag_run_id"]
+        for r in runs
+        if r["run_type"] == "scheduled"
+        and (not r["queued_at"] or datetime.fromisoformat(r["queued_at"].replace("Z", "+00:00")) >= since)
+    ]
+
+
 def _epoch(utc: str) -> int:
     return int(datetime.fromisoformat(utc).replace(tzinfo=UTC).timestamp())
 
@@ -228,10 +239,11 @@ def test_the_models_learn_from_the_generators_truth_and_score_gold_through_their
     assert faults and {(c, datetime.fromisoformat(h)) for c, h in onsets} == faults
 
     client = AirflowClient.from_settings()
-    client.wait_for_dag("lakehouse_models")
-    run_id = client.trigger("lakehouse_models")
+    started = datetime.now(UTC)
+    run_id = client.trigger_and_switch_on("lakehouse_models")  # one run, not the schedule's as well
     state = client.wait_for_run("lakehouse_models", run_id, timeout_s=1200, progress=lambda _: None)
     assert state == "success", client.task_states("lakehouse_models", run_id)
+    assert not _scheduled_runs_since("lakehouse_models", started), "switched on, it trained twice"
     runs = thrift_query(
         "select model, inputs, params, artifact from quality.model_runs where trained_at = "
         "(select max(trained_at) from quality.model_runs r where r.model = model_runs.model)"
@@ -261,7 +273,7 @@ def test_the_models_learn_from_the_generators_truth_and_score_gold_through_their
 
 
 HISTORY = ["dim_user_history", "fct_user_segments_history", "fct_segment_sizes_history", "fct_operations_kpis_history"]
-BACKFILL_DAYS = ["2026-10-27", "2026-10-28"]  # inside the generated month of app activity
+BACKFILL_DAYS = ["2026-10-27"]  # inside the generated month of app activity
 
 
 def _history_rows() -> dict[str, list[tuple]]:
@@ -276,13 +288,16 @@ def _history_rows() -> dict[str, list[tuple]]:
     return out
 
 
-def test_a_backfill_of_two_days_rebuilds_the_rows_of_their_daily_runs(first_run):
-    """``lakehouse_daily`` backfilled over two past days writes one history partition each,
-    as of that day; with those partitions gone, backfilling the same days again writes the same
-    rows. Gold's day-dependent tables are never left as of a backfilled day (a backfill builds
-    them beside gold's)."""
+def test_a_backfill_of_a_past_day_rebuilds_the_rows_of_its_daily_run(first_run):
+    """``lakehouse_daily`` backfilled over a past day writes its history partition, as of that
+    day; with that partition gone, backfilling the same day again writes the same rows. Gold's
+    day-dependent tables are never left as of a backfilled day (a backfill builds them beside
+    gold's)."""
     client = AirflowClient.from_settings()
     days = ", ".join(f"date'{d}'" for d in BACKFILL_DAYS)
+    started = datetime.now(UTC)
+    # switched on for the backfill, the DAG would start today's run first: not this test's
+    client.pass_due_run("lakehouse_daily", "not run: the DAG was switched on for a backfill of past days")
     try:
         for attempt in ("original", "again"):
             backfill = client.backfill("lakehouse_daily", BACKFILL_DAYS[0], BACKFILL_DAYS[-1])
@@ -299,6 +314,7 @@ def test_a_backfill_of_two_days_rebuilds_the_rows_of_their_daily_runs(first_run)
                     thrift_query(f"delete from gold.{table} where as_of_date in ({days})")
                 assert all(not rows for rows in _history_rows().values())
         assert _history_rows() == original
+        assert not _scheduled_runs_since("lakehouse_daily", started), "a scheduled run started too"
         # the daily run scored each day with the model trained above before building its lists:
         # the churn list is that day's top decile, less closed and unidentified accounts
         listed = thrift_query(

@@ -1,7 +1,8 @@
 """Retention gaps and recovery against real PostgreSQL, Debezium and Kafka: records deleted past
 bronze's position stop their topic loudly (the others go on); the recovery command re-snapshots
 the table through Debezium's signal table and the current state reconciles exactly, a row
-corrupted beforehand included. Two consumers started at once land each change once.
+corrupted beforehand included. Two consumers started at once land each change once. Those two
+are of the fault-injection tier (``make test-faults``); a source truncate is in ``make test``.
 
 The test deletes records from a real topic (as retention would), so a bronze built later from
 scratch meets that gap too: it runs after the other CDC tests (file order) and they count only
@@ -48,6 +49,7 @@ def consume() -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.faults
 def test_two_consumers_started_at_once_land_each_change_once(tmp_path):
     ids = [r[0] for r in sql("bss", "select order_id from orders order by order_id limit 300")]
     sql("bss", "update orders set amount = amount where order_id = any(%s)", (ids,))
@@ -81,6 +83,7 @@ def test_two_consumers_started_at_once_land_each_change_once(tmp_path):
     assert_reconciled()
 
 
+@pytest.mark.faults
 def test_a_retention_gap_stops_its_topic_and_the_recovery_reconciles_exactly():
     wait_for_sources()
     run_job("spark_jobs.cdc.consumer", "--apply")

@@ -3,7 +3,7 @@ arrivals, each of our jobs (CDC consumer, current-state apply, landing loader) a
 server they write through is SIGKILLed once at a random moment; then every source table
 reconciles and every arrived file row is in bronze exactly once. The full harness (20 rounds,
 Kafka Connect, the broker and PostgreSQL killed too) is ``python benchmarks/fault_harness.py``;
-its table is in the README.
+its table is in the README. In the fault-injection tier (`make test-faults`), not `make test`.
 
 Runs last among the integration tests (file order): it kills and restarts the stack's services.
 """
@@ -14,7 +14,7 @@ import pytest
 
 from lakehouse.faults import JOBS, run_sequence, table
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 
 def test_a_kill_of_each_component_in_turn_loses_and_duplicates_nothing():
