@@ -171,12 +171,14 @@ class AirflowClient:
     def wait_for_backfill(self, dag_id: str, backfill_id: int, timeout_s: float = 900) -> dict[str, str]:
         """Until the backfill has completed: {logical date: its run's state}."""
         deadline = time.monotonic() + timeout_s
-        while self._request("GET", f"/api/v2/backfills/{backfill_id}").get("completed_at") is None:
+        while (backfill := self._request("GET", f"/api/v2/backfills/{backfill_id}")).get("completed_at") is None:
             if time.monotonic() > deadline:
                 raise AirflowError(f"backfill {backfill_id} of {dag_id} did not complete within {timeout_s:.0f}s")
             time.sleep(5)
         runs = self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns?run_type=backfill&limit=100")["dag_runs"]
-        return {r["logical_date"][:10]: r["state"] for r in runs if r.get("backfill_id") in (None, backfill_id)}
+        # its days only: the API does not say which backfill an earlier run of the same DAG was of
+        first, last = backfill["from_date"][:10], backfill["to_date"][:10]
+        return {r["logical_date"][:10]: r["state"] for r in runs if first <= r["logical_date"][:10] <= last}
 
     def wait_until_idle(self, dag_id: str, timeout_s: float = 900) -> bool:
         """Until no run of the DAG is queued or running; whether it got there in time. Pause a
