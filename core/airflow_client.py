@@ -117,19 +117,23 @@ class AirflowClient:
         run = self._request("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf or {}})
         return run["dag_run_id"]
 
+    def _due_interval(self, dag: dict) -> dict:
+        """The schedule's due interval as a run's logical date and data interval; empty when no
+        run is due."""
+        due = dag.get("next_dagrun_run_after")
+        if not due or datetime.fromisoformat(due) > datetime.now(UTC):
+            return {}
+        return {
+            "logical_date": dag["next_dagrun_logical_date"],
+            "data_interval_start": dag["next_dagrun_data_interval_start"],
+            "data_interval_end": dag["next_dagrun_data_interval_end"],
+        }
+
     def trigger_and_switch_on(self, dag_id: str) -> str:
         """Trigger a run and switch the DAG on (a paused DAG's run starts no task); its id. If the
         schedule has a run due, the trigger takes that interval: switched on, the scheduler would
         start the due run too, and with one run at a time the trigger's would wait for it."""
-        dag = self.dag(dag_id)
-        body: dict = {"logical_date": None, "conf": {}}
-        due = dag.get("next_dagrun_run_after")
-        if due and datetime.fromisoformat(due.replace("Z", "+00:00")) <= datetime.now(UTC):
-            body |= {
-                "logical_date": dag["next_dagrun_logical_date"],
-                "data_interval_start": dag["next_dagrun_data_interval_start"],
-                "data_interval_end": dag["next_dagrun_data_interval_end"],
-            }
+        body = {"logical_date": None, "conf": {}, **self._due_interval(self.dag(dag_id))}
         run_id = self._request("POST", f"/api/v2/dags/{dag_id}/dagRuns", body)["dag_run_id"]
         self.wait_for_dag(dag_id)
         return run_id
@@ -138,17 +142,10 @@ class AirflowClient:
         """Give the schedule's due interval, if any, a run marked successful without running
         (``note`` says why), so that switching the DAG on starts no scheduled run: for a backfill
         of past days only. Its id, or None when no run is due."""
-        dag = self.dag(dag_id)
-        due = dag.get("next_dagrun_run_after")
-        if not due or datetime.fromisoformat(due.replace("Z", "+00:00")) > datetime.now(UTC):
+        interval = self._due_interval(self.dag(dag_id))
+        if not interval:
             return None
-        body = {
-            "logical_date": dag["next_dagrun_logical_date"],
-            "data_interval_start": dag["next_dagrun_data_interval_start"],
-            "data_interval_end": dag["next_dagrun_data_interval_end"],
-            "conf": {},
-            "note": note,
-        }
+        body = {**interval, "conf": {}, "note": note}
         run_id = self._request("POST", f"/api/v2/dags/{dag_id}/dagRuns", body)["dag_run_id"]
         self._request("PATCH", f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id)}", {"state": "success"})
         return run_id

@@ -204,8 +204,7 @@ def _scheduled_runs_since(dag_id: str, since: datetime) -> list[str]:
     return [
         r["dag_run_id"]
         for r in runs
-        if r["run_type"] == "scheduled"
-        and (not r["queued_at"] or datetime.fromisoformat(r["queued_at"].replace("Z", "+00:00")) >= since)
+        if r["run_type"] == "scheduled" and (not r["queued_at"] or datetime.fromisoformat(r["queued_at"]) >= since)
     ]
 
 
