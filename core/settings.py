@@ -2,7 +2,8 @@
 
 Every environment variable the Python code reads is a field below, typed and documented once.
 A value comes from the environment if set, else from ``infra/stack.env`` / ``infra/versions.env``
-(the files the shell scripts read, in the grammar of ``read_env_file``), else from the field's
+(the files the shell scripts read, in the grammar of ``read_env_file``; with
+``LAKEHOUSE_PROFILE=cluster``, ``infra/cluster.env`` over them), else from the field's
 default. Nothing is read at import time: ``get_settings()`` looks at the environment when it is
 called, so a test's ``monkeypatch.setenv`` or a benchmark's ``override_settings`` takes effect
 for every later call. Nothing here connects to anything: importing it is cheap and safe in DAGs.
@@ -30,6 +31,10 @@ _QUOTED = re.compile(r"\"(.*)\"|'(.*)'")
 
 class SettingsError(ValueError):
     pass
+
+
+# The local profile is stack.env alone; any other is infra/<profile>.env over it.
+PROFILES = ("local", "cluster")
 
 
 def parse_env_lines(text: str, origin: str = "<text>") -> dict[str, str]:
@@ -60,12 +65,18 @@ def _env(name: str, doc: str, default: Any = None) -> Any:
 
 @dataclass(frozen=True)
 class Settings:
-    # Where all state lives: databases, Kafka's log, warehouse, logs, reports (default <repo>/.lakehouse).
+    # Where all state lives: databases, Kafka's log, warehouse, logs, reports (default
+    # <repo>/.lakehouse, <repo>/.lakehouse-cluster in the cluster profile).
     home: Path = _env("LAKEHOUSE_HOME", "the stack's state: data, warehouse, logs, reports")
+    profile: str = _env(
+        "LAKEHOUSE_PROFILE", "local (the default), or cluster: infra/cluster.env over stack.env", "local"
+    )
     bind_host: str = _env("LAKEHOUSE_BIND_HOST", "the address every service binds to and is reached at")
     pg_host: str = _env("PG_HOST", "PostgreSQL (sources, metastore, Airflow) host")
     pg_port: int = _env("PG_PORT", "PostgreSQL port")
-    kafka_port: int = _env("KAFKA_PORT", "Kafka broker port")
+    kafka_port: int = _env("KAFKA_PORT", "Kafka broker port (of node 1; node i's is this plus 2(i-1))")
+    kafka_brokers: int = _env("KAFKA_BROKERS", "Kafka nodes (brokers)", 1)
+    hdfs_namenode_http_port: int = _env("HDFS_NAMENODE_HTTP_PORT", "HDFS NameNode's HTTP port (WebHDFS)", 9870)
     connect_port: int = _env("CONNECT_PORT", "Kafka Connect REST port")
     ldap_port: int = _env("LDAP_PORT", "OpenLDAP port (the SQL endpoint's logins)")
     thrift_port: int = _env("THRIFT_PORT", "the pipeline's SQL endpoint (Spark Thrift Server, HiveServer2) port")
@@ -76,6 +87,7 @@ class Settings:
     )
     airflow_admin_user: str = _env("AIRFLOW_ADMIN_USER", "the Airflow admin the run command and tests log in as")
     spark_master: str = _env("SPARK_MASTER", "Spark master URL of the jobs and the Thrift server")
+    spark_master_webui_port: int = _env("SPARK_MASTER_WEBUI_PORT", "Spark standalone master's web UI port", 8090)
     spark_connect_port: int | None = _env(
         "SPARK_CONNECT_PORT", "Spark Connect on the Thrift server's JVM (empty: not served)"
     )
@@ -85,7 +97,9 @@ class Settings:
     quality_local_max_rows: int = _env(
         "LAKEHOUSE_QUALITY_LOCAL_MAX_ROWS", "tables up to this size are validated in pandas after one fetch", 0
     )
-    warehouse_dir: Path | None = _env("WAREHOUSE_DIR", "the Delta warehouse (default <home>/warehouse)")
+    warehouse_dir: str | None = _env(
+        "WAREHOUSE_DIR", "the Delta warehouse: a folder or a Hadoop file system URI (default <home>/warehouse)"
+    )
     landing_dir: str | None = _env(
         "LAKEHOUSE_LANDING", "the landing zone: a folder, or any Hadoop file system URI (default <home>/landing)"
     )
@@ -147,7 +161,7 @@ class Settings:
     def __post_init__(self) -> None:
         # Paths defaulting under home are filled here, so every reader sees the same value.
         home_defaults = {
-            "warehouse_dir": self.home / "warehouse",
+            "warehouse_dir": str(self.home / "warehouse"),
             "landing_dir": str(self.home / "landing"),
             "spark_conf_dir": self.home / "conf" / "spark",
             "gx_root": self.home / "gx",
@@ -160,7 +174,7 @@ class Settings:
 
     @property
     def kafka_bootstrap(self) -> str:
-        return f"{self.bind_host}:{self.kafka_port}"
+        return ",".join(f"{self.bind_host}:{self.kafka_port + 2 * i}" for i in range(self.kafka_brokers))
 
     @property
     def connect_url(self) -> str:
@@ -214,6 +228,11 @@ def _convert(name: str, raw: str, annotation: str) -> Any:
 
 def _from_sources(environ: Mapping[str, str]) -> Settings:
     files = {**read_env_file(INFRA_DIR / "versions.env"), **read_env_file(INFRA_DIR / "stack.env")}
+    profile = environ.get("LAKEHOUSE_PROFILE") or "local"
+    if profile not in PROFILES:
+        raise SettingsError(f"LAKEHOUSE_PROFILE={profile!r}: one of {', '.join(PROFILES)}")
+    if profile != "local":
+        files.update(read_env_file(INFRA_DIR / f"{profile}.env"))
     values: dict[str, Any] = {}
     for f in fields(Settings):
         env = f.metadata["env"]
@@ -221,7 +240,7 @@ def _from_sources(environ: Mapping[str, str]) -> Settings:
         if raw is not None:
             values[f.name] = _convert(env, raw, str(f.type))
     if values.get("home") is None:
-        values["home"] = REPO_DIR / ".lakehouse"
+        values["home"] = REPO_DIR / (".lakehouse" if profile == "local" else f".lakehouse-{profile}")
     missing = [
         f.metadata["env"]
         for f in fields(Settings)

@@ -22,12 +22,27 @@ build_extensions() {
   echo "$stamp" > "$out/.complete"
 }
 
-stamp="$(cat "$INFRA_DIR/versions.env" "$INFRA_DIR"/jvm/*/pom.xml | sha256sum | cut -c1-16)"
+# fetch_jars.sh hdfs: the cluster profile's HDFS daemons, a bundle of its own (fetched on the
+# profile's first start, not by bootstrap): a folder and a stamp of their own.
+if [ "${1:-}" = hdfs ]; then
+  stamp="$(cat "$INFRA_DIR/versions.env" "$INFRA_DIR/jvm/hdfs/pom.xml" | sha256sum | cut -c1-16)"
+  [ "$(cat "$JARS_DIR/hdfs/.complete" 2>/dev/null)" = "$stamp" ] && exit 0
+  say "jars: resolving hdfs $HADOOP_VERSION from Maven Central"
+  rm -rf "$JARS_DIR/hdfs"
+  (cd "$INFRA_DIR/jvm/hdfs" && mvn -B -q dependency:copy-dependencies -DincludeScope=runtime \
+     -DoutputDirectory="$JARS_DIR/hdfs" -Dhadoop.version="$HADOOP_VERSION") > "$LOG_DIR/fetch_jars.hdfs.log" 2>&1 \
+     || { tail -20 "$LOG_DIR/fetch_jars.hdfs.log" >&2; die "jars: Maven could not resolve hdfs. Log: $LOG_DIR/fetch_jars.hdfs.log"; }
+  echo "$stamp" > "$JARS_DIR/hdfs/.complete"
+  say "jars: hdfs in $JARS_DIR/hdfs ($(du -sh "$JARS_DIR/hdfs" | cut -f1))"; exit 0
+fi
+
+stamp="$(cat "$INFRA_DIR/versions.env" "$INFRA_DIR"/jvm/{kafka,debezium,spark,webjars}/pom.xml | sha256sum | cut -c1-16)"
 if [ "$(cat "$JARS_DIR/.complete" 2>/dev/null)" = "$stamp" ]; then
   build_extensions
   say "jars: cached in $JARS_DIR ($(du -sh "$JARS_DIR" | cut -f1))"; exit 0
 fi
-rm -rf "$JARS_DIR"; mkdir -p "$JARS_DIR"
+# Not the hdfs bundle: it has its own stamp, and a running NameNode loads classes from it.
+rm -rf "$JARS_DIR"/{kafka,connect-plugins,spark,webjars,lakehouse,.complete}; mkdir -p "$JARS_DIR"
 mvn_copy() {  # bundle, extra args...
   local b="$1"; shift
   say "jars: resolving $b from Maven Central"

@@ -24,9 +24,27 @@ load_env_file() {
   done < "$1"
 }
 load_env_file "$INFRA_DIR/versions.env" || exit 1
+# The cluster profile (infra/cluster.env) overrides stack.env's defaults and has a home of its own:
+# its metastore, Kafka and warehouse are another cluster's. The environment still wins over both.
+export LAKEHOUSE_PROFILE="${LAKEHOUSE_PROFILE:-local}"
+case "$LAKEHOUSE_PROFILE" in
+  local) ;;
+  cluster) load_env_file "$INFRA_DIR/cluster.env" || exit 1 ;;
+  *) echo "LAKEHOUSE_PROFILE=$LAKEHOUSE_PROFILE: one of local, cluster" >&2; exit 1 ;;
+esac
 load_env_file "$INFRA_DIR/stack.env" || exit 1
 
-export LAKEHOUSE_HOME="${LAKEHOUSE_HOME:-$REPO_DIR/.lakehouse}"
+if [ "$LAKEHOUSE_PROFILE" = local ]; then
+  export LAKEHOUSE_HOME="${LAKEHOUSE_HOME:-$REPO_DIR/.lakehouse}"
+else
+  export LAKEHOUSE_HOME="${LAKEHOUSE_HOME:-$REPO_DIR/.lakehouse-$LAKEHOUSE_PROFILE}"
+fi
+kafka_bootstrap_list() {
+  local i list=""
+  for ((i = 0; i < KAFKA_BROKERS; i++)); do list+="${list:+,}$LAKEHOUSE_BIND_HOST:$((KAFKA_PORT + 2 * i))"; done
+  echo "$list"
+}
+KAFKA_BOOTSTRAP="$(kafka_bootstrap_list)"; export KAFKA_BOOTSTRAP
 export VENV_DIR="${VENV_DIR:-$REPO_DIR/.venv}"
 export JARS_DIR="$LAKEHOUSE_HOME/jars"
 export LOG_DIR="$LAKEHOUSE_HOME/logs"

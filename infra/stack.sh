@@ -1,16 +1,27 @@
 #!/usr/bin/env bash
-# Start, stop or show the local stack: infra/stack.sh start|stop|status|restart [service ...]
-# Services: postgres kafka connect ldap thrift serving airflow capture (started in that order; without a
-# name, each command takes every one).
+# Start, stop or show the stack: infra/stack.sh start|stop|status|restart [--cluster] [service ...]
+# Services: postgres hdfs kafka connect ldap spark thrift serving airflow capture (started in that
+# order; without a name, each command takes every one the profile has). --cluster: the cluster
+# profile (infra/cluster.env, LAKEHOUSE_PROFILE=cluster), with HDFS and Spark standalone.
 set -euo pipefail
+args=()
+for a in "$@"; do
+  if [ "$a" = --cluster ]; then export LAKEHOUSE_PROFILE=cluster; else args+=("$a"); fi
+done
+set -- "${args[@]}"
 source "$(dirname "$0")/lib.sh"
 # shellcheck disable=SC1090  # each service file is checked on its own
 for f in "$INFRA_DIR"/services/*.sh; do source "$f"; done
 
-ALL=(postgres kafka connect ldap thrift serving airflow capture)
+ALL=(postgres hdfs kafka connect ldap spark thrift serving airflow capture)
+PROFILE_SERVICES=(postgres)
+[ "$HDFS_DATANODES" -gt 0 ] && PROFILE_SERVICES+=(hdfs)
+PROFILE_SERVICES+=(kafka connect ldap)
+[ "$SPARK_WORKERS" -gt 0 ] && PROFILE_SERVICES+=(spark)
+PROFILE_SERVICES+=(thrift serving airflow capture)
 cmd="${1:-status}"; shift || true
 services=("$@")
-if [ ${#services[@]} -eq 0 ]; then services=("${ALL[@]}"); fi
+if [ ${#services[@]} -eq 0 ]; then services=("${PROFILE_SERVICES[@]}"); fi
 for s in "${services[@]}"; do
   [[ " ${ALL[*]} " == *" $s "* ]] || die "unknown service '$s' (one of: ${ALL[*]})"
 done
@@ -23,7 +34,7 @@ case "$cmd" in
       [ "$s" = connect ] && "$VENV_DIR/bin/python" -m schemas.apply_ddl
       "start_$s"
     done
-    say "stack: ${services[*]} up; logs in $LOG_DIR" ;;
+    say "stack ($LAKEHOUSE_PROFILE profile): ${services[*]} up; logs in $LOG_DIR" ;;
   stop)
     for s in $(reverse); do "stop_$s"; say "$s: stopped"; done ;;
   restart)

@@ -188,7 +188,17 @@ def switch_on(client: AirflowClient) -> list[str]:
     return lines
 
 
-def run(scale: float, seed: int) -> int:
+def _where(s) -> str:
+    """Which profile and what it runs on: local mode, or the cluster's master, storage and brokers."""
+    if s.profile == "local":
+        return f"local profile: Spark {s.spark_master}, warehouse on this disk, Kafka {s.kafka_bootstrap}"
+    return (
+        f"{s.profile} profile: Spark {s.spark_master} (UI http://{s.bind_host}:{s.spark_master_webui_port}), "
+        f"warehouse {s.warehouse_dir}, Kafka {s.kafka_brokers} brokers {s.kafka_bootstrap}"
+    )
+
+
+def run(scale: float, seed: int, schedules_on: bool = True) -> int:
     s = get_settings()
     t0 = time.monotonic()
     cfg = GeneratorConfig(scale=scale, seed=seed)
@@ -229,15 +239,16 @@ def run(scale: float, seed: int) -> int:
     print(f"[8/10] capture: {capture_text}")
     models_ok, models_text = train_models(client)
     print(f"[9/10] models: {models_text}")
-    schedules = switch_on(client)
+    schedules = switch_on(client) if schedules_on else ["schedules left off (--no-schedules)"]
     capture = (
         "capture service up" if services.running("capture") else "capture service DOWN: infra/stack.sh start capture"
     )
-    print(f"[10/10] always on: {capture}; {', '.join(SCHEDULED_DAGS)} switched on")
+    print(f"[10/10] always on: {capture}; {', '.join(SCHEDULED_DAGS)} {'switched on' if schedules_on else 'left off'}")
     statements, events = audit.collect()
     print(
         "\nSummary\n"
         f"  time              {time.monotonic() - t0:.0f}s\n"
+        f"  runs on           {_where(s)}\n"
         "  source rows       " + ", ".join(f"{k} {v:,}" for k, v in sorted(manifest.rows.items())) + "\n"
         "  defects planted   " + ", ".join(f"{k} {v['count']:,}" for k, v in sorted(manifest.defects.items())) + "\n"
         f"  DAG run           {DAG_ID} {run_id}: {state}\n"
@@ -285,12 +296,17 @@ def main(argv: list[str] | None = None) -> int:
         "--scale", type=float, default=0.002, help="generator scale factor (default 0.002: 200 customers)"
     )
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--no-schedules",
+        action="store_true",
+        help="leave the schedules off: gold stays as this run built it (to compare two stacks' gold)",
+    )
     args = parser.parse_args(argv)
     try:
         GeneratorConfig(scale=args.scale, seed=args.seed)
     except GeneratorError as e:
         parser.error(str(e))
-    return run(args.scale, args.seed)
+    return run(args.scale, args.seed, schedules_on=not args.no_schedules)
 
 
 if __name__ == "__main__":

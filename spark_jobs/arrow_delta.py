@@ -64,6 +64,8 @@ import pyarrow.parquet as pq
 from py4j.protocol import Py4JJavaError
 from pyspark.sql import SparkSession
 
+from core import storage
+
 
 class SchemaMismatch(ValueError):
     """The Arrow rows do not fit the Delta table."""
@@ -177,7 +179,7 @@ def write_files(
     """Arrow only: check ``rows`` fit ``schema``, write them under the table at ``location`` (as
     ``append`` says) and return what the commit needs of each file. No JVM, no commit."""
     check_fits(rows, schema)
-    fs, root = pafs.FileSystem.from_uri(location)
+    fs, root = storage.filesystem(location)
     root = root.rstrip("/")
     slices = _slices(rows, partition_by)
     columns = tuple(c for c in stats_columns if c != partition_by)
@@ -308,7 +310,7 @@ def _write_operation(jvm: Any, partition_by: str | None, user_metadata: str | No
 def recent_commits(location: str, count: int) -> list[tuple[int, dict]]:
     """(version, commitInfo) of the table's latest ``count`` commits, newest first, read from
     the log's JSON files (no Spark job: a loader checks its last commits on every run)."""
-    fs, root = pafs.FileSystem.from_uri(location)
+    fs, root = storage.filesystem(location)
     log_dir = f"{root.rstrip('/')}/_delta_log"
     infos = fs.get_file_info(pafs.FileSelector(log_dir, allow_not_found=True))
     versions = sorted(

@@ -38,6 +38,7 @@ import yaml
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
+from core import storage
 from core.dbt_cli import DBT_PROJECT_DIR
 from core.settings import get_settings
 from spark_jobs import bronze
@@ -205,7 +206,7 @@ def _hidden(part: str) -> bool:
 def _data_files(location: str) -> list[pafs.FileInfo]:
     """Every data file under a table's location, referenced or not (the log and hidden files
     such as Hadoop's checksums left out)."""
-    fs, root = pafs.FileSystem.from_uri(location)
+    fs, root = storage.filesystem(location)
     return [
         info
         for info in fs.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True))

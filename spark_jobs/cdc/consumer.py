@@ -56,7 +56,7 @@ from schemas.contracts import Contract
 from spark_jobs import arrow_delta, bronze
 from spark_jobs.cdc import changes, positions, source_health
 from spark_jobs.cdc.protocol import Message, read_frames, write_frame
-from spark_jobs.cdc.reader import Batch, ReaderConfig, existing_partitions
+from spark_jobs.cdc.reader import Batch, ReaderConfig, Share, existing_partitions
 
 log = logging.getLogger("cdc.consumer")
 GROUP_ID = kafka_access.CAPTURE_GROUP
@@ -250,15 +250,26 @@ class BatchWriter:
         )
 
 
-def reader_groups(backlog: dict[str, int], readers: int) -> list[list[str]]:
+def reader_groups(backlog: dict[str, int], readers: int, partitions: dict[str, int] | None = None) -> list[list[Share]]:
     """Topics split into at most ``readers`` groups of about equal backlog (largest first, each
-    to the lightest group): a reader's pace is set by the records it has to decode."""
-    groups: list[list[str]] = [[] for _ in range(max(1, min(readers, len(backlog))))]
-    load = [(0, 0)] * len(groups)  # (records, topics): empty topics spread out too
-    for topic in sorted(backlog, key=lambda t: (-backlog[t], t)):
-        i = load.index(min(load))
-        groups[i].append(topic)
-        load[i] = (load[i][0] + backlog[topic], load[i][1] + 1)
+    to the lightest group): a reader's pace is set by the records it has to decode. A topic with
+    more than a reader's fair part of the backlog is read in shares of its partitions by as many
+    readers (at most one share per partition, ``partitions``: topic -> count), each in another
+    group."""
+    readers = max(1, readers)
+    total = sum(backlog.values())
+    shares: list[Share] = []
+    for topic in backlog:
+        fair = -(-backlog[topic] * readers // total) if total else 1  # ceil
+        n = max(1, min(readers, (partitions or {}).get(topic, 1), fair))
+        shares += [Share(topic, k, n) for k in range(n)]
+    groups: list[list[Share]] = [[] for _ in range(min(readers, len(shares)) or 1)]
+    load = [(0, 0)] * len(groups)  # (records, shares): empty topics spread out too
+    for share in sorted(shares, key=lambda s: (-backlog[s.topic] / s.slots, s.topic, s.slot)):
+        free = [i for i, g in enumerate(groups) if all(s.topic != share.topic for s in g)]
+        i = min(free, key=lambda i: load[i])
+        groups[i].append(share)
+        load[i] = (load[i][0] + backlog[share.topic] // share.slots, load[i][1] + 1)
     return [g for g in groups if g]
 
 
@@ -347,7 +358,7 @@ class Consumer:
     def __init__(
         self,
         config: ConsumerConfig,
-        groups: list[list[str]],
+        groups: list[list[Share]],
         readers: Readers,
         writer: BatchWriter,
         kafka: KafkaConsumer,
@@ -389,15 +400,14 @@ class Consumer:
             case Message.DONE:
                 self.done.add(i)
             case Message.ERROR:
-                raise RuntimeError(f"cdc reader of {', '.join(self.groups[i])} failed:\n{message[1]}")
+                raise RuntimeError(f"cdc reader of {', '.join(map(str, self.groups[i]))} failed:\n{message[1]}")
             case Message.GAP:
                 _, topic, partition, at, earliest, end = message
                 reason = f"records from {at} on are no longer in Kafka (earliest kept {earliest}, end {end})"
                 self._gap(positions.Gap(topic, partition, at, earliest, end, reason))
             case Message.EXIT if i not in self.done:
-                raise RuntimeError(
-                    f"cdc reader of {', '.join(self.groups[i])} exited with code {message[1]} before it was done"
-                )
+                group = ", ".join(map(str, self.groups[i]))
+                raise RuntimeError(f"cdc reader of {group} exited with code {message[1]} before it was done")
 
     def _gap(self, gap: positions.Gap) -> None:
         log.error("cdc: %s", gap.text())
@@ -469,9 +479,10 @@ def run(config: ConsumerConfig | None = None, started_event: threading.Event | N
     _commit_start(kafka, start)
     contracts_by_topic = {t: c for t, c in contracts_by_topic.items() if t not in {g.topic for g in stats.gaps}}
     started = time.monotonic()
-    groups = reader_groups(_backlog(kafka, list(contracts_by_topic), start), config.readers or os.cpu_count() or 1)
+    backlog, partitions = _backlog(kafka, list(contracts_by_topic), start)
+    groups = reader_groups(backlog, config.readers or os.cpu_count() or 1, partitions)
     readers = Readers(_reader_configs(config, groups, contracts_by_topic, start, bases, settings.kafka_bootstrap))
-    log.info("cdc: %d readers: %s", len(groups), "; ".join(", ".join(g) for g in groups))
+    log.info("cdc: %d readers: %s", len(groups), "; ".join(", ".join(map(str, g)) for g in groups))
     announcing = _Announcing(writer, contracts, config.announce_every_s) if config.announce_every_s else None
     try:
         Consumer(config, groups, readers, writer, kafka, started, started_event).run()
@@ -570,35 +581,44 @@ def _kafka_consumer(bootstrap: str) -> KafkaConsumer:
 
 def _reader_configs(
     config: ConsumerConfig,
-    groups: list[list[str]],
+    groups: list[list[Share]],
     contracts_by_topic: dict[str, Contract],
     start: dict[tuple[str, int], int],
     bases: dict[tuple[str, int], int],
     bootstrap: str,
 ) -> list[ReaderConfig]:
+    def mine(g: list[Share], key: tuple[str, int]) -> bool:
+        return any(s.topic == key[0] and s.reads(key[1]) for s in g)
+
     return [
         ReaderConfig(
-            {t: contracts_by_topic[t] for t in g},
-            {k: v for k, v in start.items() if k[0] in g},
+            {s.topic: contracts_by_topic[s.topic] for s in g},
+            {k: v for k, v in start.items() if mine(g, k)},
             bootstrap,
             os.getpid(),
             config.until_caught_up,
             config.interval_s,
             config.max_records,
-            {k: v for k, v in bases.items() if k[0] in g},
+            {k: v for k, v in bases.items() if mine(g, k)},
+            {s.topic: s for s in g},
         )
         for g in groups
     ]
 
 
-def _backlog(consumer: KafkaConsumer, topics: list[str], start: dict[tuple[str, int], int]) -> dict[str, int]:
-    """Records waiting per topic from the start positions (0 for a topic not there yet)."""
+def _backlog(
+    consumer: KafkaConsumer, topics: list[str], start: dict[tuple[str, int], int]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Records waiting per topic from the start positions (0 for a topic not there yet), and
+    each topic's partitions."""
     tps = existing_partitions(consumer, topics)
     ends = consumer.end_offsets(tps) if tps else {}
     backlog = dict.fromkeys(topics, 0)
+    partitions = dict.fromkeys(topics, 1)
     for tp, end in ends.items():
         backlog[tp.topic] += max(0, end - start.get((tp.topic, tp.partition), 0))
-    return backlog
+        partitions[tp.topic] = max(partitions[tp.topic], tp.partition + 1)
+    return backlog, partitions
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -21,7 +21,7 @@ import traceback
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 import pyarrow as pa
 from kafka import KafkaConsumer, TopicPartition
@@ -35,6 +35,22 @@ from spark_jobs.cdc.envelope import PoisonMessage, parse_event
 from spark_jobs.cdc.protocol import Message, read_frames, write_frame
 
 
+class Share(NamedTuple):
+    """What one reader reads of a topic: the partitions ``p`` with ``p % slots == slot`` (all of
+    them by default). A topic with more backlog than one reader decodes is read in shares by
+    several, each partition by one reader only, so each partition's order is kept."""
+
+    topic: str
+    slot: int = 0
+    slots: int = 1
+
+    def reads(self, partition: int) -> bool:
+        return partition % self.slots == self.slot
+
+    def __str__(self) -> str:
+        return self.topic if self.slots == 1 else f"{self.topic}[{self.slot}/{self.slots}]"
+
+
 @dataclass
 class ReaderConfig:
     topics: dict[str, Contract]  # topic -> its contract
@@ -46,6 +62,8 @@ class ReaderConfig:
     max_records: int = 20_000
     # (topic, partition) -> what to add to a Kafka offset for the change log (``positions``)
     bases: dict[tuple[str, int], int] = field(default_factory=dict)
+    # topic -> the share of its partitions this reader reads (absent: all of them)
+    shares: dict[str, Share] = field(default_factory=dict)
 
 
 @dataclass
@@ -147,8 +165,15 @@ class Assignment:
     MISSING_TOPICS_S = 1.0
     ALL_TOPICS_S = 30.0
 
-    def __init__(self, consumer: KafkaConsumer, topics: list[str], positions: dict[tuple[str, int], int]):
+    def __init__(
+        self,
+        consumer: KafkaConsumer,
+        topics: list[str],
+        positions: dict[tuple[str, int], int],
+        shares: dict[str, Share] | None = None,
+    ):
         self.consumer, self.topics, self.positions = consumer, topics, positions
+        self.shares = shares or {}
         self.tps: list[TopicPartition] = []
         self.checked: float | None = None
 
@@ -157,7 +182,11 @@ class Assignment:
         if self.checked is not None and time.monotonic() - self.checked < every:
             return self.tps
         self.checked = time.monotonic()
-        tps = existing_partitions(self.consumer, self.topics)
+        tps = [
+            tp
+            for tp in existing_partitions(self.consumer, self.topics)
+            if self.shares.get(tp.topic, Share(tp.topic)).reads(tp.partition)
+        ]
         if set(tps) != set(self.tps):
             self.consumer.assign(tps)
             for tp in tps:
@@ -217,7 +246,7 @@ def read(cfg: ReaderConfig, out: IO[bytes], stop: threading.Event) -> None:
         auto_offset_reset="none",  # never jump over a gap: ``_poll``
         max_partition_fetch_bytes=8 * 1024 * 1024,
     )
-    assignment = Assignment(consumer, list(cfg.topics), dict(cfg.positions))
+    assignment = Assignment(consumer, list(cfg.topics), dict(cfg.positions), cfg.shares)
     number, announced = 0, False
     try:
         while not stop.is_set() and os.getppid() == cfg.parent_pid:

@@ -9,7 +9,7 @@ from kafka import TopicPartition
 
 from spark_jobs.cdc.changes import CHECKPOINT_INTERVAL, checkpoint_due
 from spark_jobs.cdc.consumer import reader_groups
-from spark_jobs.cdc.reader import Assignment, Batch
+from spark_jobs.cdc.reader import Assignment, Batch, Share
 
 
 def _batch(lag: int, age_s: float, tombstones: int = 10) -> Batch:
@@ -40,9 +40,28 @@ def test_a_checkpoint_is_due_when_the_commits_cross_a_multiple_of_the_interval()
 def test_topics_are_grouped_by_backlog_for_the_readers():
     backlog = {"orders": 400, "tickets": 190, "subscribers": 120, "customers": 95, "products": 0, "usage": 0}
     groups = reader_groups(backlog, readers=2)
-    assert groups == [["orders", "products", "usage"], ["tickets", "subscribers", "customers"]]
-    assert reader_groups(backlog, readers=8) == [[t] for t in sorted(backlog, key=lambda t: -backlog[t])]
-    assert reader_groups({"a": 0}, readers=0) == [["a"]]
+    assert _names(groups) == [["orders", "products", "usage"], ["tickets", "subscribers", "customers"]]
+    assert _names(reader_groups(backlog, readers=8)) == [[t] for t in sorted(backlog, key=lambda t: -backlog[t])]
+    assert _names(reader_groups({"a": 0}, readers=0)) == [["a"]]
+
+
+def _names(groups):
+    return [[str(s) for s in g] for g in groups]
+
+
+def test_a_topic_heavier_than_a_readers_part_is_read_in_shares_of_its_partitions():
+    backlog = {"orders": 900, "tickets": 60, "products": 0}
+    # One partition: one reader has it all, whatever the backlog.
+    assert _names(reader_groups(backlog, 2, {"orders": 1})) == [["orders"], ["tickets", "products"]]
+    # Four: two shares, one per reader; every partition read by exactly one of them.
+    groups = reader_groups(backlog, 2, {"orders": 4, "tickets": 4, "products": 4})
+    assert _names(groups) == [["orders[0/2]", "tickets"], ["orders[1/2]", "products"]]
+    orders = [s for g in groups for s in g if s.topic == "orders"]
+    assert sorted(p for p in range(4) for s in orders if s.reads(p)) == [0, 1, 2, 3]
+    # More readers than topics: the heavy topic takes the spare ones, up to its partitions.
+    groups = reader_groups(backlog, 8, {"orders": 4, "tickets": 4, "products": 4})
+    assert sorted(str(s) for g in groups for s in g if s.topic == "orders") == [f"orders[{k}/4]" for k in range(4)]
+    assert all(len({s.topic for s in g}) == len(g) for g in groups)  # never two shares of a topic in one reader
 
 
 class _FakeConsumer:
@@ -86,3 +105,17 @@ def test_a_topic_appearing_later_does_not_rewind_the_partitions_already_read(mon
     assert len(assignment.refresh()) == 3
     clock[0] += Assignment.ALL_TOPICS_S
     assert len(assignment.refresh()) == 4
+
+
+def test_a_share_assigns_only_its_partitions_also_those_added_later(monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr("spark_jobs.cdc.reader.time.monotonic", lambda: clock[0])
+    consumer = _FakeConsumer({"orders": 4, "tickets": 2})
+    assignment = Assignment(consumer, ["orders", "tickets"], {("orders", 1): 7}, {"orders": Share("orders", 1, 2)})
+    assert assignment.refresh() == [TopicPartition("orders", p) for p in (1, 3)] + [
+        TopicPartition("tickets", p) for p in (0, 1)
+    ]
+    assert consumer.seeks[("orders", 1)] == 7
+    consumer.partitions["orders"] = 6
+    clock[0] += Assignment.ALL_TOPICS_S
+    assert [tp.partition for tp in assignment.refresh() if tp.topic == "orders"] == [1, 3, 5]

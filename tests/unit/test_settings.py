@@ -4,6 +4,7 @@ environment variable a typed field, read when asked (not when a module is import
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from dataclasses import fields
 
@@ -14,6 +15,7 @@ from core.settings import (
     INFRA_DIR,
     Settings,
     SettingsError,
+    _from_sources,
     get_settings,
     override_settings,
     parse_env_lines,
@@ -68,7 +70,7 @@ def test_the_shell_and_python_read_the_same_values(tmp_path):
     assert _shell_parse(f) == python
 
 
-@pytest.mark.parametrize("name", ["stack.env", "versions.env"])
+@pytest.mark.parametrize("name", ["stack.env", "versions.env", "cluster.env"])
 def test_the_project_env_files_read_the_same_in_shell_and_python(name):
     assert _shell_parse(INFRA_DIR / name) == read_env_file(INFRA_DIR / name)
 
@@ -107,7 +109,7 @@ def test_paths_default_under_home_and_types_are_converted(monkeypatch, tmp_path)
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("PG_PORT", "6543")
     s = get_settings()
-    assert s.warehouse_dir == tmp_path / "warehouse"
+    assert s.warehouse_dir == str(tmp_path / "warehouse")
     assert s.gx_root == tmp_path / "gx"
     assert s.spark_conf_dir == tmp_path / "conf" / "spark"
     assert s.pg_port == 6543
@@ -127,3 +129,37 @@ def test_overrides_are_explicit_and_reach_child_processes(monkeypatch):
     assert override_settings(schema_prefix="bench_").schema_prefix == "bench_"
     child = subprocess.run(["bash", "-c", "echo $LAKEHOUSE_SCHEMA_PREFIX"], capture_output=True, text=True)
     assert child.stdout.strip() == "bench_"
+
+
+def test_cluster_profile_overrides_stack_env_and_has_its_own_home(monkeypatch):
+    for var in ("LAKEHOUSE_HOME", "WAREHOUSE_DIR", "KAFKA_BROKERS", "SPARK_MASTER", "LAKEHOUSE_MODELS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("LAKEHOUSE_PROFILE", "local")
+    local = get_settings()
+    assert local.home.name == ".lakehouse"
+    assert local.spark_master.startswith("local[")
+    assert local.kafka_bootstrap.count(",") == 0
+    monkeypatch.setenv("LAKEHOUSE_PROFILE", "cluster")
+    cluster = get_settings()
+    assert cluster.home == local.home.with_name(".lakehouse-cluster")
+    assert cluster.spark_master.startswith("spark://")
+    assert cluster.warehouse_dir.startswith("hdfs://")
+    assert cluster.models_dir.startswith("hdfs://")
+    host, port = cluster.bind_host, cluster.kafka_port
+    assert cluster.kafka_bootstrap == f"{host}:{port},{host}:{port + 2},{host}:{port + 4}"
+    monkeypatch.setenv("KAFKA_BROKERS", "2")  # the environment still wins over the profile
+    assert get_settings().kafka_bootstrap == f"{host}:{port},{host}:{port + 2}"
+    monkeypatch.setenv("LAKEHOUSE_PROFILE", "bigger")
+    with pytest.raises(SettingsError, match="LAKEHOUSE_PROFILE='bigger'"):
+        get_settings()
+
+
+def test_shell_and_python_read_the_cluster_profile_alike(tmp_path):
+    """infra/lib.sh and core/settings.py give the same values under LAKEHOUSE_PROFILE=cluster."""
+    given = {"LAKEHOUSE_PROFILE": "cluster", "LAKEHOUSE_HOME": str(tmp_path)}
+    env = {k: v for k, v in os.environ.items() if k not in ENV_VARS} | given
+    names = ("WAREHOUSE_DIR", "SPARK_MASTER", "KAFKA_BROKERS", "KAFKA_BOOTSTRAP", "HDFS_DATANODES")
+    script = f"source {INFRA_DIR}/lib.sh >/dev/null && " + " && ".join(f'echo "${n}"' for n in names)
+    shell = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, check=True).stdout.split()
+    s = _from_sources(given)
+    assert shell == [s.warehouse_dir, s.spark_master, str(s.kafka_brokers), s.kafka_bootstrap, "2"]
