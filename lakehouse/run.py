@@ -284,7 +284,7 @@ def run(scale: float, seed: int, schedules_on: bool = True) -> int:
         f"  always on         {capture}; the DAGs and their schedules:\n"
         + "".join(f"                      {line}\n" for line in schedules)
         + f"  try it            {TRY_CHANGE}   (changes an order at the source, prints the seconds to gold)\n"
-        "  stop everything   make stop"
+        "  stop everything   make stop" + (f" PROFILE={s.profile}" if s.profile != "local" else "")
     )
     ok = gold_ok and quality_ok and all(d.exact for d in diffs) and landed_ok and capture_ok and models_ok
     return 0 if ok else 1
