@@ -91,7 +91,9 @@ start_kafka_node() {
 
 start_kafka() {
   require_jars
-  local i t=$SECONDS
+  local i t=$SECONDS alive=0
+  for ((i = 1; i <= KAFKA_BROKERS; i++)); do if pid_alive "$(kafka_node_name "$i")"; then alive=$((alive + 1)); fi; done
+  if [ "$alive" = "$KAFKA_BROKERS" ]; then say "kafka: already running on $KAFKA_BOOTSTRAP"; return 0; fi
   for ((i = 1; i <= KAFKA_BROKERS; i++)); do start_kafka_node "$i"; done
   wait_until kafka "$KAFKA_LOG" 120 kafka_ready "$KAFKA_BROKERS"
   "$VENV_DIR/bin/python" -m core.kafka_access >>"$KAFKA_LOG" 2>&1 \
