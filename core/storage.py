@@ -26,9 +26,9 @@ def is_local(uri: str) -> bool:
 
 def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
     """``(file system, path inside it)`` for ``uri``, like ``pyarrow.fs.FileSystem.from_uri``."""
-    if urlsplit(uri).scheme != "hdfs":
-        return pafs.FileSystem.from_uri(uri)
     parts = urlsplit(uri)
+    if parts.scheme != "hdfs":
+        return pafs.FileSystem.from_uri(uri)
     return _webhdfs(parts.hostname or get_settings().bind_host), parts.path or "/"
 
 

@@ -39,9 +39,11 @@ if [ "$LAKEHOUSE_PROFILE" = local ]; then
 else
   export LAKEHOUSE_HOME="${LAKEHOUSE_HOME:-$REPO_DIR/.lakehouse-$LAKEHOUSE_PROFILE}"
 fi
+# Kafka node i's client port (core/settings.py's kafka_bootstrap says the same).
+kafka_node_port() { echo $((KAFKA_PORT + 2 * ($1 - 1))); }
 kafka_bootstrap_list() {
   local i list=""
-  for ((i = 0; i < KAFKA_BROKERS; i++)); do list+="${list:+,}$LAKEHOUSE_BIND_HOST:$((KAFKA_PORT + 2 * i))"; done
+  for ((i = 1; i <= KAFKA_BROKERS; i++)); do list+="${list:+,}$LAKEHOUSE_BIND_HOST:$(kafka_node_port "$i")"; done
   echo "$list"
 }
 KAFKA_BOOTSTRAP="$(kafka_bootstrap_list)"; export KAFKA_BOOTSTRAP

@@ -9,11 +9,18 @@ HDFS_LOG="$LOG_DIR/hdfs.log"
 HDFS_CONF="$CONF_DIR/hdfs"
 HDFS_URL="hdfs://$LAKEHOUSE_BIND_HOST:$HDFS_NAMENODE_PORT"
 
+# hdfs_jvm: set HDFS_JVM to the java command every HDFS daemon and tool runs with (heap, log,
+# classpath), an array so that paths may hold blanks.
+hdfs_jvm() {
+  local heap; read -ra heap <<< "$HDFS_HEAP_OPTS"  # JVM options: one word each
+  HDFS_JVM=(java "${heap[@]}" -Dlog4j.configuration="file:$INFRA_DIR/hdfs/log4j.properties"
+    -Dhadoop.log.dir="$LOG_DIR" -Dhadoop.home.dir="$JARS_DIR/hdfs" -cp "$HDFS_CONF:$JARS_DIR/hdfs/*")
+}
+
 hdfs_java() {  # NAME LOG MAIN_CLASS ARGS...: launch one daemon
-  local name="$1" log="$2" heap; shift 2
-  read -ra heap <<< "$HDFS_HEAP_OPTS"
-  launch "$name" "$log" java "${heap[@]}" -Dlog4j.configuration="file:$INFRA_DIR/hdfs/log4j.properties" \
-    -Dhadoop.log.dir="$LOG_DIR" -Dhadoop.home.dir="$JARS_DIR/hdfs" -cp "$HDFS_CONF:$JARS_DIR/hdfs/*" "$@"
+  local name="$1" log="$2"; shift 2
+  hdfs_jvm
+  launch "$name" "$log" "${HDFS_JVM[@]}" "$@"
 }
 
 # hdfs_live_datanodes: how many DataNodes the NameNode counts as live (its JMX over HTTP).
@@ -60,9 +67,8 @@ start_hdfs() {
   if ! pid_alive hdfs; then
     port_free hdfs "$HDFS_NAMENODE_PORT"; port_free hdfs-http "$HDFS_NAMENODE_HTTP_PORT"
     if [ ! -f "$DATA_DIR/hdfs/name/current/VERSION" ]; then
-      local heap; read -ra heap <<< "$HDFS_HEAP_OPTS"
-      java "${heap[@]}" -Dlog4j.configuration="file:$INFRA_DIR/hdfs/log4j.properties" -cp "$HDFS_CONF:$JARS_DIR/hdfs/*" \
-        org.apache.hadoop.hdfs.server.namenode.NameNode -format -nonInteractive -clusterid lakehouse >"$HDFS_LOG" 2>&1 \
+      hdfs_jvm
+      "${HDFS_JVM[@]}" org.apache.hadoop.hdfs.server.namenode.NameNode -format -nonInteractive -clusterid lakehouse >"$HDFS_LOG" 2>&1 \
         || die "hdfs: formatting the NameNode failed. Log: $HDFS_LOG"
     fi
     hdfs_java hdfs "$HDFS_LOG" org.apache.hadoop.hdfs.server.namenode.NameNode

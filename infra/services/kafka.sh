@@ -7,7 +7,6 @@
 KAFKA_LOG="$LOG_DIR/kafka.log"
 
 kafka_node_name() { if [ "$1" = 1 ]; then echo kafka; else echo "kafka-$1"; fi; }
-kafka_node_port() { echo $((KAFKA_PORT + 2 * ($1 - 1))); }
 kafka_node_controller_port() { echo $((KAFKA_CONTROLLER_PORT + 2 * ($1 - 1))); }
 
 kafka_java() {  # main class and args, on the broker's classpath
